@@ -1,0 +1,57 @@
+# kontinue development entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCAL := .local
+CLUSTER_DIR := $(LOCAL)/cluster
+PACKAGES := -e 'sdk[devcluster]' -e services/controller -e services/worker -e services/ui -e testkit
+STAMP := $(VENV)/.installed
+
+.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with every package editable and the dev tools
+
+testbin: ## Build (or reuse) the pinned control-plane binaries
+	bash hack/testbin/build.sh >/dev/null
+
+cluster-up: install testbin ## Start the local control plane in the background, install the CRDs
+	$(BIN)/python -m kontinue._devcluster up --workdir $(CLUSTER_DIR) --crds crds >/dev/null
+	mkdir -p $(LOCAL)/bin
+	ln -sf "$$(bash hack/testbin/build.sh --print-bin)"/* $(LOCAL)/bin/
+	ln -sf cluster/kubeconfig $(LOCAL)/kubeconfig
+	@echo "cluster ready: export KUBECONFIG=$(CURDIR)/$(LOCAL)/kubeconfig PATH=$(CURDIR)/$(LOCAL)/bin:\$$PATH"
+
+cluster-down: ## Stop the local control plane and remove its state
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
+	rm -f $(LOCAL)/kubeconfig
+
+dev: cluster-up ## Run kontinue locally (for now: control plane, CRDs and the hello-world Execution)
+	$(LOCAL)/bin/kubectl --kubeconfig $(LOCAL)/kubeconfig create -f examples/hello-world/execution.yaml
+	$(LOCAL)/bin/kubectl --kubeconfig $(LOCAL)/kubeconfig get executions
+
+test: install testbin ## Run every test (starts its own control plane)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff, ruff format --check and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: cluster-down ## Remove .venv and .local
+	rm -rf $(VENV) $(LOCAL)

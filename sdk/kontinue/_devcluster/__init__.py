@@ -1,0 +1,11 @@
+"""The embedded local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok with one fake node), used by ``kontinue dev`` and by the test fixtures.
+
+Run it from the shell with ``python -m kontinue._devcluster up|down|serve``; from Python with
+:class:`LocalCluster`. The binaries come from the repository's ``hack/testbin/build.sh``.
+"""
+
+from kontinue._devcluster._cluster import ClusterError, LocalCluster
+from kontinue._devcluster._testbin import find_testbin
+
+__all__ = ["ClusterError", "LocalCluster", "find_testbin"]

@@ -1,0 +1,37 @@
+"""Every label and annotation key kontinue puts on Kubernetes objects.
+
+Invariant: no other module spells one of these keys as a literal.
+"""
+
+from __future__ import annotations
+
+PREFIX = "kontinue.cloud"
+
+FUNCTION = f"{PREFIX}/function"
+"""Label: the function an Execution (or Function object) runs."""
+
+PARENT = f"{PREFIX}/parent"
+"""Label: name of the parent Execution of a child resource."""
+
+ROOT = f"{PREFIX}/root"
+"""Label: name of the root Execution of a tree."""
+
+WORKER_GROUP = f"{PREFIX}/worker-group"
+"""Label: the worker group that serves an Execution or registered a Function."""
+
+STEP = f"{PREFIX}/step"
+"""Label: the step name that created a child resource."""
+
+TEST_OUTCOME = "kontinue.test/outcome"
+"""Pod label read by the local cluster's kwok stages: ``fail`` makes the pod fail, ``hold``
+keeps it Running until the label changes. Absent (or any other value): a Job's pod succeeds."""
+
+TEST_EXIT_CODE = "kontinue.test/exit-code"
+"""Pod annotation: exit code of a pod made to fail by :data:`TEST_OUTCOME` (default 1)."""
+
+TEST_MESSAGE = "kontinue.test/message"
+"""Pod annotation: termination message of a pod made to fail by :data:`TEST_OUTCOME`."""
+
+TEST_RUN_TIME = "kontinue.test/run-time"
+"""Pod annotation: how long a Job's pod stays Running before it finishes (a Go duration,
+default ``500ms``)."""

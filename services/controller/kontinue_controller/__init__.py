@@ -1,0 +1,1 @@
+"""The kontinue controller service."""

@@ -1,0 +1,1 @@
+"""The kontinue ui service."""

@@ -1,0 +1,1 @@
+"""The kontinue worker service."""

@@ -1,0 +1,1 @@
+"""Development-only test kit: the local control plane as pytest fixtures."""

@@ -1,5 +1,7 @@
-"""The embedded local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok with one fake node), used by ``kontinue dev`` and by the test fixtures.
+"""The embedded local Kubernetes control plane, used by ``kontinue dev`` and the test fixtures.
+
+It runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with one fake
+node.
 
 Run it from the shell with ``python -m kontinue._devcluster up|down|serve``; from Python with
 :class:`LocalCluster`. The binaries come from the repository's ``hack/testbin/build.sh``.

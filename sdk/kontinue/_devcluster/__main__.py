@@ -3,7 +3,7 @@
     python -m kontinue._devcluster up [--workdir DIR] [--crds DIR]
                                            start in the background (idempotent), apply CRDs
     python -m kontinue._devcluster down [--workdir DIR]    stop it and remove DIR
-    python -m kontinue._devcluster serve [--workdir DIR]   run in the foreground until SIGINT/SIGTERM
+    python -m kontinue._devcluster serve [--workdir DIR]   run in the foreground until signalled
     python -m kontinue._devcluster status [--workdir DIR]  exit 0 when a cluster runs there
 
 ``up`` starts a detached ``serve`` supervisor (its own session) and waits until it reports the
@@ -115,7 +115,9 @@ def up(workdir: Path, build: bool, timeout: float, crds: Path | None) -> int:
     with (workdir / "supervisor.log").open("ab") as log:
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "kontinue._devcluster", "serve", "--workdir", str(workdir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     deadline = time.monotonic() + timeout
@@ -125,7 +127,9 @@ def up(workdir: Path, build: bool, timeout: float, crds: Path | None) -> int:
             return _install_crds(workdir, crds)
         if (workdir / "failed").exists() or supervisor.poll() is not None:
             failed = workdir / "failed"
-            reason = failed.read_text() if failed.exists() else "see " + str(workdir / "supervisor.log")
+            reason = (
+                failed.read_text() if failed.exists() else "see " + str(workdir / "supervisor.log")
+            )
             _err(f"the cluster did not start: {reason}")
             return 1
         time.sleep(0.2)
@@ -155,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kontinue._devcluster")
     parser.add_argument("command", choices=["up", "down", "serve", "status"])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--no-build", dest="build", action="store_false",
-                        help="fail instead of building missing binaries")
+    parser.add_argument(
+        "--no-build",
+        dest="build",
+        action="store_false",
+        help="fail instead of building missing binaries",
+    )
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--keep", action="store_true", help="down: keep the work directory")
     parser.add_argument("--crds", type=Path, help="up: CRD file or directory to apply")

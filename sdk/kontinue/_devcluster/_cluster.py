@@ -12,6 +12,7 @@ reverse order and reaps every process, also after a failed start.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -85,8 +86,14 @@ class LocalCluster:
         log: where progress lines go.
     """
 
-    def __init__(self, bin_dir: Path, workdir: Path, *, die_with_parent: bool = True,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        bin_dir: Path,
+        workdir: Path,
+        *,
+        die_with_parent: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.bin_dir = bin_dir
         self.workdir = workdir.resolve()
         self.die_with_parent = die_with_parent
@@ -154,15 +161,18 @@ class LocalCluster:
 
     def _component(self, name: str, *args: str) -> _process.Component:
         component = _process.Component(
-            name, [str(self.bin_dir / name), *args],
-            self.logs_dir / f"{name}.log", die_with_parent=self.die_with_parent,
+            name,
+            [str(self.bin_dir / name), *args],
+            self.logs_dir / f"{name}.log",
+            die_with_parent=self.die_with_parent,
         )
         component.start()
         self.components.append(component)
         return component
 
-    def _wait(self, what: str, ready: Callable[[], bool], timeout: float,
-              watch: list[_process.Component]) -> None:
+    def _wait(
+        self, what: str, ready: Callable[[], bool], timeout: float, watch: list[_process.Component]
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for component in watch:
@@ -186,8 +196,10 @@ class LocalCluster:
         pki = _pki.create_pki(self.workdir / "pki")
         self.kubeconfig.write_text(
             _kubeconfig.render_kubeconfig(
-                server=self.server, ca_cert=pki.ca_cert,
-                client_cert=pki.admin_cert, client_key=pki.admin_key,
+                server=self.server,
+                ca_cert=pki.ca_cert,
+                client_cert=pki.admin_cert,
+                client_key=pki.admin_key,
             )
         )
         self.kubeconfig.chmod(0o600)
@@ -279,11 +291,13 @@ class LocalCluster:
             "--node-lease-duration-seconds=40",
         )
         everything = [etcd, api, kcm, scheduler, kwok]
-        for name, port in (("kube-controller-manager", "kcm"), ("kube-scheduler", "scheduler")):
-            url = f"https://127.0.0.1:{self.ports[port]}/healthz"
-            self._wait(f"{name} /healthz", lambda url=url: _http.probe(url), 60, everything)
-        kwok_url = f"http://127.0.0.1:{self.ports['kwok']}/healthz"
-        self._wait("kwok /healthz", lambda: _http.probe(kwok_url), 60, everything)
+        health = {
+            "kube-controller-manager": f"https://127.0.0.1:{self.ports['kcm']}/healthz",
+            "kube-scheduler": f"https://127.0.0.1:{self.ports['scheduler']}/healthz",
+            "kwok": f"http://127.0.0.1:{self.ports['kwok']}/healthz",
+        }
+        for name, url in health.items():
+            self._wait(f"{name} /healthz", functools.partial(_http.probe, url), 60, everything)
         self._phase("controllers", t0)
 
         t0 = time.monotonic()
@@ -356,15 +370,17 @@ class LocalCluster:
                     content_type="application/apply-patch+yaml",
                 )
                 if response.status not in (200, 201):
-                    raise ClusterError(f"applying {path} failed: {response.status} "
-                                       f"{response.body.decode(errors='replace')}")
+                    raise ClusterError(
+                        f"applying {path} failed: {response.status} "
+                        f"{response.body.decode(errors='replace')}"
+                    )
                 names.append(name)
         deadline = time.monotonic() + timeout
         pending = set(names)
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
-                path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-                crd = self.api.request("GET", path).json()
+                url = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+                crd = self.api.request("GET", url).json()
                 conditions = crd.get("status", {}).get("conditions", [])
                 if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                     pending.discard(name)

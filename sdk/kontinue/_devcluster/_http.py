@@ -35,8 +35,14 @@ class ApiServer:
         self._context = ssl.create_default_context(cafile=str(ca_cert))
         self._context.load_cert_chain(str(client_cert), str(client_key))
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 5.0,
-                content_type: str = "application/json") -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 5.0,
+        content_type: str = "application/json",
+    ) -> Response:
         """Send one request; HTTP errors come back as a response, not an exception."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.server + path, data=data, method=method)

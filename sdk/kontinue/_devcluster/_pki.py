@@ -85,8 +85,11 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attributes)
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey,
-             ) -> x509.CertificateBuilder:
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
@@ -111,9 +114,15 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -122,9 +131,9 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
     _write_key(pki.ca_key, ca_key)
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
-    def leaf(subject: x509.Name, usage: x509.ObjectIdentifier,
-             san: x509.SubjectAlternativeName | None) -> tuple[x509.Certificate,
-                                                               ec.EllipticCurvePrivateKey]:
+    def leaf(
+        subject: x509.Name, usage: x509.ObjectIdentifier, san: x509.SubjectAlternativeName | None
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         key = ec.generate_private_key(ec.SECP256R1())
         builder = _builder(subject, ca_name, key.public_key()).add_extension(
             x509.ExtendedKeyUsage([usage]), critical=False
@@ -150,8 +159,9 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
     pki.serving_cert.write_bytes(serving.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.serving_key, serving_key)
 
-    admin, admin_key = leaf(_name(admin_user, "system:masters"),
-                            ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    admin, admin_key = leaf(
+        _name(admin_user, "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None
+    )
     pki.admin_cert.write_bytes(admin.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.admin_key, admin_key)
 

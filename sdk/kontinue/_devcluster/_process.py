@@ -35,8 +35,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class Component:
     """One control-plane program: its command line, its log file and its process."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
-                 die_with_parent: bool = True) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, *, die_with_parent: bool = True
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path

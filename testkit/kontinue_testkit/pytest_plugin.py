@@ -15,18 +15,20 @@ test failed, the components' logs are kept under ``test-artifacts/cluster-logs``
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from kontinue._devcluster import LocalCluster, find_testbin
@@ -74,6 +76,35 @@ class TestCluster:
             )
         return result
 
+    def create(
+        self, namespace: str, *objects: dict[str, Any], check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """``kubectl create`` the given objects in ``namespace``."""
+        manifest = yaml.safe_dump_all(list(objects))
+        return self.kubectl("create", "-n", namespace, "-f", "-", input=manifest, check=check)
+
+    def get(self, namespace: str, *what: str) -> Any:
+        """``kubectl get ... -o json``, decoded."""
+        return json.loads(self.kubectl("get", "-n", namespace, *what, "-o", "json").stdout)
+
+    def patch_status(
+        self, namespace: str, resource: str, name: str, status: dict[str, Any], check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Merge-patch an object's status through the status subresource."""
+        patch = json.dumps({"status": status})
+        return self.kubectl(
+            "patch",
+            "-n",
+            namespace,
+            resource,
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            patch,
+            check=check,
+        )
+
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the pinned helm against the cluster."""
         result = subprocess.run(
@@ -86,6 +117,30 @@ class TestCluster:
         if check and result.returncode != 0:
             raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stderr}")
         return result
+
+
+def kontinue_object(
+    kind: str, name: str, spec: dict[str, Any], *, generate_name: bool = False
+) -> dict[str, Any]:
+    """A manifest of a kontinue resource (``generate_name`` makes ``name`` a prefix)."""
+    metadata = {"generateName": name} if generate_name else {"name": name}
+    return {
+        "apiVersion": "kontinue.cloud/v1alpha1",
+        "kind": kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _repo_root(config: pytest.Config) -> Path:
@@ -141,15 +196,6 @@ def kube_api(kube_cluster: TestCluster) -> Iterator[client.ApiClient]:
         api.close()  # type: ignore[no-untyped-call]
 
 
-def _wait_for(what: str, predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 @pytest.fixture
 def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace (with its default ServiceAccount) for one test."""
@@ -164,7 +210,7 @@ def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Ite
         )
         return bool(accounts.items)
 
-    _wait_for(f"the default ServiceAccount in {name}", has_default_sa)
+    wait_for(f"the default ServiceAccount in {name}", has_default_sa, timeout=30)
     try:
         yield name
     finally:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-import yaml
 
-from kontinue_testkit.pytest_plugin import TestCluster
+from kontinue_testkit.pytest_plugin import TestCluster, kontinue_object
 
 
-def _create(
-    kube_cluster: TestCluster, namespace: str, kind: str, spec: dict[str, Any], name: str = "bad"
-) -> str:
-    manifest = {
-        "apiVersion": "kontinue.cloud/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    result = kube_cluster.kubectl(
-        "create", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest), check=False
-    )
+def _rejected(kube_cluster: TestCluster, namespace: str, kind: str, spec: dict[str, Any]) -> str:
+    result = kube_cluster.create(namespace, kontinue_object(kind, "bad", spec), check=False)
     assert result.returncode != 0, f"{kind} {spec} was accepted"
     return result.stderr
 
@@ -32,31 +20,22 @@ def _create(
     [
         ({"arguments": {"a": 1}}, "spec.function", "Required value"),
         ({"function": ""}, "spec.function", "at least 1 chars long"),
-        (
-            {"function": "f", "retry": {"retries": -1}},
-            "spec.retry.retries",
-            "greater than or equal to 0",
-        ),
-        (
-            {"function": "f", "retry": {"backoff": "5 minutes"}},
-            "spec.retry.backoff",
-            "should match",
-        ),
+        ({"function": "f", "retry": {"retries": -1}}, "spec.retry.retries",
+         "greater than or equal to 0"),
+        ({"function": "f", "retry": {"backoff": "5 minutes"}}, "spec.retry.backoff",
+         "should match"),
         ({"function": "f", "timeout": {"attempt": "1y"}}, "spec.timeout.attempt", "should match"),
         ({"function": "f", "timeout": {"overall": "-5s"}}, "spec.timeout.overall", "should match"),
         ({"function": "f", "ttl": {"deleteAfter": "soon"}}, "spec.ttl.deleteAfter", "should match"),
-        (
-            {"function": "f", "retry": {"childPolicy": "Sometimes"}},
-            "spec.retry.childPolicy",
-            'Unsupported value: "Sometimes"',
-        ),
+        ({"function": "f", "retry": {"childPolicy": "Sometimes"}}, "spec.retry.childPolicy",
+         'Unsupported value: "Sometimes"'),
         ({"function": "f", "mutex": {}}, "spec.mutex.name", "Required value"),
     ],
-)
+)  # fmt: skip
 def test_invalid_execution_specs_are_rejected(
     kube_cluster: TestCluster, namespace: str, spec: dict[str, Any], field: str, detail: str
 ) -> None:
-    error = _create(kube_cluster, namespace, "Execution", spec)
+    error = _rejected(kube_cluster, namespace, "Execution", spec)
     assert field in error
     assert detail in error
 
@@ -65,170 +44,65 @@ def test_invalid_execution_specs_are_rejected(
 def test_documented_duration_forms_are_accepted(
     kube_cluster: TestCluster, namespace: str, duration: str
 ) -> None:
-    manifest = {
-        "apiVersion": "kontinue.cloud/v1alpha1",
-        "kind": "Execution",
-        "metadata": {"generateName": "d-"},
-        "spec": {
-            "function": "f",
-            "retry": {"backoff": duration},
-            "timeout": {"overall": duration},
-            "ttl": {"archiveAfter": duration},
-        },
-    }
-    kube_cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    spec = {"function": "f", "retry": {"backoff": duration}, "timeout": {"overall": duration},
+            "ttl": {"archiveAfter": duration}}  # fmt: skip
+    kube_cluster.create(namespace, kontinue_object("Execution", "d-", spec, generate_name=True))
 
 
 @pytest.mark.parametrize(
     "schedule",
-    [
-        "61 * * * *",
-        "* 24 * * *",
-        "* * * *",
-        "not a cron",
-        "@every 5m",
-        "0 0 32 * *",
-        "0 0 * 13 *",
-        "0 0 * * 8",
-    ],
-)
+    ["61 * * * *", "* 24 * * *", "* * * *", "not a cron", "@every 5m", "0 0 32 * *",
+     "0 0 * 13 *", "0 0 * * 8"],
+)  # fmt: skip
 def test_bad_cron_expressions_are_rejected(
     kube_cluster: TestCluster, namespace: str, schedule: str
 ) -> None:
-    error = _create(
-        kube_cluster, namespace, "ScheduledExecution", {"function": "f", "schedule": schedule}
-    )
+    spec = {"function": "f", "schedule": schedule}
+    error = _rejected(kube_cluster, namespace, "ScheduledExecution", spec)
     assert "spec.schedule" in error
     assert f'"{schedule}" is not a cron schedule' in error
 
 
 @pytest.mark.parametrize(
-    "schedule",
-    ["*/5 * * * *", "0 9-17 * * MON-FRI", "@hourly", "15,45 */2 1-15 jan,Jul 0", "0 0 1 1 *"],
+    "schedule", ["*/5 * * * *", "0 9-17 * * MON-FRI", "@hourly", "15,45 */2 1-15 jan,Jul 0"]
 )
-def test_good_cron_expressions_are_accepted(
+def test_good_cron_expressions_are_accepted_with_defaults(
     kube_cluster: TestCluster, namespace: str, schedule: str
 ) -> None:
-    manifest = {
-        "apiVersion": "kontinue.cloud/v1alpha1",
-        "kind": "ScheduledExecution",
-        "metadata": {"generateName": "s-"},
-        "spec": {"function": "f", "schedule": schedule},
-    }
-    out = kube_cluster.kubectl(
-        "create", "-n", namespace, "-f", "-", "-o", "json", input=yaml.safe_dump(manifest)
-    ).stdout
-    spec = json.loads(out)["spec"]
-    assert spec["historyLimit"] == 5
-    assert spec["concurrencyPolicy"] == "Allow"
-    assert spec["suspend"] is False
+    kube_cluster.create(namespace, kontinue_object(
+        "ScheduledExecution", "nightly", {"function": "f", "schedule": schedule}))  # fmt: skip
+    spec = kube_cluster.get(namespace, "scheduledexecution", "nightly")["spec"]
+    assert (spec["historyLimit"], spec["concurrencyPolicy"], spec["suspend"]) == (5, "Allow", False)
 
 
-def test_unknown_phase_in_status_is_rejected(kube_cluster: TestCluster, namespace: str) -> None:
-    kube_cluster.kubectl(
-        "create",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=yaml.safe_dump(
-            {
-                "apiVersion": "kontinue.cloud/v1alpha1",
-                "kind": "Execution",
-                "metadata": {"name": "e"},
-                "spec": {"function": "f"},
-            }
-        ),
-    )
-    result = kube_cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "execution",
-        "e",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        '{"status": {"phase": "Running"}}',
-        check=False,
-    )
+def test_unknown_phase_and_bad_progress_in_status_are_rejected(
+    kube_cluster: TestCluster, namespace: str
+) -> None:
+    kube_cluster.create(namespace, kontinue_object("Execution", "e", {"function": "f"}))
+    result = kube_cluster.patch_status(namespace, "execution", "e", {"phase": "Running"},
+                                       check=False)  # fmt: skip
     assert result.returncode != 0
     assert 'status.phase: Unsupported value: "Running"' in result.stderr
-    result = kube_cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "execution",
-        "e",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        '{"status": {"progress": {"current": 6, "max": 5}}}',
-        check=False,
+    result = kube_cluster.patch_status(
+        namespace, "execution", "e", {"progress": {"current": 6, "max": 5}}, check=False
     )
     assert "status.progress.current must not exceed status.progress.max" in result.stderr
 
 
-def test_suspension_phase_and_function_immutability(
-    kube_cluster: TestCluster, namespace: str
-) -> None:
-    kube_cluster.kubectl(
-        "create",
-        "-n",
+def test_suspension_phase_and_immutable_fields(kube_cluster: TestCluster, namespace: str) -> None:
+    kube_cluster.create(
         namespace,
-        "-f",
-        "-",
-        input=yaml.safe_dump_all(
-            [
-                {
-                    "apiVersion": "kontinue.cloud/v1alpha1",
-                    "kind": "Execution",
-                    "metadata": {"name": "e"},
-                    "spec": {"function": "f"},
-                },
-                {
-                    "apiVersion": "kontinue.cloud/v1alpha1",
-                    "kind": "Suspension",
-                    "metadata": {"name": "s"},
-                    "spec": {"resumeAt": "2030-01-01T00:00:00Z"},
-                },
-            ]
-        ),
+        kontinue_object("Execution", "e", {"function": "f"}),
+        kontinue_object("Suspension", "s", {"resumeAt": "2030-01-01T00:00:00Z"}),
     )
-    result = kube_cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "suspension",
-        "s",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        '{"status": {"phase": "Sleeping"}}',
-        check=False,
-    )
+    result = kube_cluster.patch_status(namespace, "suspension", "s", {"phase": "Sleeping"},
+                                       check=False)  # fmt: skip
     assert 'status.phase: Unsupported value: "Sleeping"' in result.stderr
-    result = kube_cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "execution",
-        "e",
-        "--type=merge",
-        "-p",
-        '{"spec": {"function": "g"}}',
-        check=False,
-    )
+    result = kube_cluster.kubectl("patch", "-n", namespace, "execution", "e", "--type=merge",
+                                  "-p", '{"spec": {"function": "g"}}', check=False)  # fmt: skip
     assert "spec.function is immutable" in result.stderr
     result = kube_cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "suspension",
-        "s",
-        "--type=merge",
-        "-p",
-        '{"spec": {"resumeAt": "2031-01-01T00:00:00Z"}}',
-        check=False,
-    )
+        "patch", "-n", namespace, "suspension", "s", "--type=merge",
+        "-p", '{"spec": {"resumeAt": "2031-01-01T00:00:00Z"}}', check=False,
+    )  # fmt: skip
     assert "spec.resumeAt is immutable" in result.stderr

@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
-import yaml
 from kubernetes import client
 from kubernetes.client import ApiException
 
-from kontinue_testkit.pytest_plugin import TestCluster
+from kontinue_testkit.pytest_plugin import TestCluster, kontinue_object, wait_for
 
 GROUP, VERSION = "kontinue.cloud", "v1alpha1"
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_deleting_an_execution_garbage_collects_its_suspension(
@@ -81,32 +69,26 @@ def test_deleting_an_execution_garbage_collects_its_suspension(
 
 def _job(
     name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
-) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": name},
-            "spec": {
-                "backoffLimit": 0,
-                "template": {
-                    "metadata": {"labels": labels or {}, "annotations": annotations or {}},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
-                    },
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": labels or {}, "annotations": annotations or {}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
                 },
             },
-        }
-    )
-
-
-def _get(kube_cluster: TestCluster, namespace: str, *what: str) -> Any:
-    return json.loads(kube_cluster.kubectl("get", "-n", namespace, *what, "-o", "json").stdout)
+        },
+    }
 
 
 def _job_outcome(kube_cluster: TestCluster, namespace: str, name: str) -> str | None:
-    job = _get(kube_cluster, namespace, "job", name)
+    job = kube_cluster.get(namespace, "job", name)
     for condition in job.get("status", {}).get("conditions", []):
         if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
             return str(condition["type"])
@@ -114,13 +96,13 @@ def _job_outcome(kube_cluster: TestCluster, namespace: str, name: str) -> str | 
 
 
 def _pods(kube_cluster: TestCluster, namespace: str, job: str) -> list[Any]:
-    return list(_get(kube_cluster, namespace, "pods", "-l", f"job-name={job}")["items"])
+    return list(kube_cluster.get(namespace, "pods", "-l", f"job-name={job}")["items"])
 
 
 def test_a_job_pod_runs_to_succeeded_and_the_job_completes(
     kube_cluster: TestCluster, namespace: str
 ) -> None:
-    kube_cluster.kubectl("create", "-n", namespace, "-f", "-", input=_job("ok"))
+    kube_cluster.create(namespace, _job("ok"))
     outcome = wait_for("the Job to finish", lambda: _job_outcome(kube_cluster, namespace, "ok"))
     assert outcome == "Complete"
     (pod,) = _pods(kube_cluster, namespace, "ok")
@@ -130,13 +112,9 @@ def test_a_job_pod_runs_to_succeeded_and_the_job_completes(
 
 
 def test_a_pod_marked_to_fail_makes_the_job_fail(kube_cluster: TestCluster, namespace: str) -> None:
-    kube_cluster.kubectl(
-        "create",
-        "-n",
+    kube_cluster.create(
         namespace,
-        "-f",
-        "-",
-        input=_job(
+        _job(
             "bad",
             labels={"kontinue.test/outcome": "fail"},
             annotations={"kontinue.test/exit-code": "3", "kontinue.test/message": "disk full"},
@@ -151,14 +129,7 @@ def test_a_pod_marked_to_fail_makes_the_job_fail(kube_cluster: TestCluster, name
 
 
 def test_a_held_pod_keeps_running_until_released(kube_cluster: TestCluster, namespace: str) -> None:
-    kube_cluster.kubectl(
-        "create",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=_job("held", labels={"kontinue.test/outcome": "hold"}),
-    )
+    kube_cluster.create(namespace, _job("held", labels={"kontinue.test/outcome": "hold"}))
 
     def running_pod() -> Any:
         pods = _pods(kube_cluster, namespace, "held")
@@ -166,7 +137,7 @@ def test_a_held_pod_keeps_running_until_released(kube_cluster: TestCluster, name
 
     name = wait_for("the held pod to run", running_pod)["metadata"]["name"]
     time.sleep(2)  # well past the 500ms a Job pod normally runs
-    assert _get(kube_cluster, namespace, "pod", name)["status"]["phase"] == "Running"
+    assert kube_cluster.get(namespace, "pod", name)["status"]["phase"] == "Running"
     assert _job_outcome(kube_cluster, namespace, "held") is None
     kube_cluster.kubectl(
         "label", "-n", namespace, "pod", name, "--overwrite", "kontinue.test/outcome=release"
@@ -211,21 +182,7 @@ def test_rbac_is_enforced_and_service_account_admission_runs(
 def test_writes_to_kontinue_resources_are_audited(
     kube_cluster: TestCluster, namespace: str
 ) -> None:
-    kube_cluster.kubectl(
-        "create",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=yaml.safe_dump(
-            {
-                "apiVersion": "kontinue.cloud/v1alpha1",
-                "kind": "Execution",
-                "metadata": {"name": "audited"},
-                "spec": {"function": "f"},
-            }
-        ),
-    )
+    kube_cluster.create(namespace, kontinue_object("Execution", "audited", {"function": "f"}))
     audit_log = kube_cluster.logs_dir / "audit.log"
 
     def audited() -> bool:

@@ -1,0 +1,48 @@
+"""Kubernetes-safe names: validation of step names and deterministic child resource names.
+
+Invariant: a child's name depends only on its parent's name and the step name, and is at most
+63 characters (it also appears as a label value), so a replay that creates "the same" child
+finds the one it created before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_NAME = 63
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns_label(name: str) -> bool:
+    """True for a valid RFC 1123 label (lowercase alphanumerics and '-', at most 63)."""
+    return len(name) <= MAX_NAME and bool(_DNS_LABEL.match(name))
+
+
+def sanitize(text: str) -> str:
+    """Lowercase ``text`` and replace everything but alphanumerics by '-' (may be empty)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned
+
+
+def _shorten(name: str, limit: int) -> str:
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    head = name[: limit - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
+def child_name(parent: str, step: str) -> str:
+    """The deterministic name of the resource a parent's step creates."""
+    return _shorten(f"{parent}-{step}", MAX_NAME)
+
+
+def function_object_name(function: str, worker_group: str) -> str:
+    """Name of the Function object for ``function`` registered by ``worker_group``."""
+    base = sanitize(function) or "function"
+    if base != function:
+        base = f"{base}-{hashlib.sha256(function.encode()).hexdigest()[:6]}"
+    if worker_group != "default":
+        base = f"{base}.{worker_group}"
+    return _shorten(base, 253)

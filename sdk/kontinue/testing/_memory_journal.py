@@ -1,0 +1,152 @@
+"""An in-memory :class:`~kontinue.workflow.Journal`: the same replay engine, no cluster.
+
+It keeps the execution as the same dict shape the API server stores (``status.state``,
+``status.steps``), children and suspensions as plain records that a test resolves with
+:meth:`MemoryJournal.finish_child` and :meth:`MemoryJournal.resume`, and counts writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue.api.phases import Phase, SuspensionPhase
+from kontinue.workflow._journal import (
+    ChildSpec,
+    ChildState,
+    Progress,
+    StepRecord,
+    SuspensionState,
+)
+
+
+class MemoryJournal:
+    """Durable history held in memory (survives "replays" within one test)."""
+
+    def __init__(
+        self,
+        name: str = "test-execution",
+        namespace: str = "default",
+        arguments: Any = None,
+        spec: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._name = name
+        self._namespace = namespace
+        self._object: dict[str, Any] = {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "function": "test",
+                **({"arguments": arguments} if arguments is not None else {}),
+                **(spec or {}),
+            },
+            "status": {"phase": "Executing", "state": {}, "steps": {}},
+        }
+        self._cancelled = threading.Event()
+        self._changed = threading.Condition()
+        self.children: dict[str, ChildSpec] = {}
+        self.child_states: dict[str, ChildState] = {}
+        self.suspensions: dict[str, SuspensionState] = {}
+        self.writes = 0
+        self.clock: datetime | None = None
+
+    # -- Journal ----------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def cancelled(self) -> threading.Event:
+        return self._cancelled
+
+    def execution(self) -> Mapping[str, Any]:
+        return self._object
+
+    def steps(self) -> Mapping[str, StepRecord]:
+        raw = self._object["status"].get("steps") or {}
+        return {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
+
+    def stored(self, name: str) -> Any:
+        return copy.deepcopy(self._object["status"]["state"].get(name))
+
+    def commit_store(self, record: StepRecord, value: Any) -> None:
+        status = self._object["status"]
+        if value is not None:
+            status["state"][record.name] = copy.deepcopy(value)
+        status["steps"][record.name] = record.to_status()
+        self.writes += 1
+
+    def record(self, record: StepRecord) -> None:
+        self._object["status"]["steps"].setdefault(record.name, record.to_status())
+
+    def create_child(self, spec: ChildSpec) -> None:
+        if spec.name not in self.children:
+            self.children[spec.name] = spec
+            self.child_states[spec.name] = ChildState(spec.name, Phase.PENDING)
+            self.writes += 1
+
+    def child(self, name: str) -> ChildState | None:
+        return self.child_states.get(name)
+
+    def create_suspension(
+        self,
+        name: str,
+        step: str,
+        resume_at: datetime | None,
+        display_name: str | None,
+        description: str | None,
+    ) -> SuspensionState:
+        if name not in self.suspensions:
+            self.suspensions[name] = SuspensionState(name, SuspensionPhase.SUSPENDED, resume_at)
+            self.writes += 1
+        return self.suspensions[name]
+
+    def suspension(self, name: str) -> SuspensionState | None:
+        return self.suspensions.get(name)
+
+    def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout)
+
+    def now(self) -> datetime:
+        return self.clock or datetime.now(UTC)
+
+    def set_message(self, message: str) -> None:
+        self._object["status"]["message"] = message
+        self.writes += 1
+
+    def set_progress(self, progress: Progress | None) -> None:
+        if progress is None:
+            self._object["status"].pop("progress", None)
+        else:
+            self._object["status"]["progress"] = {"current": progress.current, "max": progress.max}
+        self.writes += 1
+
+    # -- test controls ----------------------------------------------------------------------------
+
+    def finish_child(
+        self, name: str, phase: Phase, result: Any = None, message: str | None = None
+    ) -> None:
+        """Resolve a child execution."""
+        error = {"message": message} if message else None
+        self.child_states[name] = ChildState(name, phase, result, error, message)
+        self._notify()
+
+    def resume(self, name: str, data: Any = None) -> None:
+        """Resume a suspension with an optional payload."""
+        current = self.suspensions[name]
+        self.suspensions[name] = SuspensionState(
+            name, SuspensionPhase.COMPLETED, current.resume_at, data
+        )
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()

@@ -1,0 +1,135 @@
+"""Child execution steps: spawn, wait, execute, and the parallel and sequential fan-outs.
+
+A child is an Execution named after its parent and the step (so a replay adopts the child it
+created before), owned by the parent, labelled with the parent and root, in the parent's worker
+group. A failed child fails the waiting step with a non-retryable ChildFailedError (a canceled
+one with ChildCanceledError); with the default child policy a retry of the parent reuses the
+child as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kontinue import errors
+from kontinue.api import names
+from kontinue.api.phases import Phase
+from kontinue.workflow import _convert
+from kontinue.workflow._context import ExecutionContext
+from kontinue.workflow._journal import ChildSpec, ChildState, Progress
+from kontinue.workflow._options import ChildExecution, ChildExecutionOptions, ExecuteOptions
+
+
+def spawn_execution(
+    ktx: ExecutionContext,
+    function: str,
+    arguments: Any = None,
+    options: ExecuteOptions | None = None,
+) -> ChildExecution:
+    """Start a child execution without waiting; a replay returns the same child."""
+    name, index, _ = ktx.begin_step("execute", options)
+    child = names.child_name(ktx.name, name)
+    if ktx.journal.child(child) is None:
+        data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
+        ktx.journal.create_child(ChildSpec(
+            name=child, step=name, function=function, arguments=data,
+            retry=options.retry.to_spec() if options and options.retry else None,
+            timeout=options.timeout.to_spec() if options and options.timeout else None,
+            mutex=options.mutex.name if options and options.mutex else None,
+            display_name=options.display_name if options else None,
+            description=options.description if options else None,
+        ))  # fmt: skip
+    ktx.journal.record(ktx.record(name, index, "execute", options, child=child))
+    return ChildExecution(name=child, namespace=ktx.namespace)
+
+
+def _outcome(state: ChildState, result_type: Any) -> Any:
+    if state.phase == Phase.COMPLETED:
+        return _convert.from_json(state.result, result_type, f"the result of child {state.name}")
+    error = state.error or {}
+    message = error.get("message") or state.message or ""
+    if state.phase == Phase.CANCELED:
+        raise errors.ChildCanceledError(
+            f"child execution {state.name} was canceled", child=state.name
+        )
+    raise errors.ChildFailedError(
+        f"child execution {state.name} failed: {message}".rstrip(": "), child=state.name
+    )
+
+
+def _finished(ktx: ExecutionContext, child: str) -> ChildState | None:
+    state = ktx.journal.child(child)
+    if state is None:
+        raise errors.InfrastructureError(f"child execution {child} does not exist")
+    return state if state.phase.terminal else None
+
+
+def wait_execution(ktx: ExecutionContext, child: ChildExecution, *, result_type: Any = None) -> Any:
+    """Wait for a spawned child and return its result (JSON, or ``result_type``)."""
+    state = ktx.await_resolution(
+        [("Execution", child.name)],
+        lambda: _finished(ktx, child.name),
+        f"child execution {child.name}",
+    )
+    return _outcome(state, result_type)
+
+
+def execute(
+    ktx: ExecutionContext,
+    function: str,
+    arguments: Any = None,
+    options: ExecuteOptions | None = None,
+    *,
+    result_type: Any = None,
+) -> Any:
+    """Run a child execution and return its result (JSON, or ``result_type``)."""
+    return wait_execution(
+        ktx, spawn_execution(ktx, function, arguments, options), result_type=result_type
+    )
+
+
+def execute_parallel(
+    ktx: ExecutionContext, specs: Sequence[ChildExecutionOptions], *, result_type: Any = None
+) -> list[Any]:
+    """Start every child, then wait for all; results come back in input order.
+
+    Sets the progress to finished-of-total while waiting unless the workflow set one itself.
+    The first failed child (in input order) raises once all have finished.
+    """
+    children = [spawn_execution(ktx, s.function, s.arguments, s.options) for s in specs]
+    track = "progress" not in (ktx.execution.get("status") or {})
+    reported = -1
+
+    def all_finished() -> list[ChildState] | None:
+        nonlocal reported
+        states = [_finished(ktx, c.name) for c in children]
+        done = sum(1 for s in states if s is not None)
+        if track and done != reported:
+            ktx.journal.set_progress(Progress(done, len(children)))
+            reported = done
+        if done < len(children):
+            return None
+        return [s for s in states if s is not None]
+
+    states = ktx.await_resolution(
+        [("Execution", c.name) for c in children], all_finished, f"{len(children)} child executions"
+    )
+    return [_outcome(state, result_type) for state in states]
+
+
+def execute_sequential(
+    ktx: ExecutionContext, specs: Sequence[ChildExecutionOptions], *, result_type: Any = None
+) -> list[Any]:
+    """Run the children one after another; results come back in input order."""
+    track = "progress" not in (ktx.execution.get("status") or {})
+    results = []
+    for done, spec in enumerate(specs):
+        if track:
+            ktx.journal.set_progress(Progress(done, len(specs)))
+        results.append(
+            execute(ktx, spec.function, spec.arguments, spec.options, result_type=result_type)
+        )
+    if track:
+        ktx.journal.set_progress(Progress(len(specs), len(specs)))
+    return results

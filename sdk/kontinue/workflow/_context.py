@@ -1,0 +1,202 @@
+"""ExecutionContext and the replay engine's bookkeeping: step names, duplicates, determinism.
+
+Invariant: step names depend only on the order of the calls the workflow makes (an explicit
+name, ``generate_name`` plus a per-prefix counter, or the step type plus a per-type counter), so
+a replay of deterministic code reaches every recorded step under the same name and position; a
+replay that does not is stopped with a :class:`~kontinue.errors.NondeterminismError` naming both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from kontinue import errors
+from kontinue.api import names
+from kontinue.workflow._journal import Journal, StepRecord
+from kontinue.workflow._options import StepOptions
+
+T = TypeVar("T")
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """RFC 3339 timestamp (UTC, seconds precision) as Kubernetes stores it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ExecutionContext:
+    """Passed to every workflow function: the execution's identity and the step machinery.
+
+    Args:
+        journal: the execution's durable history.
+        hold: seconds a step may wait inside the worker before the execution is released
+            (phase Suspended) and the worker slot freed.
+        logger: logger for the workflow's own messages.
+    """
+
+    def __init__(
+        self, journal: Journal, *, hold: float = 30.0, logger: logging.Logger | None = None
+    ) -> None:
+        self._journal = journal
+        self.hold = hold
+        self._logger = logger or logging.getLogger(f"kontinue.workflow.{journal.name}")
+        self._counters: dict[str, int] = {}
+        self._used: set[str] = set()
+        self._index = 0
+        self._by_index = {r.index: r for r in journal.steps().values()}
+
+    # -- what the workflow may read --------------------------------------------------------------
+
+    @property
+    def execution(self) -> Mapping[str, Any]:
+        """The current Execution object (metadata, spec, status) as a dict."""
+        return self._journal.execution()
+
+    @property
+    def name(self) -> str:
+        """The execution's name."""
+        return self._journal.name
+
+    @property
+    def namespace(self) -> str:
+        """The execution's namespace."""
+        return self._journal.namespace
+
+    @property
+    def attempts(self) -> int:
+        """Previous attempts, not counting the one running now."""
+        return len(self.execution.get("status", {}).get("attempts") or [])
+
+    @property
+    def resumptions(self) -> int:
+        """Times the execution was resumed after its first start (takeovers, wake-ups, retries)."""
+        return int(self.execution.get("status", {}).get("resumptions") or 0)
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when the execution is canceled; long-running code may check it."""
+        return self._journal.cancelled
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Logger for the workflow's messages."""
+        return self._logger
+
+    @property
+    def journal(self) -> Journal:
+        """The durable history (for step implementations)."""
+        return self._journal
+
+    # -- the engine --------------------------------------------------------------------------------
+
+    def begin_step(
+        self, step_type: str, options: StepOptions | None
+    ) -> tuple[str, int, StepRecord | None]:
+        """Name the next step, check it against the history, and return its recorded form.
+
+        Raises:
+            ValidationError: an explicit name is not a valid DNS label.
+            DuplicateStepError: the name was already used in this execution.
+            NondeterminismError: the history has another step at this position, or this name
+                with another type.
+        """
+        self.check_cancelled()
+        name = self._step_name(step_type, options)
+        if name in self._used:
+            raise errors.DuplicateStepError(f"step name {name!r} is used more than once")
+        self._used.add(name)
+        index = self._index
+        self._index += 1
+        recorded = self._journal.steps().get(name)
+        at_index = self._by_index.get(index)
+        if at_index is not None and at_index.name != name:
+            raise errors.NondeterminismError(
+                f"replay reached step #{index} as {name!r} ({step_type}) but the history "
+                f"records {at_index.name!r} ({at_index.type}) at that position: the workflow "
+                "is not deterministic between steps"
+            )
+        if recorded is not None and recorded.type != step_type:
+            raise errors.NondeterminismError(
+                f"replay reached step {name!r} as a {step_type} step but the history records "
+                f"it as a {recorded.type} step"
+            )
+        if recorded is not None and recorded.index != index:
+            raise errors.NondeterminismError(
+                f"replay reached step {name!r} ({step_type}) at position #{index} but the "
+                f"history records it at #{recorded.index}"
+            )
+        return name, index, recorded
+
+    def _step_name(self, step_type: str, options: StepOptions | None) -> str:
+        if options is not None and options.name:
+            if not names.is_dns_label(options.name):
+                raise errors.ValidationError(
+                    f"step name {options.name!r} is not a valid Kubernetes name (lowercase "
+                    "letters, digits and '-', at most 63 characters)"
+                )
+            return options.name
+        prefix = step_type
+        if options is not None and options.generate_name:
+            prefix = names.sanitize(options.generate_name)
+            if not prefix:
+                raise errors.ValidationError(
+                    f"generate_name {options.generate_name!r} has no usable characters"
+                )
+        count = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = count
+        return f"{prefix}-{count}"
+
+    def record(
+        self, name: str, index: int, step_type: str, options: StepOptions | None, **fields: Any
+    ) -> StepRecord:
+        """A step record for ``name`` with the options' display metadata."""
+        return StepRecord(
+            name=name, type=step_type, index=index,
+            display_name=options.display_name if options else None,
+            description=options.description if options else None,
+            attempt=self.attempts + 1, **fields,
+        )  # fmt: skip
+
+    def check_cancelled(self) -> None:
+        """Unwind the workflow if the execution was canceled."""
+        if self._journal.cancelled.is_set():
+            raise errors.Canceled("the execution was canceled")
+
+    def now(self) -> datetime:
+        """The journal's current time."""
+        return self._journal.now()
+
+    def await_resolution(
+        self,
+        keys: list[tuple[str, str]],
+        resolve: Callable[[], T | None],
+        describe: str,
+        remaining: Callable[[], float | None] | None = None,
+    ) -> T:
+        """Wait until ``resolve()`` returns a value, for at most the hold time.
+
+        Args:
+            keys: the ``(kind, name)`` objects being waited on.
+            resolve: returns the outcome once resolved, else None.
+            describe: "what we wait for", used in the release message.
+            remaining: seconds until resolution when known (a sleep): a wait longer than the
+                hold releases at once.
+
+        Raises:
+            Released: the wait outlasts the hold time; the execution is released.
+        """
+        hold_until = time.monotonic() + self.hold
+        while True:
+            self.check_cancelled()
+            outcome = resolve()
+            if outcome is not None:
+                return outcome
+            left = hold_until - time.monotonic()
+            known = remaining() if remaining is not None else None
+            if left <= 0 or (known is not None and known > left):
+                raise errors.Released(keys, f"waiting for {describe}")
+            self._journal.wait(keys, min(left, known) if known is not None else left)

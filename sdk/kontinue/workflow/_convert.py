@@ -1,0 +1,92 @@
+"""Conversion between Python values and the JSON stored in Kubernetes objects.
+
+Arguments, stored values and results are JSON. Dataclasses, pydantic models and the usual
+containers convert both ways through pydantic; a value that cannot become JSON is a validation
+error naming what was being converted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from typing import Any
+
+import pydantic
+import pydantic_core
+
+from kontinue import errors
+
+
+def to_json(value: Any, what: str) -> Any:
+    """Convert ``value`` to plain JSON data; ``what`` names it in the error message."""
+    try:
+        if isinstance(value, pydantic.BaseModel):
+            data = value.model_dump(mode="json")
+        else:
+            data = pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+        json.dumps(data, allow_nan=False)
+    except (
+        pydantic_core.PydanticSerializationError,
+        pydantic.PydanticSchemaGenerationError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        raise errors.ValidationError(
+            f"{what} is not JSON-serializable ({type(value).__name__}): {exc}"
+        ) from exc
+    return data
+
+
+def from_json(data: Any, type_: Any, what: str) -> Any:
+    """Convert JSON data to ``type_`` (returned unchanged when ``type_`` is None or Any)."""
+    if type_ is None or type_ is Any:
+        return data
+    try:
+        return pydantic.TypeAdapter(type_).validate_python(data)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise errors.ValidationError(
+            f"{what} does not match {_type_name(type_)}: {problems}", cause=exc
+        ) from exc
+
+
+def _type_name(type_: Any) -> str:
+    return getattr(type_, "__name__", None) or str(type_)
+
+
+def type_ref(value: Any) -> str | None:
+    """``module:QualName`` of a dataclass or pydantic model value, so replay can rebuild it."""
+    cls = type(value)
+    if dataclasses.is_dataclass(value) or isinstance(value, pydantic.BaseModel):
+        if "<locals>" not in cls.__qualname__:
+            return f"{cls.__module__}:{cls.__qualname__}"
+    return None
+
+
+def resolve_type_ref(ref: str | None) -> Any:
+    """The class a :func:`type_ref` names, or None when it cannot be imported."""
+    if not ref or ":" not in ref:
+        return None
+    module_name, qualname = ref.split(":", 1)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj
+
+
+def json_schema(type_: Any) -> dict[str, Any] | None:
+    """JSON schema of a type (descriptions, defaults, enums), or None when there is none."""
+    if type_ is None or type_ is Any:
+        return None
+    try:
+        schema: dict[str, Any] = pydantic.TypeAdapter(type_).json_schema()
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
+        return None
+    return schema

@@ -1,0 +1,184 @@
+"""The storage seam of the replay engine.
+
+The engine (:mod:`kontinue.workflow._context` and the step modules) reads and writes an
+execution's durable history only through the :class:`Journal` protocol: look up recorded steps
+and stored values, commit a stored value, create and observe children and suspensions, wait for
+one of them to change. The worker backs it with Kubernetes objects; an in-memory journal drives
+the very same engine in tests without a cluster.
+
+Persisted per execution: ``status.state[name]`` (the JSON value of a store step; absent for
+None), ``status.steps[name]`` (:class:`StepRecord`: type, index, phase, times, child, value
+type). Children and suspensions are their own objects, named by
+:func:`kontinue.api.names.child_name`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from kontinue.api.phases import Phase, SuspensionPhase
+
+
+@dataclass
+class StepRecord:
+    """One recorded step of an execution (``status.steps[name]``)."""
+
+    name: str
+    type: str
+    index: int
+    phase: str = "Completed"
+    display_name: str | None = None
+    description: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    child: str | None = None
+    value_type: str | None = None
+    attempt: int | None = None
+
+    def to_status(self) -> dict[str, Any]:
+        """The record as stored under ``status.steps``."""
+        raw = {
+            "type": self.type, "index": self.index, "phase": self.phase,
+            "displayName": self.display_name, "description": self.description,
+            "startedAt": self.started_at, "finishedAt": self.finished_at, "child": self.child,
+            "valueType": self.value_type, "attempt": self.attempt,
+        }  # fmt: skip
+        return {k: v for k, v in raw.items() if v is not None}
+
+    @classmethod
+    def from_status(cls, name: str, raw: Mapping[str, Any]) -> StepRecord:
+        """Read a record from ``status.steps[name]``."""
+        return cls(
+            name=name, type=raw["type"], index=int(raw["index"]),
+            phase=raw.get("phase", "Completed"), display_name=raw.get("displayName"),
+            description=raw.get("description"), started_at=raw.get("startedAt"),
+            finished_at=raw.get("finishedAt"), child=raw.get("child"),
+            value_type=raw.get("valueType"), attempt=raw.get("attempt"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChildState:
+    """What the engine needs to know about a child execution."""
+
+    name: str
+    phase: Phase
+    result: Any = None
+    error: Mapping[str, Any] | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SuspensionState:
+    """What the engine needs to know about a suspension (a sleep or a manual suspend)."""
+
+    name: str
+    phase: SuspensionPhase
+    resume_at: datetime | None = None
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A child execution to create."""
+
+    name: str
+    step: str
+    function: str
+    arguments: Any = None
+    retry: Mapping[str, Any] | None = None
+    timeout: Mapping[str, Any] | None = None
+    mutex: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class Progress:
+    """Progress indicator: current of max."""
+
+    current: int
+    max: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Journal(Protocol):
+    """Durable history of one execution, as the replay engine sees it."""
+
+    @property
+    def name(self) -> str:
+        """The execution's name."""
+        ...
+
+    @property
+    def namespace(self) -> str:
+        """The execution's namespace."""
+        ...
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when the execution is canceled while running."""
+        ...
+
+    def execution(self) -> Mapping[str, Any]:
+        """The execution object as last read or written."""
+        ...
+
+    def steps(self) -> Mapping[str, StepRecord]:
+        """Recorded steps by name."""
+        ...
+
+    def stored(self, name: str) -> Any:
+        """The JSON value a completed store step recorded (None when it recorded None)."""
+        ...
+
+    def commit_store(self, record: StepRecord, value: Any) -> None:
+        """Durably record a store step and its JSON value (one write)."""
+        ...
+
+    def record(self, record: StepRecord) -> None:
+        """Record a step whose effect lives elsewhere (a child, a suspension); may be lazy."""
+        ...
+
+    def create_child(self, spec: ChildSpec) -> None:
+        """Create a child execution, or adopt the one a previous run created."""
+        ...
+
+    def child(self, name: str) -> ChildState | None:
+        """Current state of a child execution (None if it does not exist)."""
+        ...
+
+    def create_suspension(
+        self,
+        name: str,
+        step: str,
+        resume_at: datetime | None,
+        display_name: str | None,
+        description: str | None,
+    ) -> SuspensionState:
+        """Create a suspension, or return the one a previous run created (its resumeAt kept)."""
+        ...
+
+    def suspension(self, name: str) -> SuspensionState | None:
+        """Current state of a suspension (None if it does not exist)."""
+        ...
+
+    def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
+        """Block until one of ``(kind, name)`` changes, the timeout passes or cancellation."""
+        ...
+
+    def now(self) -> datetime:
+        """The current time (a test environment may skip time)."""
+        ...
+
+    def set_message(self, message: str) -> None:
+        """Set the execution's status message."""
+        ...
+
+    def set_progress(self, progress: Progress | None) -> None:
+        """Set (or clear, with None) the progress indicator."""
+        ...

@@ -1,0 +1,218 @@
+"""Option types of the workflow steps, mirroring the original SDK's option structs.
+
+Every option type is a frozen, keyword-only dataclass; each attribute's docstring gives its
+default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from kontinue.api import durations
+
+DurationLike = timedelta | float | int | str
+"""A duration: a timedelta, seconds, or a string such as ``"1h30m"``."""
+
+
+def to_timedelta(value: DurationLike) -> timedelta:
+    """Normalize a :data:`DurationLike` to a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        return durations.parse_duration(value)
+    return timedelta(seconds=float(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOptions:
+    """Naming and display metadata shared by every step."""
+
+    name: str | None = None
+    """Explicit step name, unique in the execution and a valid DNS label. Default: generated."""
+    generate_name: str | None = None
+    """Prefix of a generated name, combined with a deterministic counter. Default: the type."""
+    display_name: str | None = None
+    """Human-readable name for the CLI and UI. Default: none."""
+    description: str | None = None
+    """Longer description for the UI. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryOptions:
+    """Retry policy of an execution."""
+
+    retries: int = 0
+    """Retries after the first attempt (not attempts). Default 0."""
+    backoff: DurationLike = "5s"
+    """Wait between a failed attempt and the next. Default 5s."""
+    child_policy: Literal["None", "RetryFailed"] = "None"
+    """``None``: a retry reuses children as they are; ``RetryFailed``: failed and canceled
+    children run again. Default ``None``."""
+
+    def to_spec(self) -> dict[str, Any]:
+        """The ``spec.retry`` block."""
+        if self.retries < 0:
+            raise ValueError("retries must be 0 or more")
+        return {
+            "retries": self.retries,
+            "backoff": durations.format_duration(to_timedelta(self.backoff)),
+            "childPolicy": self.child_policy,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeoutOptions:
+    """Time limits of an execution."""
+
+    overall: DurationLike | None = None
+    """Maximum total time across all attempts (not retryable). Default: none."""
+    attempt: DurationLike | None = None
+    """Maximum time of one attempt (retryable). Default: none."""
+
+    def to_spec(self) -> dict[str, Any]:
+        """The ``spec.timeout`` block."""
+        spec: dict[str, Any] = {}
+        if self.overall is not None:
+            spec["overall"] = durations.format_duration(to_timedelta(self.overall))
+        if self.attempt is not None:
+            spec["attempt"] = durations.format_duration(to_timedelta(self.attempt))
+        return spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTLOptions:
+    """Clean-up of a finished root execution."""
+
+    archive_after: DurationLike | None = None
+    """Archive the tree this long after it finished. Default: never."""
+    delete_after: DurationLike | None = None
+    """Delete the tree (or its archive) this long after it finished. Default: never."""
+
+    def to_spec(self) -> dict[str, Any]:
+        """The ``spec.ttl`` block."""
+        spec: dict[str, Any] = {}
+        if self.archive_after is not None:
+            spec["archiveAfter"] = durations.format_duration(to_timedelta(self.archive_after))
+        if self.delete_after is not None:
+            spec["deleteAfter"] = durations.format_duration(to_timedelta(self.delete_after))
+        return spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionMutex:
+    """A named mutex: executions sharing it in a namespace run one at a time."""
+
+    name: str
+    """The mutex name (a DNS subdomain)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecuteOptions(StepOptions):
+    """Options of a child execution."""
+
+    retry: RetryOptions | None = None
+    """Retry policy. Default: the function's registered default."""
+    timeout: TimeoutOptions | None = None
+    """Time limits. Default: the function's registered default."""
+    mutex: ExecutionMutex | None = None
+    """Named mutex. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildExecutionOptions:
+    """One child of :func:`execute_parallel` or :func:`execute_sequential`."""
+
+    function: str
+    """Name of the function to run."""
+    arguments: Any = None
+    """Its arguments (JSON, a dataclass or a pydantic model). Default: none."""
+    options: ExecuteOptions | None = None
+    """Child options. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreOptions(StepOptions):
+    """Options of :func:`store_named`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SleepOptions(StepOptions):
+    """Options of :func:`sleep_named`."""
+
+    duration: DurationLike
+    """How long to sleep."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuspendOptions(StepOptions):
+    """Options of :func:`suspend`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollOptions(StepOptions):
+    """Options of :func:`poll_until_named`."""
+
+    interval: DurationLike = 10.0
+    """Time between two checks of the condition. Default 10s."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOptions(StepOptions):
+    """Options of ``run_job``: a Kubernetes Job spec run as a step."""
+
+    spec: dict[str, Any]
+    """The ``batch/v1`` JobSpec."""
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    """Labels added to the Job. Default: none."""
+    extra_annotations: dict[str, str] = field(default_factory=dict)
+    """Annotations added to the Job. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodOptions(StepOptions):
+    """Options of ``run_pod``: one pod run through a Job with backoffLimit 0."""
+
+    spec: dict[str, Any]
+    """The ``v1`` PodSpec."""
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    """Labels added to the Job and its pod. Default: none."""
+    extra_annotations: dict[str, str] = field(default_factory=dict)
+    """Annotations added to the Job and its pod. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScriptOptions(StepOptions):
+    """Options of ``run_script``: a command run through a shell in an image."""
+
+    image: str
+    """Container image."""
+    command: str
+    """The script or command."""
+    shell: tuple[str, ...] = ("/bin/sh", "-c")
+    """Shell that runs the command. Default ``/bin/sh -c``."""
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    """Labels added to the Job and its pod. Default: none."""
+    extra_annotations: dict[str, str] = field(default_factory=dict)
+    """Annotations added to the Job and its pod. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogOptions:
+    """Options of ``PodResult.logs``."""
+
+    tail_lines: int = 100
+    """Lines from the end to fetch. Default 100."""
+    container: str | None = None
+    """Container name. Default: the first container."""
+
+
+@dataclass(frozen=True)
+class ChildExecution:
+    """Reference to a child execution, returned by :func:`spawn_execution`."""
+
+    name: str
+    """Name of the child Execution."""
+    namespace: str
+    """Its namespace."""

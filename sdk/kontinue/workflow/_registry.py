@@ -1,0 +1,167 @@
+"""The ``@kontinue.function`` decorator and the registry of workflow functions.
+
+A workflow function takes the :class:`~kontinue.workflow.ExecutionContext` first and, optionally,
+one argument (any JSON-convertible type: a dataclass, a pydantic model, a dict...). The decorator
+checks the signature when it decorates, so a mistake shows at import time, not at the first run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from kontinue.workflow import _convert
+from kontinue.workflow._options import RetryOptions, TimeoutOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A registered workflow function and its metadata."""
+
+    name: str
+    fn: Callable[..., Any]
+    display_name: str | None
+    description: str | None
+    retry: RetryOptions | None
+    timeout: TimeoutOptions | None
+    concurrency: int | None
+    takes_arguments: bool
+    argument_type: Any
+    result_type: Any
+    is_async: bool
+
+    def arguments_schema(self) -> dict[str, Any] | None:
+        """JSON schema of the arguments (descriptions, defaults, enums from the annotations)."""
+        return _convert.json_schema(self.argument_type) if self.takes_arguments else None
+
+    def result_schema(self) -> dict[str, Any] | None:
+        """JSON schema of the result, when annotated."""
+        return _convert.json_schema(self.result_type)
+
+
+class FunctionRegistry:
+    """Workflow functions by name."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, FunctionDef] = {}
+
+    def add(self, definition: FunctionDef) -> None:
+        """Register a function; a second function under the same name is an error."""
+        existing = self._functions.get(definition.name)
+        if existing is not None and existing.fn is not definition.fn:
+            raise ValueError(f"a function named {definition.name!r} is already registered")
+        self._functions[definition.name] = definition
+
+    def get(self, name: str) -> FunctionDef | None:
+        """The function registered under ``name``."""
+        return self._functions.get(name)
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._functions)
+
+    def __iter__(self) -> Iterator[FunctionDef]:
+        return iter(self._functions.values())
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+
+default_registry = FunctionRegistry()
+"""The registry ``@kontinue.function`` uses unless given ``registry=``."""
+
+
+def _define(fn: Callable[..., Any], name: str | None, **meta: Any) -> FunctionDef:
+    signature = inspect.signature(fn)
+    params = [
+        p for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]  # fmt: skip
+    if not params or len(params) > 2:
+        raise TypeError(
+            f"workflow function {fn.__qualname__} must take (ktx) or (ktx, arguments), "
+            f"not {signature}"
+        )
+    try:
+        hints = typing.get_type_hints(fn)
+    except (NameError, TypeError):
+        hints = {}
+    takes_arguments = len(params) == 2
+    argument_type = hints.get(params[1].name, Any) if takes_arguments else None
+    return FunctionDef(
+        name=name or fn.__name__.replace("_", "-"),
+        fn=fn,
+        takes_arguments=takes_arguments,
+        argument_type=argument_type,
+        result_type=hints.get("return", Any),
+        is_async=inspect.iscoroutinefunction(fn),
+        **meta,
+    )
+
+
+@overload
+def function(name: F, /) -> F: ...
+
+
+@overload
+def function(
+    name: str | None = None,
+    /,
+    *,
+    retry: RetryOptions | None = None,
+    timeout: TimeoutOptions | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    concurrency: int | None = None,
+    registry: FunctionRegistry | None = None,
+) -> Callable[[F], F]: ...
+
+
+def function(
+    name: str | Callable[..., Any] | None = None,
+    /,
+    *,
+    retry: RetryOptions | None = None,
+    timeout: TimeoutOptions | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    concurrency: int | None = None,
+    registry: FunctionRegistry | None = None,
+) -> Any:
+    """Register a workflow function (usable bare, ``@function``, or called).
+
+    Args:
+        name: the function's name in Executions (default: the Python name with '-' for '_').
+        retry: default retry policy of its executions.
+        timeout: default time limits of its executions.
+        display_name: human-readable name for the CLI and UI.
+        description: description for the CLI and UI (default: the docstring's first paragraph).
+        concurrency: most executions running at once across the worker group.
+        registry: where to register (default: :data:`default_registry`).
+    """
+    if concurrency is not None and concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+
+    def decorate(fn: F) -> F:
+        doc = inspect.getdoc(fn)
+        definition = _define(
+            fn,
+            name if isinstance(name, str) else None,
+            display_name=display_name,
+            description=description or (doc.split("\n\n")[0] if doc else None),
+            retry=retry,
+            timeout=timeout,
+            concurrency=concurrency,
+        )
+        (registry if registry is not None else default_registry).add(definition)
+        fn.__kontinue_function__ = definition  # type: ignore[attr-defined]
+        return fn
+
+    if callable(name):
+        return decorate(name)
+    return decorate

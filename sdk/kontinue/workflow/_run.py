@@ -1,0 +1,154 @@
+"""Running one attempt of a workflow function, and the status an outcome leads to.
+
+``run_attempt`` converts the arguments, calls the function with a fresh
+:class:`ExecutionContext` and turns whatever happens into an :class:`Outcome`; it never lets an
+exception escape. ``finish_status`` is the pure decision of what the execution's status becomes:
+Completed, Backoff (a retryable failure with retries left), Failed, Suspended or Canceled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from kontinue import errors
+from kontinue.api import durations
+from kontinue.workflow import _convert
+from kontinue.workflow._context import ExecutionContext, utc_timestamp
+from kontinue.workflow._journal import Journal
+from kontinue.workflow._registry import FunctionDef
+
+MAX_RESULT_BYTES = 512 * 1024
+"""Largest JSON result an execution may return (it is stored in the Execution's status)."""
+
+
+@dataclass
+class Outcome:
+    """How one attempt ended."""
+
+    kind: Literal["completed", "failed", "released", "canceled", "fenced"]
+    result: Any = None
+    error: BaseException | None = None
+    waiting_on: list[tuple[str, str]] = field(default_factory=list)
+    message: str = ""
+
+
+def error_status(error: BaseException) -> dict[str, Any]:
+    """``status.error`` for an exception: kind, message, retryable (and child)."""
+    if isinstance(error, errors.KontinueError):
+        status: dict[str, Any] = {
+            "kind": str(error.kind),
+            "message": str(error),
+            "retryable": error.retryable,
+        }
+        if error.child:
+            status["child"] = error.child
+        return status
+    text = str(error)
+    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return {"kind": str(errors.ErrorKind.EXECUTION), "message": message, "retryable": True}
+
+
+def run_attempt(
+    definition: FunctionDef, journal: Journal, *, hold: float, logger: logging.Logger | None = None
+) -> Outcome:
+    """Run the function once against ``journal``; every exception becomes an Outcome."""
+    ktx = ExecutionContext(journal, hold=hold, logger=logger)
+    spec = journal.execution().get("spec") or {}
+    try:
+        call_args: tuple[Any, ...] = (ktx,)
+        if definition.takes_arguments:
+            call_args += (
+                _convert.from_json(
+                    spec.get("arguments"),
+                    definition.argument_type,
+                    f"the arguments of {definition.name}",
+                ),
+            )
+        elif spec.get("arguments") not in (None, {}):
+            raise errors.ValidationError(f"function {definition.name} takes no arguments")
+        if definition.is_async:
+            result = asyncio.run(definition.fn(*call_args))
+        else:
+            result = definition.fn(*call_args)
+        data = _convert.to_json(result, f"the result of {definition.name}")
+        size = len(json.dumps(data, separators=(",", ":")))
+        if size > MAX_RESULT_BYTES:
+            raise errors.ValidationError(
+                f"the result of {definition.name} is {size} bytes of JSON; at most "
+                f"{MAX_RESULT_BYTES} bytes fit in the Execution's status"
+            )
+        return Outcome("completed", result=data)
+    except errors.Released as released:
+        return Outcome("released", waiting_on=released.waiting_on, message=released.message)
+    except errors.Fenced:
+        return Outcome("fenced")
+    except errors.Canceled as canceled:
+        return Outcome("canceled", message=str(canceled))
+    except Exception as exc:  # noqa: BLE001 - every user error becomes the attempt's outcome
+        return Outcome("failed", error=exc)
+
+
+def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The status fields an outcome sets (a merge patch of ``status``)."""
+    status = execution.get("status") or {}
+    stamp = utc_timestamp(now)
+    if outcome.kind == "completed":
+        return {
+            "phase": "Completed",
+            "result": outcome.result,
+            "finishedAt": stamp,
+            "message": None,
+            "suspendedOn": None,
+        }
+    if outcome.kind == "released":
+        return {
+            "phase": "Suspended",
+            "message": outcome.message,
+            "suspendedOn": [{"kind": k, "name": n} for k, n in outcome.waiting_on],
+        }
+    if outcome.kind == "canceled":
+        return {
+            "phase": "Canceled",
+            "finishedAt": stamp,
+            "message": outcome.message,
+            "suspendedOn": None,
+        }
+    assert outcome.error is not None
+    error = error_status(outcome.error)
+    retry = (execution.get("spec") or {}).get("retry") or {}
+    previous = list(status.get("attempts") or [])
+    attempt = {
+        "phase": "Failed",
+        "message": error["message"],
+        "startedAt": status.get("attemptStartedAt") or status.get("startedAt") or stamp,
+        "finishedAt": stamp,
+        "workerName": status.get("workerName"),
+        "error": error,
+    }
+    attempt = {k: v for k, v in attempt.items() if v is not None}
+    patch: dict[str, Any] = {
+        "attempts": [*previous, attempt],
+        "error": error,
+        "message": error["message"],
+        "suspendedOn": None,
+    }
+    if error["retryable"] and len(previous) < int(retry.get("retries") or 0):
+        backoff = durations.parse_duration(retry.get("backoff") or "5s")
+        patch.update(phase="Backoff", nextAttemptAt=utc_timestamp(now + backoff))
+    else:
+        patch.update(phase="Failed", finishedAt=stamp)
+    return patch
+
+
+def backoff_delay(execution: dict[str, Any], now: datetime) -> timedelta | None:
+    """Time left in a Backoff execution's wait (None when it is not in Backoff)."""
+    status = execution.get("status") or {}
+    if status.get("phase") != "Backoff" or not status.get("nextAttemptAt"):
+        return None
+    due = datetime.fromisoformat(status["nextAttemptAt"].replace("Z", "+00:00"))
+    return max(due - now, timedelta(0))

@@ -1,0 +1,294 @@
+"""The replay engine driven by the in-memory journal: each committed step runs once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import kontinue
+from kontinue import errors
+from kontinue.api.phases import Phase
+from kontinue.testing import MemoryJournal
+from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
+
+
+@dataclass
+class Order:
+    id: str
+    amount: int
+
+
+def _run(registry: FunctionRegistry, name: str, journal: MemoryJournal, hold: float = 0) -> Outcome:
+    definition = registry.get(name)
+    assert definition is not None
+    return run_attempt(definition, journal, hold=hold)
+
+
+def test_store_runs_once_and_returns_the_recorded_value_typed() -> None:
+    registry = FunctionRegistry()
+    calls: list[str] = []
+
+    def make_order() -> Order:
+        calls.append("order")
+        return Order("o-1", 5)
+
+    def count_items() -> int:
+        calls.append("count")
+        return 7
+
+    @kontinue.function("orders", registry=registry)
+    def orders(ktx: kontinue.ExecutionContext) -> dict[str, Any]:
+        order = kontinue.store(ktx, make_order)
+        count = kontinue.store(ktx, count_items)
+        kontinue.suspend(ktx)
+        return {"order": order.id, "count": count, "type": type(order).__name__}
+
+    journal = MemoryJournal()
+    first = _run(registry, "orders", journal)
+    assert first.kind == "released"
+    assert calls == ["order", "count"]
+    journal.resume("test-execution-suspend-1")
+    second = _run(registry, "orders", journal)
+    assert second.kind == "completed"
+    assert second.result == {"order": "o-1", "count": 7, "type": "Order"}
+    assert calls == ["order", "count"]  # not run again on replay
+    assert set(journal.steps()) == {"store-1", "store-2", "suspend-1"}
+
+
+def test_store_none_is_recorded() -> None:
+    registry = FunctionRegistry()
+    calls = []
+
+    @kontinue.function("nothing", registry=registry)
+    def nothing(ktx: kontinue.ExecutionContext) -> Any:
+        value = kontinue.store(ktx, lambda: calls.append(1))
+        kontinue.suspend(ktx)
+        return value
+
+    journal = MemoryJournal()
+    assert _run(registry, "nothing", journal).kind == "released"
+    journal.resume("test-execution-suspend-1")
+    assert _run(registry, "nothing", journal).result is None
+    assert calls == [1]
+
+
+def test_step_names_are_deterministic() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("naming", registry=registry)
+    def naming(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store(ktx, lambda: 1)
+        kontinue.store_named(ktx, kontinue.StoreOptions(name="explicit"), lambda: 2)
+        kontinue.store_named(ktx, kontinue.StoreOptions(generate_name="Fetch Data"), lambda: 3)
+        kontinue.store_named(ktx, kontinue.StoreOptions(generate_name="Fetch Data"), lambda: 4)
+        kontinue.store(ktx, lambda: 5)
+
+    journal = MemoryJournal()
+    assert _run(registry, "naming", journal).kind == "completed"
+    steps = journal.steps()
+    assert sorted(steps, key=lambda n: steps[n].index) == [
+        "store-1",
+        "explicit",
+        "fetch-data-1",
+        "fetch-data-2",
+        "store-2",
+    ]
+    assert journal.stored("fetch-data-2") == 4
+
+
+def test_duplicate_step_name_fails_without_retry() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("dup", registry=registry)
+    def dup(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store_named(ktx, kontinue.StoreOptions(name="same"), lambda: 1)
+        kontinue.store_named(ktx, kontinue.StoreOptions(name="same"), lambda: 2)
+
+    outcome = _run(registry, "dup", MemoryJournal())
+    assert isinstance(outcome.error, errors.DuplicateStepError)
+    assert not errors.is_retryable_error(outcome.error)
+    assert "'same' is used more than once" in str(outcome.error)
+
+
+def test_invalid_explicit_name_is_a_validation_error() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("badname", registry=registry)
+    def badname(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store_named(ktx, kontinue.StoreOptions(name="Not_Valid"), lambda: 1)
+
+    outcome = _run(registry, "badname", MemoryJournal())
+    assert isinstance(outcome.error, errors.ValidationError)
+
+
+def test_replay_with_changed_code_is_reported_naming_both_steps() -> None:
+    first_registry, second_registry = FunctionRegistry(), FunctionRegistry()
+
+    @kontinue.function("flow", registry=first_registry)
+    def flow_v1(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store(ktx, lambda: 1)
+        kontinue.suspend(ktx)
+
+    @kontinue.function("flow", registry=second_registry)
+    def flow_v2(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.sleep(ktx, 1)
+        kontinue.suspend(ktx)
+
+    journal = MemoryJournal()
+    assert _run(first_registry, "flow", journal).kind == "released"
+    outcome = _run(second_registry, "flow", journal)
+    assert isinstance(outcome.error, errors.NondeterminismError)
+    assert not outcome.error.retryable
+    assert "'sleep-1' (sleep)" in str(outcome.error)
+    assert "'store-1' (store)" in str(outcome.error)
+
+
+def test_suspend_returns_the_resume_payload() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("approve", registry=registry)
+    def approve(ktx: kontinue.ExecutionContext) -> Any:
+        return kontinue.suspend(
+            ktx, kontinue.SuspendOptions(name="approval", display_name="Approve")
+        )
+
+    journal = MemoryJournal()
+    released = _run(registry, "approve", journal)
+    assert released.kind == "released"
+    assert released.waiting_on == [("Suspension", "test-execution-approval")]
+    assert "'Approve'" in released.message
+    journal.resume("test-execution-approval", {"approved_by": "alice"})
+    assert _run(registry, "approve", journal).result == {"approved_by": "alice"}
+
+
+def test_sleep_keeps_its_resume_time_across_replays() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("nap", registry=registry)
+    def nap(ktx: kontinue.ExecutionContext) -> str:
+        kontinue.sleep(ktx, timedelta(hours=1))
+        return "awake"
+
+    journal = MemoryJournal()
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    journal.clock = start
+    assert _run(registry, "nap", journal, hold=5).kind == "released"  # an hour > the hold
+    resume_at = journal.suspensions["test-execution-sleep-1"].resume_at
+    assert resume_at == start + timedelta(hours=1)
+    journal.clock = start + timedelta(minutes=30)
+    assert _run(registry, "nap", journal, hold=5).kind == "released"
+    assert journal.suspensions["test-execution-sleep-1"].resume_at == resume_at
+    journal.clock = start + timedelta(hours=1, seconds=1)
+    assert _run(registry, "nap", journal, hold=5).result == "awake"
+
+
+def test_children_results_and_failures() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("parent", registry=registry)
+    def parent(ktx: kontinue.ExecutionContext) -> list[Any]:
+        specs = [
+            kontinue.ChildExecutionOptions(function="child", arguments={"i": i}) for i in range(3)
+        ]
+        return kontinue.execute_parallel(ktx, specs)
+
+    journal = MemoryJournal()
+    assert _run(registry, "parent", journal).kind == "released"
+    names = list(journal.children)
+    assert names == [
+        "test-execution-execute-1",
+        "test-execution-execute-2",
+        "test-execution-execute-3",
+    ]
+    assert [journal.children[n].arguments for n in names] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    for index, name in reversed(list(enumerate(names))):
+        journal.finish_child(name, Phase.COMPLETED, result=index * 10)
+    assert _run(registry, "parent", journal).result == [0, 10, 20]
+    assert len(journal.children) == 3  # the replay adopted them
+
+    failing = MemoryJournal("other")
+    assert _run(registry, "parent", failing).kind == "released"
+    for name in failing.children:
+        failing.finish_child(name, Phase.COMPLETED, result=1)
+    failing.finish_child("other-execute-2", Phase.FAILED, message="boom")
+    outcome = _run(registry, "parent", failing)
+    assert isinstance(outcome.error, errors.ChildFailedError)
+    assert outcome.error.child == "other-execute-2"
+    assert "boom" in str(outcome.error)
+    assert not outcome.error.retryable
+
+
+def test_typed_arguments_and_bad_input() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("typed", registry=registry)
+    def typed(ktx: kontinue.ExecutionContext, order: Order) -> Order:
+        return Order(order.id.upper(), order.amount * 2)
+
+    @kontinue.function("not-json", registry=registry)
+    def not_json(ktx: kontinue.ExecutionContext) -> Any:
+        return object()
+
+    ok = _run(registry, "typed", MemoryJournal(arguments={"id": "a", "amount": 2}))
+    assert ok.result == {"id": "A", "amount": 4}
+    bad = _run(registry, "typed", MemoryJournal(arguments={"id": "a", "amount": "many"}))
+    assert isinstance(bad.error, errors.ValidationError)
+    assert "amount" in str(bad.error)
+    assert not bad.error.retryable
+    result = _run(registry, "not-json", MemoryJournal())
+    assert isinstance(result.error, errors.ValidationError)
+    assert "the result of not-json is not JSON-serializable" in str(result.error)
+
+
+def test_a_value_too_large_to_store_fails_clearly() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("big", registry=registry)
+    def big(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store(ktx, lambda: "x" * 2_000_000)
+
+    outcome = _run(registry, "big", MemoryJournal())
+    assert isinstance(outcome.error, errors.ValidationError)
+    assert "store step 'store-1' produced" in str(outcome.error)
+
+
+def test_user_exceptions_are_outcomes_not_crashes() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("raises", registry=registry)
+    def raises(ktx: kontinue.ExecutionContext) -> None:
+        raise RuntimeError("database unavailable")
+
+    @kontinue.function("gives-up", registry=registry)
+    def gives_up(ktx: kontinue.ExecutionContext) -> None:
+        raise kontinue.new_non_retryable_error(None, "invalid configuration")
+
+    outcome = _run(registry, "raises", MemoryJournal())
+    assert isinstance(outcome.error, RuntimeError) and kontinue.is_retryable_error(outcome.error)
+    fatal = _run(registry, "gives-up", MemoryJournal())
+    assert fatal.error is not None and not kontinue.is_retryable_error(fatal.error)
+    assert kontinue.get_error_kind(fatal.error) == kontinue.ErrorKind.EXECUTION
+
+
+def test_control_flow_is_not_caught_by_except_exception() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("greedy", registry=registry)
+    def greedy(ktx: kontinue.ExecutionContext) -> str:
+        try:
+            kontinue.suspend(ktx)
+        except Exception:  # noqa: BLE001 - the point of the test
+            return "swallowed"
+        return "resumed"
+
+    assert _run(registry, "greedy", MemoryJournal()).kind == "released"
+
+
+def test_decorator_checks_the_signature() -> None:
+    with pytest.raises(TypeError, match="must take"):
+
+        @kontinue.function(registry=FunctionRegistry())
+        def wrong(a: int, b: int, c: int) -> None: ...

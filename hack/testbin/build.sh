@@ -88,13 +88,21 @@ done
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
 
 step 5 "smoke tests"
-"$bin/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || die "etcd reports the wrong version"
-"$bin/kwok" --version >/dev/null 2>&1 || "$bin/kwok" version >/dev/null 2>&1 || die "kwok does not run"
-"$bin/helm" version --short | grep -q "$HELM_VERSION" || die "helm reports the wrong version"
+# Each check reads the whole output first: `cmd | grep -q` under pipefail fails at random when
+# grep exits early and the command dies of SIGPIPE.
+expect() {  # expect NAME PATTERN COMMAND...
+  local name="$1" pattern="$2" out
+  shift 2
+  out="$("$@" 2>&1)" || die "$name does not run: $out"
+  grep -q -- "$pattern" <<<"$out" || die "$name reports the wrong version: $out"
+}
+expect etcd "etcd Version: ${ETCD_VERSION#v}" "$bin/etcd" --version
+expect kwok "$KWOK_VERSION" "$bin/kwok" --version
+expect helm "$HELM_VERSION" "$bin/helm" version --short
 for b in kube-apiserver kube-controller-manager kube-scheduler; do
-  "$bin/$b" --version | grep -q "$KUBE_VERSION" || die "$b reports the wrong version"
+  expect "$b" "$KUBE_VERSION" "$bin/$b" --version
 done
-"$bin/kubectl" version --client | grep -q "$KUBE_VERSION" || die "kubectl reports the wrong version"
+expect kubectl "$KUBE_VERSION" "$bin/kubectl" version --client
 kcm_help="$("$bin/kube-controller-manager" --help 2>&1)"
 for c in job-controller garbage-collector-controller namespace-controller serviceaccount-controller \
          serviceaccount-token-controller node-lifecycle-controller; do

@@ -26,9 +26,18 @@ def test_seed_execution_manifests_apply_unchanged(
     _apply_seed(kube_cluster, namespace, "deploy-cluster.yaml")
 
     hello = kube_cluster.get(namespace, created)
-    assert hello["spec"] == {"function": "hello-world", "arguments": {"name": "Alice"}}
+    # as published, plus the worker group the schema defaults
+    assert hello["spec"] == {
+        "function": "hello-world",
+        "arguments": {"name": "Alice"},
+        "workerGroup": "default",
+    }
     order = kube_cluster.get(namespace, "execution", "process-order-abc123")
-    assert order["spec"] == {"function": "processOrder", "arguments": {"orderId": "12345"}}
+    assert order["spec"] == {
+        "function": "processOrder",
+        "arguments": {"orderId": "12345"},
+        "workerGroup": "default",
+    }
     assert "status" not in order  # status is a subresource: create ignores it
     deploy = kube_cluster.get(namespace, "execution", "deploy-cluster-seed")["spec"]
     assert deploy["retry"] == {"retries": 3, "backoff": "10s", "childPolicy": "RetryFailed"}

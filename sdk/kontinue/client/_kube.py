@@ -1,0 +1,398 @@
+"""The one module that talks HTTP to the Kubernetes API (and the only one importing ``kubernetes``).
+
+Configuration (kubeconfig with context, or in-cluster) comes from the ``kubernetes`` package;
+requests go through one pooled ``urllib3`` connection manager shared by all threads, with JSON
+bodies and no model (de)serialization, because every step of every workflow pays for this path.
+API errors become the exception types below; a merge patch may carry a resourceVersion, which
+the API server then enforces (409 Conflict when the object changed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from kontinue.api import group
+
+MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class ApiError(Exception):
+    """The API server answered with an error."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class NotFound(ApiError):  # noqa: N818 - named after the API status
+    """404: the object does not exist."""
+
+
+class Conflict(ApiError):  # noqa: N818
+    """409: the object changed since the resourceVersion given (or already exists)."""
+
+
+class AlreadyExists(Conflict):
+    """409 AlreadyExists: create found an object with that name."""
+
+
+class Forbidden(ApiError):  # noqa: N818
+    """403: RBAC denies the request."""
+
+
+class Invalid(ApiError):  # noqa: N818
+    """422: the object failed validation."""
+
+
+class TooLarge(ApiError):  # noqa: N818
+    """413 (or an etcd size error): the object is too large to store."""
+
+
+class Gone(ApiError):  # noqa: N818
+    """410: a watch's resourceVersion is too old; list again."""
+
+
+class Unreachable(Exception):  # noqa: N818
+    """The API server cannot be reached."""
+
+
+def _raise_for(status: int, data: bytes) -> None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        payload = {}
+    reason = str(payload.get("reason") or "")
+    message = str(payload.get("message") or data[:500].decode(errors="replace"))
+    if status == 409 and reason == "AlreadyExists":
+        raise AlreadyExists(status, reason, message)
+    if status == 413 or "too large" in message.lower():
+        raise TooLarge(status, reason, message)
+    kinds: dict[int, type[ApiError]] = {
+        404: NotFound,
+        409: Conflict,
+        403: Forbidden,
+        422: Invalid,
+        410: Gone,
+    }
+    raise kinds.get(status, ApiError)(status, reason, message)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a resource kind lives in the API."""
+
+    api_prefix: str
+    plural: str
+
+    def path(
+        self, namespace: str | None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        """The URL path of the collection, one object, or one of its subresources."""
+        parts = [self.api_prefix]
+        if namespace is not None:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(name)
+        if subresource is not None:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+def _kontinue(plural: str) -> Resource:
+    return Resource(f"/apis/{group.GROUP}/{group.VERSION}", plural)
+
+
+EXECUTIONS = _kontinue(group.EXECUTION.plural)
+SUSPENSIONS = _kontinue(group.SUSPENSION.plural)
+SCHEDULED_EXECUTIONS = _kontinue(group.SCHEDULED_EXECUTION.plural)
+FUNCTIONS = _kontinue(group.FUNCTION.plural)
+ARCHIVED_EXECUTIONS = _kontinue(group.ARCHIVED_EXECUTION.plural)
+LEASES = Resource("/apis/coordination.k8s.io/v1", "leases")
+JOBS = Resource("/apis/batch/v1", "jobs")
+PODS = Resource("/api/v1", "pods")
+EVENTS = Resource("/api/v1", "events")
+
+
+class Kube:
+    """A thread-safe, pooled JSON client for one cluster.
+
+    Args:
+        kubeconfig: kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``; in a pod,
+            the in-cluster service account).
+        context: kubeconfig context (default: the current one).
+        pool_size: connections kept open to the API server.
+    """
+
+    def __init__(
+        self, kubeconfig: str | None = None, context: str | None = None, *, pool_size: int = 64
+    ) -> None:
+        cfg = k8s_client.Configuration()
+        self.default_namespace = "default"
+        try:
+            k8s_config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=cfg
+            )
+            _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+            chosen = active
+            if context:
+                contexts, _ = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+                chosen = next((c for c in contexts if c["name"] == context), active)
+            self.default_namespace = (chosen or {}).get("context", {}).get("namespace") or "default"
+        except (ConfigException, FileNotFoundError, TypeError) as exc:
+            try:
+                k8s_config.load_incluster_config(client_configuration=cfg)
+            except ConfigException:
+                raise Unreachable(f"no Kubernetes configuration found: {exc}") from exc
+            try:
+                with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+                    self.default_namespace = f.read().strip() or "default"
+            except OSError:
+                pass
+        self._cfg = cfg
+        self.host = cfg.host.rstrip("/")
+        self._lock = threading.Lock()
+        self._pool = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=pool_size,
+            block=False,
+            cert_reqs="CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
+            ca_certs=cfg.ssl_ca_cert,
+            cert_file=cfg.cert_file,
+            key_file=cfg.key_file,
+            assert_hostname=cfg.tls_server_name or None,
+            retries=False,
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        with self._lock:
+            refresh = getattr(self._cfg, "refresh_api_key_hook", None)
+            if refresh is not None:
+                refresh(self._cfg)
+            token = self._cfg.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        """One API request; returns the decoded JSON body or raises an :class:`ApiError`."""
+        url = self.host + path
+        if params:
+            query = {k: v for k, v in params.items() if v is not None and v != ""}
+            if query:
+                url += "?" + urllib.parse.urlencode(query)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                body=data,
+                headers=self._headers(content_type),
+                timeout=urllib3.Timeout(connect=10, read=timeout),
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
+        if response.status >= 400:
+            _raise_for(response.status, response.data)
+        return json.loads(response.data) if response.data else None
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
+        """GET one object."""
+        result: dict[str, Any] = self.request("GET", resource.path(namespace, name))
+        return result
+
+    def get_or_none(
+        self, resource: Resource, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        """GET one object, or None when it does not exist."""
+        try:
+            return self.get(resource, namespace, name)
+        except NotFound:
+            return None
+
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> dict[str, Any]:
+        """LIST a collection (one page when ``limit`` is given)."""
+        params = {
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "limit": limit,
+            "continue": continue_token,
+        }
+        result: dict[str, Any] = self.request("GET", resource.path(namespace), params=params)
+        return result
+
+    def create(
+        self, resource: Resource, namespace: str | None, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """POST a new object."""
+        result: dict[str, Any] = self.request("POST", resource.path(namespace), body=body)
+        return result
+
+    def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """JSON merge patch; with ``resource_version`` it only applies to that version."""
+        body = dict(patch)
+        if resource_version is not None:
+            metadata = dict(body.get("metadata") or {})
+            metadata["resourceVersion"] = resource_version
+            body["metadata"] = metadata
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=body,
+            content_type=MERGE_PATCH,
+        )
+        return result
+
+    def apply(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        field_manager: str,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """Server-side apply (forcing ownership of the fields given)."""
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=body,
+            content_type=APPLY_PATCH,
+            params={"fieldManager": field_manager, "force": "true"},
+        )
+        return result
+
+    def replace(
+        self, resource: Resource, namespace: str | None, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PUT an object (conditional on the resourceVersion it carries)."""
+        result: dict[str, Any] = self.request("PUT", resource.path(namespace, name), body=body)
+        return result
+
+    def delete(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation: str = "Background",
+    ) -> None:
+        """DELETE an object (missing is fine)."""
+        try:
+            self.request(
+                "DELETE", resource.path(namespace, name), body={"propagationPolicy": propagation}
+            )
+        except NotFound:
+            pass
+
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream ``(type, object)`` watch events from ``resource_version`` (bookmarks included).
+
+        Raises:
+            Gone: the resourceVersion is too old; list again.
+        """
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+        }
+        url = (
+            self.host
+            + resource.path(namespace)
+            + "?"
+            + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        )
+        try:
+            response = self._pool.request(
+                "GET",
+                url,
+                headers=self._headers(None),
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
+        try:
+            if response.status >= 400:
+                _raise_for(response.status, response.read())
+            buffer = b""
+            for chunk in response.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        code = int(status.get("code") or 500)
+                        _raise_for(code, json.dumps(status).encode())
+                    yield event["type"], event["object"]
+        except urllib3.exceptions.HTTPError as exc:
+            raise Unreachable(f"watch interrupted: {exc}") from exc
+        finally:
+            response.close()
+            response.release_conn()

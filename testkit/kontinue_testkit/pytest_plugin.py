@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -223,3 +225,110 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"kontinue: local control plane started (with CRDs) in {_start_seconds[0]:.1f}s"
         )
+
+
+class WorkerProcess:
+    """A ``kontinue-worker`` process started by a test."""
+
+    def __init__(self, process: subprocess.Popen[bytes], name: str, log_path: Path) -> None:
+        self.process = process
+        self.name = name
+        self.log_path = log_path
+
+    def signal(self, signum: int) -> None:
+        """Send a signal (SIGKILL, SIGSTOP, SIGCONT, SIGTERM...)."""
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """Kill -9 and reap."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait for a graceful exit; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return int(self.process.wait())
+
+    def log(self) -> str:
+        """What the worker printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def start_worker(
+    kube_cluster: TestCluster, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start ``kontinue-worker`` processes in the test's namespace; all are stopped afterwards.
+
+    ``start_worker(module, path=..., group=..., hold=..., lease_duration=..., name=...)``.
+    """
+    started: list[WorkerProcess] = []
+
+    def start(
+        module: str,
+        *,
+        path: str | Path | None = None,
+        group: str = "default",
+        hold: float = 30.0,
+        lease_duration: int = 15,
+        name: str | None = None,
+        concurrency: int = 16,
+        extra: tuple[str, ...] = (),
+    ) -> WorkerProcess:
+        worker_name = name or f"worker-{len(started) + 1}"
+        log_path = tmp_path / f"{worker_name}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "kontinue_worker",
+            "--module",
+            module,
+            "--namespace",
+            namespace,
+            "--group",
+            group,
+            "--hold",
+            str(hold),
+            "--lease-duration",
+            str(lease_duration),
+            "--name",
+            worker_name,
+            "--concurrency",
+            str(concurrency),
+            "--grace",
+            "5",
+            *extra,
+        ]
+        if path is not None:
+            command += ["--path", str(path)]
+        env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        with log_path.open("wb") as sink:
+            process = subprocess.Popen(
+                command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        worker = WorkerProcess(process, worker_name, log_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.signal(signal.SIGCONT)
+            worker.kill()
+        if failed is not None and failed.failed:
+            print(f"\n--- {worker.name} log ---\n{worker.log()[-6000:]}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report on the test item (fixtures print logs on failure)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

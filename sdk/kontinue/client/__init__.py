@@ -1,1 +1,29 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
+
+from kontinue.client._client import Client, ExecutionHandle, WaitTimeout
+from kontinue.client._kube import (
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    Kube,
+    NotFound,
+    TooLarge,
+    Unreachable,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "Client",
+    "Conflict",
+    "ExecutionHandle",
+    "Forbidden",
+    "Invalid",
+    "Kube",
+    "NotFound",
+    "TooLarge",
+    "Unreachable",
+    "WaitTimeout",
+]

@@ -135,10 +135,16 @@ class Kube:
             the in-cluster service account).
         context: kubeconfig context (default: the current one).
         pool_size: connections kept open to the API server.
+        user_agent: User-Agent of every request (the API server's audit log records it).
     """
 
     def __init__(
-        self, kubeconfig: str | None = None, context: str | None = None, *, pool_size: int = 64
+        self,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        *,
+        pool_size: int = 64,
+        user_agent: str = "kontinue",
     ) -> None:
         cfg = k8s_client.Configuration()
         self.default_namespace = "default"
@@ -163,6 +169,7 @@ class Kube:
             except OSError:
                 pass
         self._cfg = cfg
+        self.user_agent = user_agent
         self.host = cfg.host.rstrip("/")
         self._lock = threading.Lock()
         self._pool = urllib3.PoolManager(
@@ -180,7 +187,7 @@ class Kube:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if content_type:
             headers["Content-Type"] = content_type
         with self._lock:

@@ -1,0 +1,1 @@
+"""Example workflows shipped with kontinue (served by ``make dev``'s worker)."""

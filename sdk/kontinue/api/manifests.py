@@ -1,0 +1,129 @@
+"""Builders of the kontinue objects the SDK, the client and the worker create.
+
+Invariant: every child resource carries an ownerReference to its Execution (so garbage
+collection removes it) and the parent, root and worker-group labels (so it can be selected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kontinue.api import group, labels
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The execution that owns a child resource."""
+
+    name: str
+    uid: str
+    root: str
+    worker_group: str
+    step: str
+
+
+def _owner(parent: Parent) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": group.API_VERSION,
+            "kind": group.EXECUTION.kind,
+            "name": parent.name,
+            "uid": parent.uid,
+            "controller": True,
+        }
+    ]
+
+
+def execution_manifest(
+    function: str,
+    arguments: Any = None,
+    *,
+    name: str | None = None,
+    generate_name: str | None = None,
+    worker_group: str = "default",
+    retry: Mapping[str, Any] | None = None,
+    timeout: Mapping[str, Any] | None = None,
+    ttl: Mapping[str, Any] | None = None,
+    mutex: str | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    extra_labels: Mapping[str, str] | None = None,
+    parent: Parent | None = None,
+) -> dict[str, Any]:
+    """An Execution object ready to create."""
+    metadata: dict[str, Any] = {}
+    if name:
+        metadata["name"] = name
+    else:
+        metadata["generateName"] = generate_name or f"{function.lower()}-"
+    object_labels = {labels.FUNCTION: function, labels.WORKER_GROUP: worker_group}
+    spec: dict[str, Any] = {"function": function, "workerGroup": worker_group}
+    if parent is not None:
+        object_labels.update(
+            {labels.PARENT: parent.name, labels.ROOT: parent.root, labels.STEP: parent.step}
+        )
+        metadata["ownerReferences"] = _owner(parent)
+        spec["parent"] = {"name": parent.name, "uid": parent.uid, "step": parent.step}
+        spec["root"] = parent.root
+    object_labels.update(extra_labels or {})
+    if len(function) > 63:
+        object_labels.pop(labels.FUNCTION)
+    metadata["labels"] = object_labels
+    if arguments is not None:
+        spec["arguments"] = arguments
+    for key, value in (("retry", retry), ("timeout", timeout), ("ttl", ttl)):
+        if value:
+            spec[key] = dict(value)
+    if mutex:
+        spec["mutex"] = {"name": mutex}
+    if display_name:
+        spec["displayName"] = display_name
+    if description:
+        spec["description"] = description
+    return {
+        "apiVersion": group.API_VERSION,
+        "kind": group.EXECUTION.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def suspension_manifest(
+    name: str,
+    parent: Parent,
+    *,
+    resume_at: str | None,
+    display_name: str | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """A Suspension owned by ``parent`` (a sleep when ``resume_at`` is set)."""
+    spec: dict[str, Any] = {"execution": parent.name, "step": parent.step}
+    if resume_at:
+        spec["resumeAt"] = resume_at
+    if display_name:
+        spec["displayName"] = display_name
+    if description:
+        spec["description"] = description
+    return {
+        "apiVersion": group.API_VERSION,
+        "kind": group.SUSPENSION.kind,
+        "metadata": {
+            "name": name,
+            "labels": {
+                labels.PARENT: parent.name,
+                labels.ROOT: parent.root,
+                labels.WORKER_GROUP: parent.worker_group,
+                labels.STEP: parent.step,
+            },
+            "ownerReferences": _owner(parent),
+        },
+        "spec": spec,
+    }
+
+
+def root_of(execution: Mapping[str, Any]) -> str:
+    """The root execution's name (the execution itself when it has no parent)."""
+    spec = execution.get("spec") or {}
+    return str(spec.get("root") or execution["metadata"]["name"])

@@ -1,0 +1,260 @@
+"""``Client``: create, read, watch, wait for, resume and cancel executions.
+
+Waiting is watch-driven (never polling): :meth:`Client.wait` lists the execution once, then
+follows a watch from that resourceVersion until a terminal phase or the timeout.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue.api import labels, manifests
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.client import _kube
+from kontinue.workflow import _convert
+from kontinue.workflow._options import ExecuteOptions, TTLOptions
+
+
+class WaitTimeout(TimeoutError):
+    """The execution did not finish within the timeout."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ExecutionHandle:
+    """A created execution: its name and namespace, and shortcuts to follow it."""
+
+    name: str
+    namespace: str
+    client: Client
+
+    def get(self) -> dict[str, Any]:
+        """The execution object now."""
+        return self.client.get(self.name, namespace=self.namespace)
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for a terminal phase and return the execution."""
+        return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
+
+
+class Client:
+    """Kubernetes-backed access to kontinue executions.
+
+    Args:
+        namespace: default namespace (default: the kubeconfig context's, else "default").
+        kubeconfig: kubeconfig file (default: ``$KUBECONFIG``/``~/.kube/config``/in-cluster).
+        context: kubeconfig context.
+    """
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        *,
+        kube: _kube.Kube | None = None,
+    ) -> None:
+        self.kube = kube or _kube.Kube(kubeconfig, context)
+        self.namespace = namespace or self.kube.default_namespace
+
+    def _ns(self, namespace: str | None) -> str:
+        return namespace or self.namespace
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create_execution(
+        self,
+        function: str,
+        arguments: Any = None,
+        options: ExecuteOptions | None = None,
+        *,
+        name: str | None = None,
+        generate_name: str | None = None,
+        worker_group: str = "default",
+        ttl: TTLOptions | None = None,
+        labels: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an Execution of ``function``; returns the created object."""
+        manifest = manifests.execution_manifest(
+            function,
+            _convert.to_json(arguments, "the arguments") if arguments is not None else None,
+            name=name,
+            generate_name=generate_name,
+            worker_group=worker_group,
+            retry=options.retry.to_spec() if options and options.retry else None,
+            timeout=options.timeout.to_spec() if options and options.timeout else None,
+            ttl=ttl.to_spec() if ttl else None,
+            mutex=options.mutex.name if options and options.mutex else None,
+            display_name=options.display_name if options else None,
+            description=options.description if options else None,
+            extra_labels=labels,
+        )
+        return self.kube.create(_kube.EXECUTIONS, self._ns(namespace), manifest)
+
+    def spawn_execute(
+        self,
+        function: str,
+        arguments: Any = None,
+        options: ExecuteOptions | None = None,
+        **kwargs: Any,
+    ) -> ExecutionHandle:
+        """Create an Execution and return a handle to follow it."""
+        created = self.create_execution(function, arguments, options, **kwargs)
+        meta = created["metadata"]
+        return ExecutionHandle(meta["name"], meta["namespace"], self)
+
+    # -- read --------------------------------------------------------------------------------
+
+    def get(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """One Execution."""
+        return self.kube.get(_kube.EXECUTIONS, self._ns(namespace), name)
+
+    def list(
+        self,
+        *,
+        phase: str | None = None,
+        function: str | None = None,
+        label_selector: str | None = None,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Executions, optionally filtered by phase, function and labels."""
+        fields = []
+        if phase:
+            fields.append(f"status.phase={phase}")
+        if function:
+            fields.append(f"spec.function={function}")
+        ns = None if all_namespaces else self._ns(namespace)
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self.kube.list(
+                _kube.EXECUTIONS,
+                ns,
+                label_selector=label_selector,
+                field_selector=",".join(fields) or None,
+                limit=500,
+                continue_token=token,
+            )
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def watch(
+        self, name: str | None = None, *, namespace: str | None = None, timeout: float | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream ``(event type, Execution)`` from now (the current state first, as ADDED)."""
+        ns = self._ns(namespace)
+        selector = f"metadata.name={name}" if name else None
+        listing = self.kube.list(_kube.EXECUTIONS, ns, field_selector=selector)
+        for item in listing.get("items") or []:
+            yield "ADDED", item
+        version = listing["metadata"]["resourceVersion"]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            left = 300 if deadline is None else max(1, int(deadline - time.monotonic()))
+            try:
+                for event, obj in self.kube.watch(
+                    _kube.EXECUTIONS,
+                    ns,
+                    resource_version=version,
+                    field_selector=selector,
+                    timeout_seconds=min(left, 300),
+                ):
+                    version = obj["metadata"]["resourceVersion"]
+                    if event != "BOOKMARK":
+                        yield event, obj
+            except _kube.Gone:
+                yield from self.watch(
+                    name,
+                    namespace=namespace,
+                    timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
+                )
+                return
+
+    def wait(
+        self, name: str, *, timeout: float | None = None, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Wait until the execution reaches a terminal phase; returns it.
+
+        Raises:
+            WaitTimeout: it did not finish in time.
+            kontinue.client.NotFound: it does not exist (or was deleted while waiting).
+        """
+        for event, obj in self.watch(name, namespace=namespace, timeout=timeout):
+            if event == "DELETED":
+                raise _kube.NotFound(404, "NotFound", f"execution {name} was deleted")
+            if execution_phase(obj).terminal:
+                return obj
+        current = self.get(name, namespace=namespace)
+        if execution_phase(current).terminal:
+            return current
+        raise WaitTimeout(f"execution {name} is still {execution_phase(current)} after {timeout}s")
+
+    # -- act ---------------------------------------------------------------------------------
+
+    def resume_suspension(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        namespace: str | None = None,
+        resumed_by: str = "client",
+    ) -> dict[str, Any]:
+        """Complete a Suspension (early for a sleep), handing ``data`` to the workflow."""
+        status: dict[str, Any] = {
+            "phase": SuspensionPhase.COMPLETED.value,
+            "finishedAt": _now(),
+            "resumedBy": resumed_by,
+        }
+        if data is not None:
+            status["data"] = _convert.to_json(data, "the resume payload")
+        return self.kube.merge_patch(
+            _kube.SUSPENSIONS, self._ns(namespace), name, {"status": status}, subresource="status"
+        )
+
+    def resume_execution(
+        self, name: str, *, recursive: bool = False, data: Any = None, namespace: str | None = None
+    ) -> builtins.list[str]:
+        """Resume every waiting suspension of an execution; returns the names resumed.
+
+        With ``recursive``, the suspensions of its descendants too.
+        """
+        ns = self._ns(namespace)
+        resumed: builtins.list[str] = []
+        selector = f"{labels.PARENT}={name}"
+        for suspension in (
+            self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector).get("items") or []
+        ):
+            phase = (suspension.get("status") or {}).get("phase") or "Suspended"
+            if phase == SuspensionPhase.SUSPENDED:
+                self.resume_suspension(suspension["metadata"]["name"], data, namespace=ns)
+                resumed.append(suspension["metadata"]["name"])
+        if recursive:
+            for child in (
+                self.kube.list(_kube.EXECUTIONS, ns, label_selector=selector).get("items") or []
+            ):
+                resumed += self.resume_execution(
+                    child["metadata"]["name"], recursive=True, data=data, namespace=ns
+                )
+        return resumed
+
+    def cancel(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """Request cancellation of an execution (and, through the controller, its tree)."""
+        return self.kube.merge_patch(
+            _kube.EXECUTIONS, self._ns(namespace), name, {"spec": {"cancel": True}}
+        )
+
+    def phase(self, name: str, *, namespace: str | None = None) -> Phase:
+        """The execution's phase now."""
+        return execution_phase(self.get(name, namespace=namespace))

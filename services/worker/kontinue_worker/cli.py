@@ -1,0 +1,121 @@
+"""``kontinue-worker``: run workflow functions from the given modules against a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import uuid
+
+from kontinue.api import durations
+from kontinue.client import _kube
+from kontinue_worker.loader import LoadError, load
+from kontinue_worker.worker import Worker, WorkerConfig
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return durations.parse_duration(text).total_seconds()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="kontinue-worker", description=__doc__)
+    parser.add_argument(
+        "--module",
+        "-m",
+        action="append",
+        required=True,
+        help="Python module with @kontinue.function workflows (repeatable)",
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        help="directory to add to the import path (repeatable)",
+    )
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="namespace to serve (repeatable; default: the kubeconfig's)",
+    )
+    parser.add_argument(
+        "--group",
+        default=os.environ.get("KONTINUE_WORKER_GROUP", "default"),
+        help="worker group (default: default)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="executions run at once (default 16)"
+    )
+    parser.add_argument(
+        "--hold",
+        type=_seconds,
+        default=30.0,
+        help="longest wait kept in the worker before releasing (default 30s)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        type=int,
+        default=15,
+        help="seconds without renewal after which others take over (default 15)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=_seconds,
+        default=20.0,
+        help="SIGTERM grace period for running attempts (default 20s)",
+    )
+    parser.add_argument(
+        "--name",
+        default=os.environ.get("POD_NAME"),
+        help="worker name (default: host name and a random suffix)",
+    )
+    parser.add_argument("--kubeconfig", default=None)
+    parser.add_argument("--context", default=None)
+    parser.add_argument("--log-level", default=os.environ.get("KONTINUE_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a worker until SIGTERM or SIGINT."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        registry = load(args.module, path=args.path)
+        name = args.name or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        kube = _kube.Kube(args.kubeconfig, args.context, user_agent=f"kontinue-worker/{name}")
+    except (LoadError, _kube.Unreachable) as exc:
+        print(f"kontinue-worker: {exc}", file=sys.stderr)
+        return 2
+    config = WorkerConfig(
+        name=name,
+        namespaces=args.namespace or [kube.default_namespace],
+        group=args.group,
+        concurrency=args.concurrency,
+        hold=args.hold,
+        lease_duration=args.lease_duration,
+        grace=args.grace,
+    )
+    worker = Worker(kube, registry, config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        worker.start()
+    except (_kube.ApiError, _kube.Unreachable) as exc:
+        print(f"kontinue-worker: cannot start: {exc}", file=sys.stderr)
+        return 1
+    stop.wait()
+    logging.getLogger(__name__).info("shutting down")
+    worker.shutdown()
+    return 0

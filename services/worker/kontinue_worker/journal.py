@@ -1,0 +1,298 @@
+"""The Kubernetes-backed Journal of one claimed execution, with fencing.
+
+Invariant: every write to the execution is a merge patch conditional on the resourceVersion this
+worker last wrote or read. On a conflict the worker re-reads the execution: if it is no longer
+claimed by this worker with the same claim counter, the run is fenced (``Fenced`` unwinds the
+workflow and nothing more is written); if it is, the write is retried on the new version. A
+worker paused past its lease therefore cannot write a single checkpoint after a takeover.
+
+Step records of children and suspensions are not written on their own: they ride along with
+the next write (a store step, a message, the attempt's end), so a fan-out of N children costs N
+creates, not 2N writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue import errors
+from kontinue.api import manifests
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.client import _kube
+from kontinue.workflow import (
+    ChildSpec,
+    ChildState,
+    Outcome,
+    Progress,
+    StepRecord,
+    SuspensionState,
+    finish_status,
+)
+from kontinue.workflow._context import utc_timestamp
+from kontinue_worker.waiting import WaitHub
+
+log = logging.getLogger(__name__)
+
+_MAX_CONFLICT_RETRIES = 8
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Parse an RFC 3339 timestamp as Kubernetes writes it."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
+    """A Suspension object as the engine sees it (no status yet means Suspended)."""
+    status = obj.get("status") or {}
+    return SuspensionState(
+        name=obj["metadata"]["name"],
+        phase=SuspensionPhase(status.get("phase") or "Suspended"),
+        resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
+        data=status.get("data"),
+    )
+
+
+def child_state(obj: Mapping[str, Any]) -> ChildState:
+    """A child Execution as the engine sees it."""
+    status = obj.get("status") or {}
+    return ChildState(
+        name=obj["metadata"]["name"],
+        phase=execution_phase(dict(obj)),
+        result=status.get("result"),
+        error=status.get("error"),
+        message=status.get("message"),
+    )
+
+
+class KubeJournal:
+    """Journal of one execution claimed by this worker (claim counter ``claim``)."""
+
+    def __init__(
+        self, kube: _kube.Kube, execution: dict[str, Any], *, worker: str, hub: WaitHub
+    ) -> None:
+        self._kube = kube
+        self._obj = execution
+        self._worker = worker
+        self._hub = hub
+        self._claim = int(execution["status"]["claim"])
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self.writes = 0
+        meta = execution["metadata"]
+        self._parent_base = manifests.Parent(
+            name=meta["name"],
+            uid=meta["uid"],
+            root=manifests.root_of(execution),
+            worker_group=(execution.get("spec") or {}).get("workerGroup") or "default",
+            step="",
+        )
+        if (execution.get("spec") or {}).get("cancel"):
+            self._cancelled.set()
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self._obj["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self._obj["metadata"]["namespace"])
+
+    @property
+    def cancelled(self) -> threading.Event:
+        return self._cancelled
+
+    def execution(self) -> Mapping[str, Any]:
+        return self._obj
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # -- fenced writes -----------------------------------------------------------------------
+
+    def _still_mine(self, current: Mapping[str, Any]) -> bool:
+        status = current.get("status") or {}
+        return (
+            status.get("workerName") == self._worker
+            and int(status.get("claim") or 0) == self._claim
+            and status.get("phase") == Phase.EXECUTING
+        )
+
+    def write(self, status_patch: Mapping[str, Any]) -> None:
+        """Merge ``status_patch`` (plus pending step records) into the status, fenced."""
+        with self._lock:
+            patch = dict(status_patch)
+            if self._pending:
+                steps = dict(patch.get("steps") or {})
+                patch["steps"] = {**self._pending, **steps}
+            for _ in range(_MAX_CONFLICT_RETRIES):
+                try:
+                    self._obj = self._kube.merge_patch(
+                        _kube.EXECUTIONS,
+                        self.namespace,
+                        self.name,
+                        {"status": patch},
+                        subresource="status",
+                        resource_version=self._obj["metadata"]["resourceVersion"],
+                    )
+                    self.writes += 1
+                    self._pending.clear()
+                    return
+                except _kube.Conflict:
+                    current = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
+                    if current is None or not self._still_mine(current):
+                        log.warning(
+                            "execution %s/%s is no longer claimed by %s (claim %d): fenced",
+                            self.namespace,
+                            self.name,
+                            self._worker,
+                            self._claim,
+                        )
+                        raise errors.Fenced(f"lost the claim on {self.name}") from None
+                    self._obj = current
+                    if (current.get("spec") or {}).get("cancel"):
+                        self._cancelled.set()
+                except _kube.TooLarge as exc:
+                    raise errors.ValidationError(
+                        f"the execution's status would exceed the object size limit: {exc.message}"
+                    ) from exc
+                except (_kube.ApiError, _kube.Unreachable) as exc:
+                    raise errors.InfrastructureError(
+                        f"writing the status failed: {exc}", cause=exc
+                    ) from exc
+            raise errors.InfrastructureError(
+                f"status of {self.name} kept changing under {_MAX_CONFLICT_RETRIES} retries"
+            )
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def steps(self) -> Mapping[str, StepRecord]:
+        raw = (self._obj.get("status") or {}).get("steps") or {}
+        return {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
+
+    def stored(self, name: str) -> Any:
+        return ((self._obj.get("status") or {}).get("state") or {}).get(name)
+
+    def commit_store(self, record: StepRecord, value: Any) -> None:
+        patch: dict[str, Any] = {"steps": {record.name: record.to_status()}}
+        if value is not None:
+            patch["state"] = {record.name: value}
+        self.write(patch)
+
+    def record(self, record: StepRecord) -> None:
+        if record.name not in ((self._obj.get("status") or {}).get("steps") or {}):
+            self._pending[record.name] = record.to_status()
+
+    # -- children ----------------------------------------------------------------------------
+
+    def _parent(self, step: str) -> manifests.Parent:
+        base = self._parent_base
+        return manifests.Parent(base.name, base.uid, base.root, base.worker_group, step)
+
+    def create_child(self, spec: ChildSpec) -> None:
+        manifest = manifests.execution_manifest(
+            spec.function, spec.arguments, name=spec.name,
+            worker_group=self._parent_base.worker_group, retry=spec.retry,
+            timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
+            description=spec.description, parent=self._parent(spec.step),
+        )  # fmt: skip
+        try:
+            created = self._kube.create(_kube.EXECUTIONS, self.namespace, manifest)
+        except _kube.AlreadyExists:
+            created = self._kube.get(_kube.EXECUTIONS, self.namespace, spec.name)
+            owner = (created["metadata"].get("ownerReferences") or [{}])[0].get("uid")
+            if owner != self._parent_base.uid:
+                raise errors.ValidationError(
+                    f"an Execution named {spec.name} exists but does not belong to {self.name}"
+                ) from None
+        except _kube.ApiError as exc:
+            raise errors.InfrastructureError(
+                f"creating child {spec.name} failed: {exc}", cause=exc
+            ) from exc
+        self._hub.observe("Execution", created)
+
+    def child(self, name: str) -> ChildState | None:
+        obj = self._hub.lookup("Execution", self.namespace, name)
+        if obj is None:
+            obj = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, name)
+            if obj is not None:
+                self._hub.observe("Execution", obj)
+        return None if obj is None else child_state(obj)
+
+    # -- suspensions -------------------------------------------------------------------------
+
+    def create_suspension(
+        self,
+        name: str,
+        step: str,
+        resume_at: datetime | None,
+        display_name: str | None,
+        description: str | None,
+    ) -> SuspensionState:
+        manifest = manifests.suspension_manifest(
+            name,
+            self._parent(step),
+            resume_at=utc_timestamp(resume_at) if resume_at else None,
+            display_name=display_name,
+            description=description,
+        )
+        try:
+            created = self._kube.create(_kube.SUSPENSIONS, self.namespace, manifest)
+        except _kube.AlreadyExists:
+            created = self._kube.get(_kube.SUSPENSIONS, self.namespace, name)
+        except _kube.ApiError as exc:
+            raise errors.InfrastructureError(
+                f"creating suspension {name} failed: {exc}", cause=exc
+            ) from exc
+        self._hub.observe("Suspension", created)
+        return suspension_state(created)
+
+    def suspension(self, name: str) -> SuspensionState | None:
+        obj = self._hub.lookup("Suspension", self.namespace, name)
+        if obj is None:
+            obj = self._kube.get_or_none(_kube.SUSPENSIONS, self.namespace, name)
+            if obj is not None:
+                self._hub.observe("Suspension", obj)
+        return None if obj is None else suspension_state(obj)
+
+    def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
+        self._hub.wait(
+            [(kind, self.namespace, name) for kind, name in keys], timeout, self._cancelled
+        )
+
+    # -- status ------------------------------------------------------------------------------
+
+    def set_message(self, message: str) -> None:
+        self.write({"message": message})
+
+    def set_progress(self, progress: Progress | None) -> None:
+        if progress is None:
+            self.write({"progress": None})
+            return
+        summary = (
+            f"{progress.current}/{progress.max}"
+            if progress.max is not None
+            else str(progress.current)
+        )
+        value: dict[str, Any] = {"current": progress.current, "summary": summary}
+        if progress.max is not None:
+            value["max"] = progress.max
+        self.write({"progress": value})
+
+    def finish(self, outcome: Outcome) -> None:
+        """Write how the attempt ended (fenced like every write)."""
+        if outcome.kind == "fenced":
+            return
+        patch = finish_status(outcome, self._obj, self.now())
+        try:
+            self.write(patch)
+        except errors.ValidationError as exc:  # the result or state no longer fits
+            self.write(finish_status(Outcome("failed", error=exc), self._obj, self.now()))

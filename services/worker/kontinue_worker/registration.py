@@ -1,0 +1,78 @@
+"""Function objects: what this worker serves, written at start-up.
+
+Every worker of a group applies the same spec (server-side apply, so they agree), and adds
+itself with a last-seen time to the object's status.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue.api import group, labels, names
+from kontinue.client import _kube
+from kontinue.workflow import FunctionDef
+
+log = logging.getLogger(__name__)
+
+
+def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, Any]:
+    """The Function object of ``definition`` as served by ``worker_group``."""
+    spec: dict[str, Any] = {"name": definition.name, "workerGroup": worker_group}
+    optional = {
+        "displayName": definition.display_name,
+        "description": definition.description,
+        "argumentsSchema": definition.arguments_schema(),
+        "resultSchema": definition.result_schema(),
+        "retry": definition.retry.to_spec() if definition.retry else None,
+        "timeout": (definition.timeout.to_spec() or None) if definition.timeout else None,
+        "concurrencyLimit": definition.concurrency,
+    }
+    spec.update({k: v for k, v in optional.items() if v is not None})
+    object_labels = {labels.WORKER_GROUP: worker_group}
+    if names.is_dns_label(names.sanitize(definition.name)):
+        object_labels[labels.FUNCTION] = names.sanitize(definition.name)
+    return {
+        "apiVersion": group.API_VERSION, "kind": group.FUNCTION.kind,
+        "metadata": {"name": names.function_object_name(definition.name, worker_group),
+                     "labels": object_labels},
+        "spec": spec,
+    }  # fmt: skip
+
+
+def register(
+    kube: _kube.Kube,
+    namespace: str,
+    definitions: list[FunctionDef],
+    *,
+    worker_group: str,
+    worker: str,
+) -> None:
+    """Apply the Function objects and record this worker in their status."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for definition in definitions:
+        manifest = function_manifest(definition, worker_group)
+        name = manifest["metadata"]["name"]
+        applied = kube.apply(
+            _kube.FUNCTIONS, namespace, name, manifest, field_manager="kontinue-worker"
+        )
+        for _ in range(5):
+            workers = [
+                w
+                for w in (applied.get("status") or {}).get("workers") or []
+                if w.get("name") != worker
+            ]
+            workers.append({"name": worker, "lastSeen": now})
+            try:
+                kube.merge_patch(
+                    _kube.FUNCTIONS,
+                    namespace,
+                    name,
+                    {"status": {"workers": workers[-50:], "lastSeen": now}},
+                    subresource="status",
+                    resource_version=applied["metadata"]["resourceVersion"],
+                )
+                break
+            except _kube.Conflict:
+                applied = kube.get(_kube.FUNCTIONS, namespace, name)

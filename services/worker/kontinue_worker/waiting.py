@@ -1,0 +1,110 @@
+"""WaitHub: watch-fed caches of child Executions and Suspensions, and waiting on them.
+
+Steps that wait (a child, a sleep, a suspension) block in :meth:`WaitHub.wait` until the watch
+reports a change of one of the objects they wait on, the hold time passes, or the execution is
+canceled: no polling. Other components (the wake-up logic) subscribe to the same events.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kontinue.api import labels
+from kontinue.client import _kube
+from kontinue_worker.watching import Informer
+
+Key = tuple[str, str, str]  # kind, namespace, name
+Listener = Callable[[str, str, dict[str, Any]], None]  # kind, event type, object
+
+
+def _version(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class WaitHub:
+    """Caches the children and suspensions of one worker group."""
+
+    def __init__(
+        self, kube: _kube.Kube, namespaces: list[str], group: str, stop: threading.Event
+    ) -> None:
+        self._kube = kube
+        self._namespaces = namespaces
+        self._group = group
+        self._stop = stop
+        self._cache: dict[Key, dict[str, Any]] = {}
+        self._changes: dict[Key, int] = {}
+        self._cond = threading.Condition()
+        self._listeners: list[Listener] = []
+        self.informers: list[Informer] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(kind, event, obj)`` for every change seen."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Start the watches (children of the group's executions, and its suspensions)."""
+        group = f"{labels.WORKER_GROUP}={self._group}"
+        for namespace in self._namespaces:
+            for kind, resource, selector in (
+                ("Execution", _kube.EXECUTIONS, f"{group},{labels.PARENT}"),
+                ("Suspension", _kube.SUSPENSIONS, group),
+            ):
+                informer = Informer(
+                    self._kube,
+                    resource,
+                    namespace,
+                    label_selector=selector,
+                    stop=self._stop,
+                    on_event=functools.partial(self._event, kind),
+                    name=f"hub-{kind.lower()}-{namespace}",
+                )
+                informer.start()
+                self.informers.append(informer)
+
+    def _event(self, kind: str, event: str, obj: dict[str, Any]) -> None:
+        key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        with self._cond:
+            if event == "DELETED":
+                self._cache.pop(key, None)
+            else:
+                cached = self._cache.get(key)
+                if cached is not None and _version(cached) > _version(obj):
+                    return
+                self._cache[key] = obj
+            self._changes[key] = self._changes.get(key, 0) + 1
+            self._cond.notify_all()
+        for listener in self._listeners:
+            listener(kind, event, obj)
+
+    def observe(self, kind: str, obj: dict[str, Any]) -> None:
+        """Feed an object this worker read or wrote itself (newer versions win)."""
+        self._event(kind, "MODIFIED", obj)
+
+    def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The cached object, if the watch (or this worker) has seen it."""
+        with self._cond:
+            return self._cache.get((kind, namespace, name))
+
+    def wait(self, keys: list[Key], timeout: float, cancelled: threading.Event) -> None:
+        """Block until one of ``keys`` changes, ``timeout`` passes or ``cancelled`` is set."""
+        with self._cond:
+            seen = [self._changes.get(k, 0) for k in keys]
+            self._cond.wait_for(
+                lambda: (
+                    cancelled.is_set()
+                    or self._stop.is_set()
+                    or [self._changes.get(k, 0) for k in keys] != seen
+                ),
+                timeout=max(0.0, timeout),
+            )
+
+    def notify_all(self) -> None:
+        """Wake every waiter (cancellation, shutdown)."""
+        with self._cond:
+            self._cond.notify_all()

@@ -1,0 +1,339 @@
+"""The worker: claims Pending executions of its group and runs them, many at once.
+
+Claim protocol: a watch (two field-selected watches: phase Pending, and no phase yet) feeds the
+candidates; a free slot takes the oldest candidate whose function this worker serves and claims
+it with one status write conditional on the resourceVersion it saw: phase Executing, this
+worker's name, the claim counter + 1. A conflict means another worker (or a change) won; the
+watch brings the candidate back if it is still Pending. Every later write is fenced (see
+:mod:`kontinue_worker.journal`).
+
+Graceful shutdown (SIGTERM): stop claiming, give running attempts a grace period, then release
+what is still running (back to Pending) and delete the Lease.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue import errors
+from kontinue.api import labels
+from kontinue.api.phases import Phase, execution_phase
+from kontinue.client import _kube
+from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
+from kontinue.workflow._context import utc_timestamp
+from kontinue_worker import leasing, registration
+from kontinue_worker.journal import KubeJournal
+from kontinue_worker.waiting import WaitHub
+from kontinue_worker.wakeups import Wakeups
+from kontinue_worker.watching import Informer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerConfig:
+    """Settings of one worker process."""
+
+    name: str
+    namespaces: list[str]
+    group: str = "default"
+    concurrency: int = 16
+    hold: float = 30.0
+    lease_duration: int = 15
+    grace: float = 20.0
+
+
+class Worker:
+    """One worker process serving the functions of ``registry``."""
+
+    def __init__(self, kube: _kube.Kube, registry: FunctionRegistry, config: WorkerConfig) -> None:
+        self.kube = kube
+        self.registry = registry
+        self.config = config
+        self.stop_event = threading.Event()
+        self._claiming = threading.Event()
+        self._claiming.set()
+        self._cond = threading.Condition()
+        self._candidates: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sources: dict[str, set[tuple[str, str]]] = {}
+        self._leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self._unserved_noted: dict[tuple[str, str], str] = {}
+        self._running: dict[tuple[str, str], KubeJournal] = {}
+        self._slots = threading.Semaphore(config.concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
+        self.hub = WaitHub(kube, config.namespaces, config.group, self.stop_event)
+        self.lease = leasing.LeaseKeeper(
+            kube, config.namespaces, worker=config.name, group=config.group,
+            functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,
+        )  # fmt: skip
+        self.wakeups = Wakeups(kube, config, self.hub, self._leases, self.stop_event)
+        self._threads: list[threading.Thread] = []
+        self.claims = 0
+        self.claim_conflicts = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register, take the Lease, start the watches and the dispatcher."""
+        self.lease.acquire()
+        for namespace in self.config.namespaces:
+            registration.register(
+                self.kube,
+                namespace,
+                list(self.registry),
+                worker_group=self.config.group,
+                worker=self.config.name,
+            )
+        self.lease.start()
+        self.hub.start()
+        group = f"spec.workerGroup={self.config.group}"
+        for namespace in self.config.namespaces:
+            for phase in ("Pending", ""):
+                source = f"{namespace}/{phase or 'new'}"
+                informer = Informer(
+                    self.kube, _kube.EXECUTIONS, namespace,
+                    field_selector=f"{group},status.phase={phase}",
+                    on_event=functools.partial(self._candidate, source),
+                    on_sync=functools.partial(self._sync, source),
+                    stop=self.stop_event, name=f"pending-{source}",
+                )  # fmt: skip
+                self._threads.append(informer)
+            leases = Informer(
+                self.kube,
+                _kube.LEASES,
+                namespace,
+                label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
+                on_event=self._lease_event,
+                stop=self.stop_event,
+                name=f"leases-{namespace}",
+            )
+            self._threads.append(leases)
+        for thread in self._threads:
+            thread.start()
+        self.wakeups.start()
+        dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
+        dispatcher.start()
+        self._threads.append(dispatcher)
+        log.info(
+            "worker %s serving %s in %s (group %s, concurrency %d)",
+            self.config.name,
+            ", ".join(self.registry.names()),
+            ", ".join(self.config.namespaces),
+            self.config.group,
+            self.config.concurrency,
+        )
+
+    def shutdown(self) -> None:
+        """Stop claiming, let running attempts finish within the grace period, release the rest."""
+        self._claiming.clear()
+        deadline = time.monotonic() + self.config.grace
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for journal in list(self._running.values()):
+            journal.cancelled.set()  # unwinds at the next step boundary
+            try:
+                journal.write(
+                    {
+                        "phase": Phase.PENDING.value,
+                        "workerName": None,
+                        "message": f"worker {self.config.name} shut down; resuming",
+                    }
+                )
+            except (errors.Fenced, errors.KontinueError):
+                pass
+        self.stop_event.set()
+        self.hub.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+        self.lease.release()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- candidates --------------------------------------------------------------------------
+
+    def _candidate(self, source: str, event: str, obj: dict[str, Any]) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        with self._cond:
+            if event == "DELETED" or execution_phase(obj) != Phase.PENDING:
+                self._candidates.pop(key, None)
+                self._sources.setdefault(source, set()).discard(key)
+            else:
+                self._candidates[key] = obj
+                self._sources.setdefault(source, set()).add(key)
+            self._cond.notify_all()
+
+    def _sync(self, source: str, items: list[dict[str, Any]]) -> None:
+        with self._cond:
+            for key in self._sources.pop(source, set()):
+                self._candidates.pop(key, None)
+        for item in items:
+            self._candidate(source, "ADDED", item)
+
+    def _lease_event(self, event: str, obj: dict[str, Any]) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        if event == "DELETED":
+            self._leases.pop(key, None)
+        else:
+            self._leases[key] = obj
+        with self._cond:
+            self._cond.notify_all()
+
+    def _live_servers(self, namespace: str, function: str) -> bool:
+        now = datetime.now(UTC)
+        return any(
+            ns == namespace
+            and not leasing.lease_expired(lease, now)
+            and function in leasing.served_functions(lease)
+            for (ns, _), lease in list(self._leases.items())
+        )
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _next(self) -> dict[str, Any] | None:
+        served = [
+            obj
+            for obj in self._candidates.values()
+            if self.registry.get((obj.get("spec") or {}).get("function", "")) is not None
+        ]
+        if not served:
+            return None
+        return min(
+            served, key=lambda o: (o["metadata"]["creationTimestamp"], o["metadata"]["name"])
+        )
+
+    def _dispatch(self) -> None:
+        while not self.stop_event.is_set():
+            with self._cond:
+                candidate = self._next() if self._claiming.is_set() else None
+                if candidate is None:
+                    unserved = [
+                        o
+                        for o in self._candidates.values()
+                        if self.registry.get((o.get("spec") or {}).get("function", "")) is None
+                    ]
+                    self._cond.wait(timeout=2.0)
+                else:
+                    key = (candidate["metadata"]["namespace"], candidate["metadata"]["name"])
+                    self._candidates.pop(key, None)
+                    unserved = []
+            for obj in unserved:
+                self._note_unserved(obj)
+            if candidate is None:
+                continue
+            self._slots.acquire()
+            if self.stop_event.is_set():
+                self._slots.release()
+                return
+            claimed = self._claim(candidate)
+            if claimed is None:
+                self._slots.release()
+                continue
+            self._pool.submit(self._run, claimed)
+
+    def _claim(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        status = obj.get("status") or {}
+        now = utc_timestamp(datetime.now(UTC))
+        claim = int(status.get("claim") or 0) + 1
+        attempt = len(status.get("attempts") or []) + 1
+        patch: dict[str, Any] = {
+            "phase": Phase.EXECUTING.value,
+            "workerName": self.config.name,
+            "claim": claim,
+            "attempt": attempt,
+            "message": None,
+        }
+        if status.get("attempt") != attempt or not status.get("attemptStartedAt"):
+            patch["attemptStartedAt"] = now
+        if not status.get("startedAt"):
+            patch["startedAt"] = now
+        if claim > 1:
+            patch["resumptions"] = int(status.get("resumptions") or 0) + 1
+        try:
+            claimed = self.kube.merge_patch(
+                _kube.EXECUTIONS,
+                obj["metadata"]["namespace"],
+                obj["metadata"]["name"],
+                {"status": patch},
+                subresource="status",
+                resource_version=obj["metadata"]["resourceVersion"],
+            )
+        except (_kube.Conflict, _kube.NotFound):
+            self.claim_conflicts += 1
+            return None
+        except (_kube.ApiError, _kube.Unreachable):
+            log.exception("claiming %s failed", obj["metadata"]["name"])
+            return None
+        self.claims += 1
+        return claimed
+
+    def _note_unserved(self, obj: dict[str, Any]) -> None:
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        function = (obj.get("spec") or {}).get("function", "")
+        if self._live_servers(namespace, function):
+            return
+        message = (
+            f"no live worker in group {self.config.group!r} serves function "
+            f"{function!r}; waiting for one to register it"
+        )
+        if (obj.get("status") or {}).get("message") == message:
+            return
+        if self._unserved_noted.get((namespace, name)) == obj["metadata"]["resourceVersion"]:
+            return
+        self._unserved_noted[(namespace, name)] = obj["metadata"]["resourceVersion"]
+        try:
+            self.kube.merge_patch(
+                _kube.EXECUTIONS,
+                namespace,
+                name,
+                {"status": {"phase": Phase.PENDING.value, "message": message}},
+                subresource="status",
+                resource_version=obj["metadata"]["resourceVersion"],
+            )
+        except (_kube.ApiError, _kube.Unreachable):
+            pass
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _run(self, execution: dict[str, Any]) -> None:
+        key = (execution["metadata"]["namespace"], execution["metadata"]["name"])
+        journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
+        self._running[key] = journal
+        try:
+            definition = self.registry.get(execution["spec"]["function"])
+            assert definition is not None
+            outcome = run_attempt(
+                definition,
+                journal,
+                hold=self.config.hold,
+                logger=logging.getLogger(f"kontinue.workflow.{key[1]}"),
+            )
+            if outcome.kind == "canceled" and not self._claiming.is_set():
+                return  # released by shutdown, not canceled by a user
+            journal.finish(outcome)
+            if outcome.kind == "failed":
+                log.info("execution %s/%s attempt failed: %s", *key, outcome.error)
+            self.wakeups.after_finish(journal.execution())
+        except errors.Fenced:
+            log.warning("execution %s/%s fenced: another worker holds it", *key)
+        except Exception:  # noqa: BLE001 - a worker never dies of one execution
+            log.exception("execution %s/%s could not be finished", *key)
+            try:
+                journal.finish(
+                    Outcome(
+                        "failed",
+                        error=errors.InfrastructureError("the worker failed to record the outcome"),
+                    )
+                )
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            self._running.pop(key, None)
+            self._slots.release()
+            with self._cond:
+                self._cond.notify_all()

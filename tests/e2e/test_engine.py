@@ -1,0 +1,292 @@
+"""The durable engine end to end: real worker processes against the real control plane."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kontinue.client import Client
+from kontinue.client._kube import SUSPENSIONS
+from kontinue.workflow import ExecuteOptions, RetryOptions
+from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS = Path(__file__).parent / "workflows"
+StartWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def client(kube_cluster: TestCluster, namespace: str) -> Client:
+    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _state(client: Client, name: str) -> dict[str, Any]:
+    return dict(client.get(name).get("status") or {})
+
+
+def test_hello_world_from_the_seed_manifest(
+    kube_cluster: TestCluster, namespace: str, client: Client, start_worker: StartWorker
+) -> None:
+    start_worker("kontinue_examples.hello_world", path=ROOT / "examples")
+    name = (
+        kube_cluster.kubectl(
+            "create",
+            "-n",
+            namespace,
+            "-f",
+            str(ROOT / "tests/e2e/manifests/seed/hello-world.yaml"),
+            "-o",
+            "name",
+        )
+        .stdout.strip()
+        .split("/")[1]
+    )
+    done = client.wait(name, timeout=60)
+    assert done["status"]["phase"] == "Completed"
+    assert done["status"]["result"] == "Hello, Alice!"
+    function = kube_cluster.get(namespace, "function", "hello-world")
+    assert function["spec"]["displayName"] == "Hello, World"
+    schema = function["spec"]["argumentsSchema"]
+    assert schema["properties"]["name"]["default"] == "World"
+    assert [w["name"] for w in function["status"]["workers"]] == ["worker-1"]
+
+
+def test_children_store_sleep_and_suspension(
+    client: Client, start_worker: StartWorker, tmp_path: Path, namespace: str
+) -> None:
+    start_worker("engine_flows", path=FLOWS, hold=1)
+    counter = tmp_path / "counter"
+    name = client.create_execution("pipeline", {"counter": str(counter)})["metadata"]["name"]
+    suspension = f"{name}-approval"
+
+    def suspended_on_approval() -> bool:
+        status = _state(client, name)
+        return status.get("phase") == "Suspended" and status.get("suspendedOn") == [
+            {"kind": "Suspension", "name": suspension}
+        ]
+
+    wait_for("the approval suspension", suspended_on_approval, timeout=60)
+    status = _state(client, name)
+    assert status["steps"]["sleep-1"]["type"] == "sleep"
+    assert counter.read_text() == "s"
+    client.resume_execution(name, data={"approved_by": "alice"})
+    done = client.wait(name, timeout=60)
+    assert done["status"]["phase"] == "Completed", done["status"]
+    assert done["status"]["result"] == {
+        "children": [0, 2, 4],
+        "token": "token-1",
+        "approval": {"approved_by": "alice"},
+    }
+    assert counter.read_text() == "s"  # the store ran once across all the replays
+    children = client.list(label_selector=f"kontinue.cloud/parent={name}")
+    assert sorted(c["metadata"]["name"] for c in children) == [
+        f"{name}-child-{i}" for i in range(3)
+    ]
+    assert all(c["metadata"]["ownerReferences"][0]["name"] == name for c in children)
+    assert done["status"]["resumptions"] >= 2  # released and resumed at least twice
+
+
+def test_retries_count_and_non_retryable_errors(client: Client, start_worker: StartWorker) -> None:
+    start_worker("engine_flows", path=FLOWS)
+    flaky = client.create_execution(
+        "flaky", {"failures": 2}, ExecuteOptions(retry=RetryOptions(retries=2, backoff="1s"))
+    )
+    exhausted = client.create_execution(
+        "flaky", {"failures": 5}, ExecuteOptions(retry=RetryOptions(retries=1, backoff="1s"))
+    )
+    fatal = client.create_execution("gives-up")
+    child_failure = client.create_execution("parent-of-failing")
+
+    done = client.wait(flaky["metadata"]["name"], timeout=60)["status"]
+    assert done["phase"] == "Completed"
+    assert done["result"] == {"attempts_before": 2}  # attempts excludes the current one
+    assert [a["phase"] for a in done["attempts"]] == ["Failed", "Failed"]
+    gap = _time(done["attemptStartedAt"]) - _time(done["attempts"][-1]["finishedAt"])
+    assert gap.total_seconds() >= 1  # the backoff was respected (second precision)
+
+    failed = client.wait(exhausted["metadata"]["name"], timeout=60)["status"]
+    assert failed["phase"] == "Failed"
+    assert len(failed["attempts"]) == 2  # retries=1: two attempts in all
+    assert failed["error"] == {
+        "kind": "execution",
+        "message": "RuntimeError: attempt 2 fails",
+        "retryable": True,
+    }
+
+    once = client.wait(fatal["metadata"]["name"], timeout=60)["status"]
+    assert once["phase"] == "Failed" and len(once["attempts"]) == 1
+    assert once["error"]["retryable"] is False
+    assert once["error"]["message"] == "the configuration is invalid"
+
+    parent = client.wait(child_failure["metadata"]["name"], timeout=60)["status"]
+    assert parent["phase"] == "Failed" and len(parent["attempts"]) == 1
+    assert parent["error"]["kind"] == "child_failed"
+    assert "disk full" in parent["error"]["message"]
+
+
+def test_two_worker_groups_share_a_namespace(client: Client, start_worker: StartWorker) -> None:
+    start_worker("group_flows", path=FLOWS, group="green", name="green-worker")
+    start_worker("other_group_flows", path=FLOWS, group="blue", name="blue-worker")
+    runs = {
+        g: [client.create_execution("whoami", worker_group=g)["metadata"]["name"] for _ in range(3)]
+        for g in ("green", "blue")
+    }
+    for group, names in runs.items():
+        for name in names:
+            done = client.wait(name, timeout=60)["status"]
+            assert done["result"] == group
+            assert done["workerName"] == f"{group}-worker"
+
+
+def test_bad_input_ends_in_clear_failures(
+    client: Client, start_worker: StartWorker, kube_cluster: TestCluster, namespace: str
+) -> None:
+    worker = start_worker("engine_flows", path=FLOWS)
+    typed_ok = client.create_execution("typed", {"service": "api", "replicas": 2})
+    typed_bad = client.create_execution("typed", {"service": "api", "replicas": "many"})
+    bad_result = client.create_execution("bad-result")
+    big = client.create_execution("big-store")
+    nobody = client.create_execution("nobody-serves-this")
+
+    assert client.wait(typed_ok["metadata"]["name"], timeout=60)["status"]["result"] == {
+        "service": "API",
+        "replicas": 3,
+    }
+    for created, fragment in (
+        (typed_bad, "replicas"),
+        (bad_result, "not JSON-serializable"),
+        (big, "store step 'store-1' produced"),
+    ):
+        status = client.wait(created["metadata"]["name"], timeout=60)["status"]
+        assert status["phase"] == "Failed"
+        assert status["error"]["retryable"] is False
+        assert fragment in status["error"]["message"]
+    unserved = nobody["metadata"]["name"]
+    wait_for(
+        "the unserved message",
+        lambda: "no live worker" in (_state(client, unserved).get("message") or ""),
+        timeout=30,
+    )
+    assert _state(client, unserved)["phase"] == "Pending"
+    assert worker.process.poll() is None  # the worker survived all of it
+    executing = client.list(phase="Executing")
+    assert executing == []
+
+
+def test_results_of_a_50_child_fan_out_come_back_in_order(
+    client: Client, start_worker: StartWorker
+) -> None:
+    start_worker("engine_flows", path=FLOWS, name="fan-a")
+    start_worker("engine_flows", path=FLOWS, name="fan-b")
+    name = client.create_execution("fanout", {"n": 50})["metadata"]["name"]
+    done = client.wait(name, timeout=180)["status"]
+    assert done["phase"] == "Completed", done
+    assert done["result"] == [i * 2 for i in range(50)]
+    workers = {
+        c["status"]["workerName"]
+        for c in client.list(label_selector=f"kontinue.cloud/parent={name}")
+    }
+    assert workers <= {"fan-a", "fan-b"}
+    assert done["progress"]["summary"] == "50/50"
+
+
+def test_a_killed_worker_loses_no_committed_step(
+    client: Client, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    counter, go = tmp_path / "counter", tmp_path / "go"
+    first = start_worker("engine_flows", path=FLOWS, lease_duration=3, name="crash-1")
+    name = client.create_execution("crashy", {"counter": str(counter), "go": str(go), "sleep": 8})[
+        "metadata"
+    ]["name"]
+    # between steps: the first store committed, the workflow waits for the go file
+    wait_for("store-1 committed", lambda: "store-1" in (_state(client, name).get("steps") or {}))
+    first.kill()
+    second = start_worker("engine_flows", path=FLOWS, lease_duration=3, name="crash-2")
+    go.touch()
+    suspension = wait_for(
+        "the sleep to start",
+        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-sleep-1"),
+        timeout=60,
+    )
+    assert _state(client, name)["workerName"] == "crash-2"
+    resume_at = _time(suspension["spec"]["resumeAt"])
+    time.sleep(1)
+    second.kill()  # while it sleeps
+    start_worker("engine_flows", path=FLOWS, lease_duration=3, name="crash-3")
+    done = client.wait(name, timeout=90)["status"]
+    assert done["phase"] == "Completed", done
+    assert counter.read_text() == "abc"  # each committed store ran exactly once
+    finished = _time(done["finishedAt"])
+    assert finished >= resume_at
+    # the sleep was not restarted from zero (that would end 8 s after the takeover)
+    assert (finished - resume_at).total_seconds() < 5
+    assert done["workerName"] == "crash-3"
+    assert done["resumptions"] == 2
+
+
+def _audit_patches(
+    kube_cluster: TestCluster, namespace: str, name: str, agent: str
+) -> list[dict[str, Any]]:
+    events = []
+    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef") or {}
+        if (
+            ref.get("namespace") == namespace
+            and ref.get("name") == name
+            and ref.get("resource") == "executions"
+            and event.get("verb") == "patch"
+            and event.get("stage") == "ResponseComplete"
+            and event.get("userAgent", "").startswith(agent)
+        ):
+            events.append(event)
+    return events
+
+
+def test_a_paused_worker_cannot_write_after_a_takeover(
+    client: Client,
+    start_worker: StartWorker,
+    tmp_path: Path,
+    kube_cluster: TestCluster,
+    namespace: str,
+) -> None:
+    counter, go = tmp_path / "counter", tmp_path / "go"
+    paused = start_worker("engine_flows", path=FLOWS, lease_duration=3, name="paused")
+    name = client.create_execution("crashy", {"counter": str(counter), "go": str(go), "sleep": 1})[
+        "metadata"
+    ]["name"]
+    wait_for("store-1 committed", lambda: "store-1" in (_state(client, name).get("steps") or {}))
+    paused.signal(signal.SIGSTOP)
+    start_worker("engine_flows", path=FLOWS, lease_duration=3, name="taker")
+    go.touch()
+    done = client.wait(name, timeout=90)["status"]
+    assert done["phase"] == "Completed" and done["workerName"] == "taker"
+    before = len(_audit_patches(kube_cluster, namespace, name, "kontinue-worker/paused"))
+    paused.signal(signal.SIGCONT)
+    # the paused worker wakes up between steps and tries to commit its next step
+    wait_for(
+        "the paused worker to try a write",
+        lambda: (
+            len(_audit_patches(kube_cluster, namespace, name, "kontinue-worker/paused")) > before
+        ),
+        timeout=30,
+    )
+    time.sleep(2)
+    after = _audit_patches(kube_cluster, namespace, name, "kontinue-worker/paused")[before:]
+    assert after, "the paused worker made no attempt"
+    assert all(e["responseStatus"]["code"] == 409 for e in after), [
+        e["responseStatus"] for e in after
+    ]
+    assert "fenced" in paused.log()
+    assert client.get(name)["status"]["result"] == "done"

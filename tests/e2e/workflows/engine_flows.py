@@ -10,9 +10,11 @@ from typing import Any
 import kontinue
 
 
-def _append(path: str, text: str) -> None:
+def _append(path: str, text: str, value: Any = None) -> Any:
+    """Append ``text`` to a file (an effect the tests count), then return ``value``."""
     with open(path, "a") as f:
         f.write(text)
+    return value
 
 
 def _wait_for_file(path: str, timeout: float = 120.0) -> None:
@@ -36,7 +38,7 @@ def pipeline(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> dict[str, 
         kontinue.execute(ktx, "child-task", {"i": i}, kontinue.ExecuteOptions(name=f"child-{i}"))
         for i in range(3)
     ]
-    token = kontinue.store(ktx, lambda: _append(args["counter"], "s") or "token-1")
+    token = kontinue.store(ktx, lambda: _append(args["counter"], "s", "token-1"))
     kontinue.sleep(ktx, 2)
     approval = kontinue.suspend(
         ktx, kontinue.SuspendOptions(name="approval", display_name="Approve")

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean
+.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ dev: cluster-up ## Run kontinue locally (for now: control plane, CRDs and the he
 
 test: install testbin ## Run every test (starts its own control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
+	$(BIN)/python hack/bench/engine.py
 
 lint: install ## ruff, ruff format --check and mypy
 	$(BIN)/ruff check .

@@ -82,6 +82,8 @@ class KubeJournal:
         self._hub = hub
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
+        self._steps: dict[str, StepRecord] = {}
+        self._parse_steps()
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self.writes = 0
@@ -145,6 +147,8 @@ class KubeJournal:
                     )
                     self.writes += 1
                     self._pending.clear()
+                    for name, raw in (patch.get("steps") or {}).items():
+                        self._steps[name] = StepRecord.from_status(name, raw)
                     return
                 except _kube.Conflict:
                     current = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
@@ -158,6 +162,7 @@ class KubeJournal:
                         )
                         raise errors.Fenced(f"lost the claim on {self.name}") from None
                     self._obj = current
+                    self._parse_steps()
                     if (current.get("spec") or {}).get("cancel"):
                         self._cancelled.set()
                 except _kube.TooLarge as exc:
@@ -174,9 +179,12 @@ class KubeJournal:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def steps(self) -> Mapping[str, StepRecord]:
+    def _parse_steps(self) -> None:
         raw = (self._obj.get("status") or {}).get("steps") or {}
-        return {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
+        self._steps = {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
+
+    def steps(self) -> Mapping[str, StepRecord]:
+        return self._steps
 
     def stored(self, name: str) -> Any:
         return ((self._obj.get("status") or {}).get("state") or {}).get(name)
@@ -188,7 +196,7 @@ class KubeJournal:
         self.write(patch)
 
     def record(self, record: StepRecord) -> None:
-        if record.name not in ((self._obj.get("status") or {}).get("steps") or {}):
+        if record.name not in self._steps:
             self._pending[record.name] = record.to_status()
 
     # -- children ----------------------------------------------------------------------------

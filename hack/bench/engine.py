@@ -1,0 +1,242 @@
+"""Engine benchmark (``make bench-engine``): prints figures, asserts nothing.
+
+Measures on the real local control plane:
+  raw status PATCH p50 (conditional merge patch, the same HTTP client the engine uses);
+  store-step p50 through the SDK, at steps 1-50 and 951-1,000 of one execution;
+  create-to-start latency p50/p99 (client create -> function body running, via a worker);
+  trivial-workflow throughput with 1 and 2 workers;
+  API writes per trivial execution and lease writes, from the API server's own metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kontinue._devcluster import LocalCluster, find_testbin
+from kontinue.client import Client, Kube, _kube
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(value: float) -> str:
+    """Seconds as milliseconds."""
+    return f"{value * 1000:.2f} ms"
+
+
+def write_counts(cluster: LocalCluster) -> dict[str, int]:
+    """Mutating requests served so far, by resource (from apiserver_request_total)."""
+    text = cluster.api.request("GET", "/metrics", timeout=30).body.decode()
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels.get("verb") not in ("POST", "PATCH", "PUT", "DELETE", "APPLY"):
+            continue
+        key = labels.get("resource", "")
+        counts[key] = counts.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
+def start_worker(
+    kubeconfig: Path, namespace: str, name: str, log_dir: Path
+) -> subprocess.Popen[bytes]:
+    """A worker process serving the benchmark workflows."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KONTINUE_LOG_LEVEL": "WARNING"}
+    log = (log_dir / f"{name}.log").open("wb")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kontinue_worker",
+            "--module",
+            "bench_flows",
+            "--path",
+            str(HERE),
+            "--namespace",
+            namespace,
+            "--name",
+            name,
+            "--concurrency",
+            "32",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_registered(client: Client, count: int) -> None:
+    """Wait until ``count`` workers hold a Lease in the namespace."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        leases = client.kube.list(_kube.LEASES, client.namespace).get("items") or []
+        if len(leases) >= count:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("workers did not start")
+
+
+def raw_patch(client: Client, n: int) -> list[float]:
+    """Latency of conditional status merge patches on one Execution."""
+    obj = client.create_execution("nobody", name="raw-patch")
+    version = obj["metadata"]["resourceVersion"]
+    latencies = []
+    for i in range(n):
+        started = time.perf_counter()
+        obj = client.kube.merge_patch(
+            _kube.EXECUTIONS,
+            client.namespace,
+            "raw-patch",
+            {"status": {"state": {f"k{i}": {"i": i, "payload": "x" * 64}}}},
+            subresource="status",
+            resource_version=version,
+        )
+        latencies.append(time.perf_counter() - started)
+        version = obj["metadata"]["resourceVersion"]
+    return latencies
+
+
+def throughput(client: Client, n: int) -> tuple[float, list[float]]:
+    """Create n trivial executions at once; seconds until all completed, start latencies."""
+    created_at: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def create(i: int) -> None:
+        before = time.time()
+        obj = client.create_execution("bench-trivial", name=f"t-{int(before * 1000) % 10**9}-{i}")
+        with lock:
+            created_at[obj["metadata"]["name"]] = before
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create, range(n)))
+    latencies = []
+    for name, before in created_at.items():
+        done = client.wait(name, timeout=300)
+        latencies.append(done["status"]["result"]["started"] - before)
+    elapsed = time.monotonic() - started
+    return n / elapsed, latencies
+
+
+def start_latency(client: Client, n: int) -> list[float]:
+    """Create-to-start latency, one execution at a time (no queueing)."""
+    latencies = []
+    for i in range(n):
+        before = time.time()
+        name = client.create_execution("bench-trivial", name=f"lat-{i}")["metadata"]["name"]
+        done = client.wait(name, timeout=60)
+        latencies.append(done["status"]["result"]["started"] - before)
+    return latencies
+
+
+def main() -> int:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--executions", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="kontinue-bench-"))
+    cluster = LocalCluster(find_testbin(), workdir, log=lambda line: None)
+    cluster.start()
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        cluster.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
+        kube = Kube(str(cluster.kubeconfig))
+        figures: dict[str, Any] = {}
+        for namespace in ("bench-1", "bench-2"):
+            kube.create(
+                _kube.Resource("/api/v1", "namespaces"),
+                None,
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+            )
+        client = Client(namespace="bench-1", kube=kube)
+
+        raw = raw_patch(client, 300)
+        figures["raw_status_patch_p50_ms"] = round(statistics.median(raw) * 1000, 2)
+
+        workers.append(start_worker(cluster.kubeconfig, "bench-1", "bench-w1", workdir))
+        wait_registered(client, 1)
+        steps_run = client.create_execution("bench-steps", {"n": args.steps})
+        steps = client.wait(steps_run["metadata"]["name"], timeout=600)["status"]["result"]
+        figures["store_step_p50_ms"] = round(statistics.median(steps) * 1000, 2)
+        figures["store_step_p50_first_50_ms"] = round(statistics.median(steps[:50]) * 1000, 2)
+        figures["store_step_p50_last_50_ms"] = round(statistics.median(steps[-50:]) * 1000, 2)
+
+        latencies = start_latency(client, 100)
+        figures["create_to_start_p50_ms"] = round(pct(latencies, 0.5) * 1000, 1)
+        figures["create_to_start_p99_ms"] = round(pct(latencies, 0.99) * 1000, 1)
+
+        before = write_counts(cluster)
+        started = time.monotonic()
+        rate, _ = throughput(client, args.executions)
+        window = time.monotonic() - started
+        after = write_counts(cluster)
+        figures["throughput_1_worker_per_s"] = round(rate, 1)
+        figures["execution_writes_per_trivial_execution"] = round(
+            (after.get("executions", 0) - before.get("executions", 0)) / args.executions, 2
+        )
+        figures["lease_writes_during_run"] = after.get("leases", 0) - before.get("leases", 0)
+        figures["lease_writes_per_second"] = round(figures["lease_writes_during_run"] / window, 2)
+
+        two = Client(namespace="bench-2", kube=kube)
+        workers.append(start_worker(cluster.kubeconfig, "bench-2", "bench-w2a", workdir))
+        workers.append(start_worker(cluster.kubeconfig, "bench-2", "bench-w2b", workdir))
+        wait_registered(two, 2)
+        before = write_counts(cluster)
+        started = time.monotonic()
+        rate2, _ = throughput(two, args.executions)
+        window = time.monotonic() - started
+        after = write_counts(cluster)
+        figures["throughput_2_workers_per_s"] = round(rate2, 1)
+        figures["execution_writes_per_trivial_execution_2_workers"] = round(
+            (after.get("executions", 0) - before.get("executions", 0)) / args.executions, 2
+        )
+        figures["lease_writes_per_second_2_workers"] = round(
+            (after.get("leases", 0) - before.get("leases", 0)) / window, 2
+        )
+
+        figures["store_step_vs_raw_patch"] = round(
+            figures["store_step_p50_ms"] / figures["raw_status_patch_p50_ms"], 2
+        )
+        figures["store_step_1000_vs_1"] = round(
+            figures["store_step_p50_last_50_ms"] / figures["store_step_p50_first_50_ms"], 2
+        )
+        width = max(len(k) for k in figures)
+        print("kontinue engine benchmark (local control plane, this machine)")
+        for key, value in figures.items():
+            print(f"  {key:<{width}}  {value}")
+        print(json.dumps(figures))
+        return 0
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

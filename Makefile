@@ -37,9 +37,11 @@ cluster-down: ## Stop the local control plane and remove its state
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
 	rm -f $(LOCAL)/kubeconfig
 
-dev: cluster-up ## Run kontinue locally (for now: control plane, CRDs and the hello-world Execution)
+dev: cluster-up ## Run kontinue locally: control plane, CRDs, a worker with the examples, hello-world
 	$(LOCAL)/bin/kubectl --kubeconfig $(LOCAL)/kubeconfig create -f examples/hello-world/execution.yaml
-	$(LOCAL)/bin/kubectl --kubeconfig $(LOCAL)/kubeconfig get executions
+	@echo "worker running the examples; Ctrl-C stops it (make cluster-down stops the cluster)"
+	KUBECONFIG=$(CURDIR)/$(LOCAL)/kubeconfig $(BIN)/kontinue-worker --path examples \
+	  --module kontinue_examples.hello_world --name dev-worker
 
 test: install testbin ## Run every test (starts its own control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)

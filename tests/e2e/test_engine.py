@@ -290,3 +290,28 @@ def test_a_paused_worker_cannot_write_after_a_takeover(
     ]
     assert "fenced" in paused.log()
     assert client.get(name)["status"]["result"] == "done"
+
+
+def test_sigterm_releases_running_executions_and_exits(
+    client: Client, start_worker: StartWorker, kube_cluster: TestCluster, namespace: str
+) -> None:
+    first = start_worker("engine_flows", path=FLOWS, name="leaving")
+    name = client.create_execution("pipeline", {"counter": "/dev/null"})["metadata"]["name"]
+    wait_for(
+        "the approval suspension",
+        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-approval"),
+        timeout=60,
+    )
+    assert _state(client, name)["phase"] == "Executing"  # waiting inside the worker
+    first.signal(signal.SIGTERM)
+    assert first.process.wait(30) == 0
+    status = _state(client, name)
+    assert status["phase"] == "Pending"
+    assert "leaving shut down" in status["message"]
+    leases = kube_cluster.get(namespace, "leases")["items"]
+    assert [lease["metadata"]["name"] for lease in leases] == []
+    start_worker("engine_flows", path=FLOWS, name="arriving")
+    client.resume_suspension(f"{name}-approval", {"ok": True})
+    done = client.wait(name, timeout=60)["status"]
+    assert done["phase"] == "Completed" and done["workerName"] == "arriving"
+    assert done["result"]["approval"] == {"ok": True}

@@ -17,6 +17,7 @@ import functools
 import logging
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +197,10 @@ class Worker:
     # -- dispatch ----------------------------------------------------------------------------
 
     def _next(self) -> dict[str, Any] | None:
+        """One of the oldest served candidates, chosen by worker name.
+
+        Spreading the choice keeps every worker from racing for the very same execution.
+        """
         served = [
             obj
             for obj in self._candidates.values()
@@ -203,9 +208,9 @@ class Worker:
         ]
         if not served:
             return None
-        return min(
-            served, key=lambda o: (o["metadata"]["creationTimestamp"], o["metadata"]["name"])
-        )
+        served.sort(key=lambda o: (o["metadata"]["creationTimestamp"], o["metadata"]["name"]))
+        window = served[: max(1, min(len(served), 8))]
+        return window[zlib.crc32(self.config.name.encode()) % len(window)]
 
     def _dispatch(self) -> None:
         while not self.stop_event.is_set():

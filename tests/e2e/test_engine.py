@@ -315,3 +315,33 @@ def test_sigterm_releases_running_executions_and_exits(
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Completed" and done["workerName"] == "arriving"
     assert done["result"]["approval"] == {"ok": True}
+
+
+def test_a_long_history_is_compacted_and_replayed(
+    client: Client,
+    start_worker: StartWorker,
+    tmp_path: Path,
+    kube_cluster: TestCluster,
+    namespace: str,
+) -> None:
+    start_worker("engine_flows", path=FLOWS, hold=0)
+    counter = tmp_path / "counter"
+    n = 300
+    name = client.create_execution("many-steps", {"counter": str(counter), "n": n})["metadata"][
+        "name"
+    ]
+    wait_for(
+        "the check suspension",
+        lambda: _state(client, name).get("phase") == "Suspended",
+        timeout=120,
+    )
+    status = _state(client, name)
+    chunks = kube_cluster.get(namespace, "configmaps", "-l", f"kontinue.cloud/journal={name}")
+    assert status["journal"]["chunks"] == len(chunks["items"]) >= 2
+    assert len(status["steps"]) < 2 * 32 + 2  # the status stays bounded
+    assert all(c["metadata"]["ownerReferences"][0]["name"] == name for c in chunks["items"])
+    client.resume_suspension(f"{name}-check")
+    done = client.wait(name, timeout=120)["status"]
+    assert done["phase"] == "Completed"
+    assert done["result"] == sum(range(n))  # every value came back from the chunks
+    assert counter.read_text() == "." * n  # and no store ran twice

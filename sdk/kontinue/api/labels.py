@@ -19,6 +19,9 @@ ROOT = f"{PREFIX}/root"
 WORKER_GROUP = f"{PREFIX}/worker-group"
 """Label: the worker group that serves an Execution or registered a Function."""
 
+JOURNAL = f"{PREFIX}/journal"
+"""Label: the Execution whose compacted journal chunk a ConfigMap holds."""
+
 STEP = f"{PREFIX}/step"
 """Label: the step name that created a child resource."""
 

@@ -124,6 +124,7 @@ ARCHIVED_EXECUTIONS = _kontinue(group.ARCHIVED_EXECUTION.plural)
 LEASES = Resource("/apis/coordination.k8s.io/v1", "leases")
 JOBS = Resource("/apis/batch/v1", "jobs")
 PODS = Resource("/api/v1", "pods")
+CONFIGMAPS = Resource("/api/v1", "configmaps")
 EVENTS = Resource("/api/v1", "events")
 
 

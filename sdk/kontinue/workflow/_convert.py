@@ -8,6 +8,7 @@ error naming what was being converted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 from typing import Any
@@ -18,13 +19,43 @@ import pydantic_core
 from kontinue import errors
 
 
+@functools.lru_cache(maxsize=512)
+def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(type_)
+
+
+def _adapter_for(type_: Any) -> pydantic.TypeAdapter[Any]:
+    try:
+        return _adapter(type_)
+    except TypeError:  # unhashable type expression
+        return pydantic.TypeAdapter(type_)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    """True for values that already are JSON data (the common, fast case)."""
+    if isinstance(value, _PLAIN):
+        return not (
+            isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")))
+        )
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    return False
+
+
 def to_json(value: Any, what: str) -> Any:
     """Convert ``value`` to plain JSON data; ``what`` names it in the error message."""
+    if _plain_json(value):
+        return value
     try:
         if isinstance(value, pydantic.BaseModel):
             data = value.model_dump(mode="json")
         else:
-            data = pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+            data = _adapter_for(type(value)).dump_python(value, mode="json")
         json.dumps(data, allow_nan=False)
     except (
         pydantic_core.PydanticSerializationError,
@@ -43,7 +74,7 @@ def from_json(data: Any, type_: Any, what: str) -> Any:
     if type_ is None or type_ is Any:
         return data
     try:
-        return pydantic.TypeAdapter(type_).validate_python(data)
+        return _adapter_for(type_).validate_python(data)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"

@@ -9,10 +9,19 @@ worker paused past its lease therefore cannot write a single checkpoint after a 
 Step records of children and suspensions are not written on their own: they ride along with
 the next write (a store step, a message, the attempt's end), so a fan-out of N children costs N
 creates, not 2N writes.
+
+Compaction keeps a step's cost independent of the history's length: once the Execution's
+status holds ``2 * CHUNK_STEPS`` step records (or ``COMPACT_BYTES`` of stored values), the
+oldest ones move into an immutable journal chunk (a ConfigMap owned by the Execution, named
+after it and the chunk number) and the same fenced store write removes them from the status
+and counts the chunk in ``status.journal.chunks``. A chunk's content is a copy of committed
+steps, so a fenced worker that creates one adds nothing that was not already committed. A new
+claim reads the chunks once (one LIST) and then holds the whole history in memory.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -20,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import manifests
+from kontinue.api import labels, manifests, names
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
 from kontinue.client import _kube
 from kontinue.workflow import (
@@ -38,6 +47,19 @@ from kontinue_worker.waiting import WaitHub
 log = logging.getLogger(__name__)
 
 _MAX_CONFLICT_RETRIES = 8
+
+CHUNK_STEPS = 32
+"""Step records per journal chunk."""
+
+COMPACT_BYTES = 384 * 1024
+"""Stored-value bytes in the status that trigger compaction regardless of the step count."""
+
+CHUNK_BYTES = 640 * 1024
+"""Most stored-value bytes one chunk takes (ConfigMaps hold at most 1 MiB)."""
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -83,6 +105,9 @@ class KubeJournal:
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, StepRecord] = {}
+        self._archived_steps: dict[str, StepRecord] = {}
+        self._archived_state: dict[str, Any] = {}
+        self._load_chunks()
         self._parse_steps()
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -148,7 +173,8 @@ class KubeJournal:
                     self.writes += 1
                     self._pending.clear()
                     for name, raw in (patch.get("steps") or {}).items():
-                        self._steps[name] = StepRecord.from_status(name, raw)
+                        if raw is not None:
+                            self._steps[name] = StepRecord.from_status(name, raw)
                     return
                 except _kube.Conflict:
                     current = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
@@ -181,18 +207,98 @@ class KubeJournal:
 
     def _parse_steps(self) -> None:
         raw = (self._obj.get("status") or {}).get("steps") or {}
-        self._steps = {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
+        self._steps = dict(self._archived_steps)
+        self._steps.update({name: StepRecord.from_status(name, rec) for name, rec in raw.items()})
+
+    def _chunk_name(self, index: int) -> str:
+        return names.child_name(self.name, f"journal-{index}")
+
+    def _load_chunks(self) -> None:
+        count = int(((self._obj.get("status") or {}).get("journal") or {}).get("chunks") or 0)
+        if not count:
+            return
+        listing = self._kube.list(
+            _kube.CONFIGMAPS,
+            self.namespace,
+            label_selector=f"{labels.JOURNAL}={self._label_value()}",
+        )
+        chunks = {item["metadata"]["name"]: item for item in listing.get("items") or []}
+        for index in range(count):
+            chunk = chunks.get(self._chunk_name(index))
+            if chunk is None:
+                raise errors.InfrastructureError(
+                    f"journal chunk {self._chunk_name(index)} of {self.name} is missing"
+                )
+            data = chunk.get("data") or {}
+            for name, raw in json.loads(data.get("steps", "{}")).items():
+                self._archived_steps[name] = StepRecord.from_status(name, raw)
+            self._archived_state.update(json.loads(data.get("state", "{}")))
+
+    def _label_value(self) -> str:
+        return (
+            self.name if names.is_dns_label(self.name) else names.child_name("journal", self.name)
+        )
+
+    def _compaction(self) -> dict[str, Any]:
+        """The status patch that moves the oldest step records into a new chunk, or {}."""
+        status = self._obj.get("status") or {}
+        steps = status.get("steps") or {}
+        state = status.get("state") or {}
+        if len(steps) < 2 * CHUNK_STEPS and _size(state) < COMPACT_BYTES:
+            return {}
+        oldest = sorted(steps, key=lambda n: int(steps[n].get("index", 0)))
+        moved_steps: dict[str, Any] = {}
+        moved_state: dict[str, Any] = {}
+        size = 0
+        for name in oldest[:CHUNK_STEPS]:
+            value_size = _size(state[name]) if name in state else 0
+            if moved_steps and size + value_size > CHUNK_BYTES:
+                break
+            moved_steps[name] = steps[name]
+            if name in state:
+                moved_state[name] = state[name]
+                size += value_size
+        index = int((status.get("journal") or {}).get("chunks") or 0)
+        chunk = {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": self._chunk_name(index),
+                "labels": {labels.JOURNAL: self._label_value()},
+                "ownerReferences": [{"apiVersion": "kontinue.cloud/v1alpha1",
+                                     "kind": "Execution", "name": self.name,
+                                     "uid": self._parent_base.uid, "controller": True}],
+            },
+            "data": {"index": str(index), "steps": json.dumps(moved_steps),
+                     "state": json.dumps(moved_state)},
+        }  # fmt: skip
+        try:
+            self._kube.create(_kube.CONFIGMAPS, self.namespace, chunk)
+        except _kube.AlreadyExists:
+            pass  # an earlier run of this claim chain wrote the same committed steps
+        except _kube.ApiError as exc:
+            log.warning("compacting the journal of %s failed: %s", self.name, exc)
+            return {}
+        for name, raw in moved_steps.items():
+            self._archived_steps[name] = StepRecord.from_status(name, raw)
+        self._archived_state.update(moved_state)
+        return {
+            "steps": dict.fromkeys(moved_steps),
+            "state": dict.fromkeys(moved_state),
+            "journal": {"chunks": index + 1},
+        }
 
     def steps(self) -> Mapping[str, StepRecord]:
         return self._steps
 
     def stored(self, name: str) -> Any:
-        return ((self._obj.get("status") or {}).get("state") or {}).get(name)
+        state = (self._obj.get("status") or {}).get("state") or {}
+        return state[name] if name in state else self._archived_state.get(name)
 
     def commit_store(self, record: StepRecord, value: Any) -> None:
-        patch: dict[str, Any] = {"steps": {record.name: record.to_status()}}
+        patch = self._compaction()
+        patch.setdefault("steps", {})[record.name] = record.to_status()
         if value is not None:
-            patch["state"] = {record.name: value}
+            patch.setdefault("state", {})[record.name] = value
         self.write(patch)
 
     def record(self, record: StepRecord) -> None:

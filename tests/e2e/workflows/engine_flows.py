@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,14 @@ def fanout(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> list[int]:
 def trivial(ktx: kontinue.ExecutionContext) -> str:
     """Does nothing."""
     return "ok"
+
+
+@kontinue.function("many-steps")
+def many_steps(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> int:
+    """``n`` store steps, each counted in a file, then an approval, then a check of them all."""
+    values = [
+        kontinue.store(ktx, functools.partial(_append, args["counter"], ".", {"i": i}))
+        for i in range(int(args["n"]))
+    ]
+    kontinue.suspend(ktx, kontinue.SuspendOptions(name="check"))
+    return sum(v["i"] for v in values)

@@ -157,7 +157,7 @@ def test_bad_input_ends_in_clear_failures(
     typed_bad = client.create_execution("typed", {"service": "api", "replicas": "many"})
     bad_result = client.create_execution("bad-result")
     big = client.create_execution("big-store")
-    nobody = client.create_execution("nobody-serves-this")
+    nobody = client.create_execution("late-function")
 
     assert client.wait(typed_ok["metadata"]["name"], timeout=60)["status"]["result"] == {
         "service": "API",
@@ -182,6 +182,9 @@ def test_bad_input_ends_in_clear_failures(
     assert worker.process.poll() is None  # the worker survived all of it
     executing = client.list(phase="Executing")
     assert executing == []
+    start_worker("late_flows", path=FLOWS, name="late-worker")  # registers it later
+    late = client.wait(unserved, timeout=60)["status"]
+    assert (late["result"], late["workerName"]) == ("finally served", "late-worker")
 
 
 def test_results_of_a_50_child_fan_out_come_back_in_order(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic
 import pytest
 
 import kontinue
@@ -292,3 +293,22 @@ def test_decorator_checks_the_signature() -> None:
 
         @kontinue.function(registry=FunctionRegistry())
         def wrong(a: int, b: int, c: int) -> None: ...
+
+
+class Release(pydantic.BaseModel):
+    version: str
+    canary: bool = False
+
+
+def test_pydantic_models_and_async_functions() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("release", registry=registry)
+    async def release(ktx: kontinue.ExecutionContext, args: Release) -> Release:
+        stored = kontinue.store(ktx, lambda: Release(version=args.version + "-rc"))
+        return Release(version=stored.version, canary=not args.canary)
+
+    outcome = _run(registry, "release", MemoryJournal(arguments={"version": "1.2"}))
+    assert outcome.result == {"version": "1.2-rc", "canary": True}
+    schema = registry.get("release").arguments_schema()  # type: ignore[union-attr]
+    assert schema is not None and schema["properties"]["canary"]["default"] is False

@@ -158,6 +158,23 @@ def throughput(client: Client, n: int) -> tuple[float, list[float]]:
     return n / elapsed, latencies
 
 
+def measured_run(cluster: LocalCluster, client: Client, n: int, label: str) -> dict[str, float]:
+    """Throughput of n trivial executions, with the API writes they and the leases cost."""
+    before = write_counts(cluster)
+    started = time.monotonic()
+    rate, _ = throughput(client, n)
+    window = time.monotonic() - started
+    after = write_counts(cluster)
+    writes = after.get("executions", 0) - before.get("executions", 0)
+    leases = after.get("leases", 0) - before.get("leases", 0)
+    return {
+        f"throughput_{label}_per_s": round(rate, 1),
+        f"execution_writes_per_trivial_execution_{label}": round(writes / n, 2),
+        f"lease_writes_{label}": leases,
+        f"lease_writes_per_second_{label}": round(leases / window, 2),
+    }
+
+
 def start_latency(client: Client, n: int) -> list[float]:
     """Create-to-start latency, one execution at a time (no queueing)."""
     latencies = []
@@ -213,34 +230,12 @@ def main() -> int:
         figures["create_to_start_p50_ms"] = round(pct(latencies, 0.5) * 1000, 1)
         figures["create_to_start_p99_ms"] = round(pct(latencies, 0.99) * 1000, 1)
 
-        before = write_counts(cluster)
-        started = time.monotonic()
-        rate, _ = throughput(client, args.executions)
-        window = time.monotonic() - started
-        after = write_counts(cluster)
-        figures["throughput_1_worker_per_s"] = round(rate, 1)
-        figures["execution_writes_per_trivial_execution"] = round(
-            (after.get("executions", 0) - before.get("executions", 0)) / args.executions, 2
-        )
-        figures["lease_writes_during_run"] = after.get("leases", 0) - before.get("leases", 0)
-        figures["lease_writes_per_second"] = round(figures["lease_writes_during_run"] / window, 2)
-
+        figures.update(measured_run(cluster, client, args.executions, "1_worker"))
         two = Client(namespace="bench-2", kube=kube)
         workers.append(start_worker(cluster.kubeconfig, "bench-2", "bench-w2a", workdir))
         workers.append(start_worker(cluster.kubeconfig, "bench-2", "bench-w2b", workdir))
         wait_registered(two, 2)
-        before = write_counts(cluster)
-        started = time.monotonic()
-        rate2, _ = throughput(two, args.executions)
-        window = time.monotonic() - started
-        after = write_counts(cluster)
-        figures["throughput_2_workers_per_s"] = round(rate2, 1)
-        figures["execution_writes_per_trivial_execution_2_workers"] = round(
-            (after.get("executions", 0) - before.get("executions", 0)) / args.executions, 2
-        )
-        figures["lease_writes_per_second_2_workers"] = round(
-            (after.get("leases", 0) - before.get("leases", 0)) / window, 2
-        )
+        figures.update(measured_run(cluster, two, args.executions, "2_workers"))
 
         figures["store_step_vs_raw_patch"] = round(
             figures["store_step_p50_ms"] / figures["raw_status_patch_p50_ms"], 2

@@ -69,6 +69,16 @@ def to_json(value: Any, what: str) -> Any:
     return data
 
 
+def check_size(data: Any, limit: int, message: str) -> None:
+    """Fail with a clear, non-retryable error when ``data`` serializes to over ``limit`` bytes.
+
+    ``message`` may use ``{size}`` and ``{limit}``.
+    """
+    size = len(json.dumps(data, separators=(",", ":")))
+    if size > limit:
+        raise errors.ValidationError(message.format(size=size, limit=limit))
+
+
 def from_json(data: Any, type_: Any, what: str) -> Any:
     """Convert JSON data to ``type_`` (returned unchanged when ``type_`` is None or Any)."""
     if type_ is None or type_ is Any:

@@ -9,7 +9,6 @@ Completed, Backoff (a retryable failure with retries left), Failed, Suspended or
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,12 +75,12 @@ def run_attempt(
         else:
             result = definition.fn(*call_args)
         data = _convert.to_json(result, f"the result of {definition.name}")
-        size = len(json.dumps(data, separators=(",", ":")))
-        if size > MAX_RESULT_BYTES:
-            raise errors.ValidationError(
-                f"the result of {definition.name} is {size} bytes of JSON; at most "
-                f"{MAX_RESULT_BYTES} bytes fit in the Execution's status"
-            )
+        _convert.check_size(
+            data,
+            MAX_RESULT_BYTES,
+            f"the result of {definition.name} is {{size}} bytes of JSON; at most {{limit}} "
+            "bytes fit in the Execution's status",
+        )
         return Outcome("completed", result=data)
     except errors.Released as released:
         return Outcome("released", waiting_on=released.waiting_on, message=released.message)

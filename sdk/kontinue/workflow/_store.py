@@ -6,11 +6,9 @@ runs again on replay (at least once for the in-flight step, never for a committe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kontinue import errors
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext, utc_timestamp
 from kontinue.workflow._options import DurationLike, PollOptions, StoreOptions, to_timedelta
@@ -47,12 +45,12 @@ def store_named(
     started = utc_timestamp(ktx.now())
     result = fn()
     data = _convert.to_json(result, f"the value of store step {name!r}")
-    size = len(json.dumps(data, separators=(",", ":")))
-    if size > MAX_STORED_BYTES:
-        raise errors.ValidationError(
-            f"store step {name!r} produced {size} bytes of JSON; one stored value may be at most "
-            f"{MAX_STORED_BYTES} bytes (keep large data elsewhere and store a reference)"
-        )
+    _convert.check_size(
+        data,
+        MAX_STORED_BYTES,
+        f"store step {name!r} produced {{size}} bytes of JSON; one stored value may be at most "
+        "{limit} bytes (keep large data elsewhere and store a reference)",
+    )
     record = ktx.record(
         name,
         index,

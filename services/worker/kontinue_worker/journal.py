@@ -333,12 +333,17 @@ class KubeJournal:
             ) from exc
         self._hub.observe("Execution", created)
 
-    def child(self, name: str) -> ChildState | None:
-        obj = self._hub.lookup("Execution", self.namespace, name)
+    def _lookup(self, kind: str, resource: _kube.Resource, name: str) -> dict[str, Any] | None:
+        """The watch-fed copy of a child resource, else a GET (fed back to the cache)."""
+        obj = self._hub.lookup(kind, self.namespace, name)
         if obj is None:
-            obj = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, name)
+            obj = self._kube.get_or_none(resource, self.namespace, name)
             if obj is not None:
-                self._hub.observe("Execution", obj)
+                self._hub.observe(kind, obj)
+        return obj
+
+    def child(self, name: str) -> ChildState | None:
+        obj = self._lookup("Execution", _kube.EXECUTIONS, name)
         return None if obj is None else child_state(obj)
 
     # -- suspensions -------------------------------------------------------------------------
@@ -370,11 +375,7 @@ class KubeJournal:
         return suspension_state(created)
 
     def suspension(self, name: str) -> SuspensionState | None:
-        obj = self._hub.lookup("Suspension", self.namespace, name)
-        if obj is None:
-            obj = self._kube.get_or_none(_kube.SUSPENSIONS, self.namespace, name)
-            if obj is not None:
-                self._hub.observe("Suspension", obj)
+        obj = self._lookup("Suspension", _kube.SUSPENSIONS, name)
         return None if obj is None else suspension_state(obj)
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:

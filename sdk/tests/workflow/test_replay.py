@@ -312,3 +312,25 @@ def test_pydantic_models_and_async_functions() -> None:
     assert outcome.result == {"version": "1.2-rc", "canary": True}
     schema = registry.get("release").arguments_schema()  # type: ignore[union-attr]
     assert schema is not None and schema["properties"]["canary"]["default"] is False
+
+
+def test_poll_until_checks_until_true_and_never_again_on_replay() -> None:
+    registry = FunctionRegistry()
+    checks: list[int] = []
+
+    def ready() -> bool:
+        checks.append(1)
+        return len(checks) >= 3
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> str:
+        kontinue.poll_until(ktx, ready, interval=0.01)
+        kontinue.suspend(ktx)
+        return "ready"
+
+    journal = MemoryJournal()
+    assert _run(registry, "poller", journal).kind == "released"
+    assert len(checks) == 3
+    journal.resume("test-execution-suspend-1")
+    assert _run(registry, "poller", journal).result == "ready"
+    assert len(checks) == 3  # the recorded poll is not repeated

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kontinue.client import Client
-from kontinue.client._kube import SUSPENSIONS
+from kontinue.client._kube import EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
 
@@ -348,3 +348,23 @@ def test_a_long_history_is_compacted_and_replayed(
     assert done["phase"] == "Completed"
     assert done["result"] == sum(range(n))  # every value came back from the chunks
     assert counter.read_text() == "." * n  # and no store ran twice
+
+
+def test_a_history_the_worker_cannot_read_fails_clearly(
+    client: Client, start_worker: StartWorker
+) -> None:
+    name = client.create_execution("trivial")["metadata"]["name"]
+    client.kube.merge_patch(
+        EXECUTIONS,
+        client.namespace,
+        name,
+        {"status": {"phase": "Pending", "journal": {"chunks": 1}}},
+        subresource="status",
+    )
+    worker = start_worker("engine_flows", path=FLOWS)
+    done = client.wait(name, timeout=60)["status"]
+    assert done["phase"] == "Failed"
+    assert "journal chunk" in done["error"]["message"] and "is missing" in done["error"]["message"]
+    assert worker.process.poll() is None
+    after = client.create_execution("trivial")["metadata"]["name"]  # and it keeps serving
+    assert client.wait(after, timeout=60)["status"]["result"] == "ok"

@@ -27,7 +27,7 @@ from kontinue import errors
 from kontinue.api import labels
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import _kube
-from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
+from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue.workflow._context import utc_timestamp
 from kontinue_worker import leasing, registration
 from kontinue_worker.journal import KubeJournal
@@ -303,13 +303,40 @@ class Worker:
         except (_kube.ApiError, _kube.Unreachable):
             pass
 
+    def _record_breakdown(
+        self, execution: dict[str, Any], journal: KubeJournal | None, exc: Exception
+    ) -> None:
+        """End an attempt the worker itself could not run or record (a retryable failure)."""
+        outcome = Outcome(
+            "failed",
+            error=errors.InfrastructureError(
+                f"the worker could not run or record the attempt: {exc}"
+            ),
+        )
+        try:
+            if journal is not None:
+                journal.finish(outcome)
+                return
+            meta = execution["metadata"]
+            self.kube.merge_patch(
+                _kube.EXECUTIONS,
+                meta["namespace"],
+                meta["name"],
+                {"status": finish_status(outcome, execution, datetime.now(UTC))},
+                subresource="status",
+                resource_version=meta["resourceVersion"],
+            )
+        except BaseException:  # noqa: BLE001 - takeover or a later claim will retry it
+            log.exception("could not record the failure of %s", execution["metadata"]["name"])
+
     # -- running -----------------------------------------------------------------------------
 
     def _run(self, execution: dict[str, Any]) -> None:
         key = (execution["metadata"]["namespace"], execution["metadata"]["name"])
-        journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
-        self._running[key] = journal
+        journal: KubeJournal | None = None
         try:
+            journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
+            self._running[key] = journal
             definition = self.registry.get(execution["spec"]["function"])
             assert definition is not None
             outcome = run_attempt(
@@ -326,17 +353,9 @@ class Worker:
             self.wakeups.after_finish(journal.execution())
         except errors.Fenced:
             log.warning("execution %s/%s fenced: another worker holds it", *key)
-        except Exception:  # noqa: BLE001 - a worker never dies of one execution
-            log.exception("execution %s/%s could not be finished", *key)
-            try:
-                journal.finish(
-                    Outcome(
-                        "failed",
-                        error=errors.InfrastructureError("the worker failed to record the outcome"),
-                    )
-                )
-            except BaseException:  # noqa: BLE001
-                pass
+        except Exception as exc:  # noqa: BLE001 - a worker never dies of one execution
+            log.exception("execution %s/%s could not be run or finished", *key)
+            self._record_breakdown(execution, journal, exc)
         finally:
             self._running.pop(key, None)
             self._slots.release()

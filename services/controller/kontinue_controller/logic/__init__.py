@@ -1,0 +1,1 @@
+"""Pure decision logic of the controller: no kopf, no I/O, tested on its own."""

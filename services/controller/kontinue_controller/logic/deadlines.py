@@ -1,0 +1,68 @@
+"""When an execution's timers fire: attempt and overall timeouts, backoff end, TTL.
+
+Every deadline is computed from the object alone (spec durations and status timestamps), so a
+restarted controller rebuilds exactly the same timers from a list of the executions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kontinue.api import durations
+from kontinue.api.phases import execution_phase
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
+    raw = ((execution.get("spec") or {}).get(block) or {}).get(key)
+    return durations.parse_duration(raw) if raw else None
+
+
+def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
+    """When the running attempt times out (None without ``timeout.attempt`` or attempt)."""
+    if execution_phase(dict(execution)).terminal:
+        return None
+    limit = _spec_duration(execution, "timeout", "attempt")
+    started = _time((execution.get("status") or {}).get("attemptStartedAt"))
+    return started + limit if limit is not None and started is not None else None
+
+
+def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
+    """When the whole execution times out (None without ``timeout.overall`` or a start)."""
+    if execution_phase(dict(execution)).terminal:
+        return None
+    limit = _spec_duration(execution, "timeout", "overall")
+    started = _time((execution.get("status") or {}).get("startedAt"))
+    return started + limit if limit is not None and started is not None else None
+
+
+def backoff_end(execution: Mapping[str, Any]) -> datetime | None:
+    """When a Backoff execution becomes Pending again."""
+    status = execution.get("status") or {}
+    if status.get("phase") != "Backoff":
+        return None
+    return _time(status.get("nextAttemptAt"))
+
+
+def ttl_deadlines(execution: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """(archive at, delete at) of a finished root execution; children go with their root."""
+    if (execution.get("spec") or {}).get("parent"):
+        return None, None
+    if not execution_phase(dict(execution)).terminal:
+        return None, None
+    finished = _time((execution.get("status") or {}).get("finishedAt"))
+    if finished is None:
+        return None, None
+    archive = _spec_duration(execution, "ttl", "archiveAfter")
+    delete = _spec_duration(execution, "ttl", "deleteAfter")
+    return (
+        finished + archive if archive is not None else None,
+        finished + delete if delete is not None else None,
+    )

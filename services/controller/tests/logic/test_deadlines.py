@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kontinue_controller.logic import deadlines
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def execution(phase: str, spec: dict[str, Any] | None = None, **status: Any) -> dict[str, Any]:
+    return {"spec": {"function": "f", **(spec or {})}, "status": {"phase": phase, **status}}
+
+
+def test_timeouts_count_from_the_attempt_and_the_first_start() -> None:
+    running = execution(
+        "Executing",
+        {"timeout": {"attempt": "15m", "overall": "1h30m"}},
+        startedAt="2030-01-01T10:00:00Z",
+        attemptStartedAt="2030-01-01T10:40:00Z",
+    )
+    assert deadlines.attempt_deadline(running) == at("2030-01-01T10:55:00")
+    assert deadlines.overall_deadline(running) == at("2030-01-01T11:30:00")
+    done = execution(
+        "Completed", {"timeout": {"attempt": "15m"}}, attemptStartedAt="2030-01-01T10:40:00Z"
+    )
+    assert deadlines.attempt_deadline(done) is None
+    assert deadlines.overall_deadline(execution("Pending", {"timeout": {"overall": "1h"}})) is None
+
+
+def test_backoff_end() -> None:
+    assert deadlines.backoff_end(execution("Backoff", nextAttemptAt="2030-01-01T10:00:05Z")) == at(
+        "2030-01-01T10:00:05"
+    )
+    assert deadlines.backoff_end(execution("Pending", nextAttemptAt="2030-01-01T10:00:05Z")) is None
+
+
+def test_ttl_applies_to_finished_roots_only() -> None:
+    spec = {"ttl": {"archiveAfter": "1d", "deleteAfter": "7d"}}
+    root = execution("Failed", spec, finishedAt="2030-01-01T00:00:00Z")
+    assert deadlines.ttl_deadlines(root) == (at("2030-01-02T00:00:00"), at("2030-01-08T00:00:00"))
+    child = execution(
+        "Failed", {**spec, "parent": {"name": "p"}}, finishedAt="2030-01-01T00:00:00Z"
+    )
+    assert deadlines.ttl_deadlines(child) == (None, None)
+    assert deadlines.ttl_deadlines(execution("Executing", spec)) == (None, None)

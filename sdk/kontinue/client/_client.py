@@ -10,10 +10,9 @@ import builtins
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import labels, manifests
+from kontinue.api import labels, manifests, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
 from kontinue.client import _kube
 from kontinue.workflow import _convert
@@ -22,10 +21,6 @@ from kontinue.workflow._options import ExecuteOptions, TTLOptions
 
 class WaitTimeout(TimeoutError):
     """The execution did not finish within the timeout."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -214,7 +209,7 @@ class Client:
         """Complete a Suspension (early for a sleep), handing ``data`` to the workflow."""
         status: dict[str, Any] = {
             "phase": SuspensionPhase.COMPLETED.value,
-            "finishedAt": _now(),
+            "finishedAt": timestamps.now(),
             "resumedBy": resumed_by,
         }
         if data is not None:

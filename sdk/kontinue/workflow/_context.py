@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
@@ -21,11 +21,6 @@ from kontinue.workflow._journal import Journal, StepRecord
 from kontinue.workflow._options import StepOptions
 
 T = TypeVar("T")
-
-
-def utc_timestamp(moment: datetime) -> str:
-    """RFC 3339 timestamp (UTC, seconds precision) as Kubernetes stores it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ExecutionContext:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
 from kontinue.api import durations
+from kontinue.api.timestamps import format_time
 from kontinue.workflow import _convert
-from kontinue.workflow._context import ExecutionContext, utc_timestamp
+from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import Journal
 from kontinue.workflow._registry import FunctionDef
 
@@ -95,7 +96,7 @@ def run_attempt(
 def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The status fields an outcome sets (a merge patch of ``status``)."""
     status = execution.get("status") or {}
-    stamp = utc_timestamp(now)
+    stamp = format_time(now)
     if outcome.kind == "completed":
         return {
             "phase": "Completed",
@@ -138,16 +139,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     }
     if error["retryable"] and len(previous) < int(retry.get("retries") or 0):
         backoff = durations.parse_duration(retry.get("backoff") or "5s")
-        patch.update(phase="Backoff", nextAttemptAt=utc_timestamp(now + backoff))
+        patch.update(phase="Backoff", nextAttemptAt=format_time(now + backoff))
     else:
         patch.update(phase="Failed", finishedAt=stamp)
     return patch
-
-
-def backoff_delay(execution: dict[str, Any], now: datetime) -> timedelta | None:
-    """Time left in a Backoff execution's wait (None when it is not in Backoff)."""
-    status = execution.get("status") or {}
-    if status.get("phase") != "Backoff" or not status.get("nextAttemptAt"):
-        return None
-    due = datetime.fromisoformat(status["nextAttemptAt"].replace("Z", "+00:00"))
-    return max(due - now, timedelta(0))

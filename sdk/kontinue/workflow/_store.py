@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from kontinue.api.timestamps import format_time
 from kontinue.workflow import _convert
-from kontinue.workflow._context import ExecutionContext, utc_timestamp
+from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._options import DurationLike, PollOptions, StoreOptions, to_timedelta
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ def store_named(
         value = ktx.journal.stored(name)
         type_ = result_type or _convert.resolve_type_ref(recorded.value_type)
         return _convert.from_json(value, type_, f"stored value of step {name!r}")  # type: ignore[no-any-return]
-    started = utc_timestamp(ktx.now())
+    started = format_time(ktx.now())
     result = fn()
     data = _convert.to_json(result, f"the value of store step {name!r}")
     _convert.check_size(
@@ -57,7 +58,7 @@ def store_named(
         "store",
         options,
         started_at=started,
-        finished_at=utc_timestamp(ktx.now()),
+        finished_at=format_time(ktx.now()),
         value_type=_convert.type_ref(result),
     )
     ktx.journal.commit_store(record, data)
@@ -80,12 +81,12 @@ def poll_until_named(
     name, index, recorded = ktx.begin_step("poll", options)
     if recorded is not None and recorded.phase == "Completed":
         return
-    started = utc_timestamp(ktx.now())
+    started = format_time(ktx.now())
     interval = to_timedelta(options.interval).total_seconds()
     while not condition():
         ktx.check_cancelled()
         ktx.cancelled.wait(interval)
     record = ktx.record(
-        name, index, "poll", options, started_at=started, finished_at=utc_timestamp(ktx.now())
+        name, index, "poll", options, started_at=started, finished_at=format_time(ktx.now())
     )
     ktx.journal.commit_store(record, True)

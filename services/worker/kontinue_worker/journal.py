@@ -31,6 +31,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import labels, manifests, names
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.timestamps import format_time, parse_time
 from kontinue.client import _kube
 from kontinue.workflow import (
     ChildSpec,
@@ -41,7 +42,6 @@ from kontinue.workflow import (
     SuspensionState,
     finish_status,
 )
-from kontinue.workflow._context import utc_timestamp
 from kontinue_worker.waiting import WaitHub
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,6 @@ CHUNK_BYTES = 640 * 1024
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")))
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """Parse an RFC 3339 timestamp as Kubernetes writes it."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
@@ -359,7 +352,7 @@ class KubeJournal:
         manifest = manifests.suspension_manifest(
             name,
             self._parent(step),
-            resume_at=utc_timestamp(resume_at) if resume_at else None,
+            resume_at=format_time(resume_at) if resume_at else None,
             display_name=display_name,
             description=description,
         )

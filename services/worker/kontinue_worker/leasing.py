@@ -15,16 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kontinue.api import labels, names
+from kontinue.api.timestamps import format_micro_time, parse_time
 from kontinue.client import _kube
 
 log = logging.getLogger(__name__)
 
 FUNCTIONS_ANNOTATION = f"{labels.PREFIX}/functions"
-
-
-def micro_time(moment: datetime) -> str:
-    """A Kubernetes MicroTime."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def lease_name(worker: str) -> str:
@@ -38,7 +34,8 @@ def lease_expired(lease: Mapping[str, Any], now: datetime) -> bool:
     renewed = spec.get("renewTime") or spec.get("acquireTime")
     if not renewed:
         return True
-    renewed_at = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
+    renewed_at = parse_time(renewed)
+    assert renewed_at is not None
     return renewed_at + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15)) < now
 
 
@@ -84,7 +81,7 @@ class LeaseKeeper(threading.Thread):
                 "annotations": {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions))},
             },
             "spec": {"holderIdentity": self._worker, "leaseDurationSeconds": self.duration,
-                     "acquireTime": micro_time(now), "renewTime": micro_time(now)},
+                     "acquireTime": format_micro_time(now), "renewTime": format_micro_time(now)},
         }  # fmt: skip
 
     def acquire(self) -> None:
@@ -101,7 +98,7 @@ class LeaseKeeper(threading.Thread):
 
     def renew(self) -> None:
         """Renew every Lease once."""
-        patch = {"spec": {"renewTime": micro_time(datetime.now(UTC))}}
+        patch = {"spec": {"renewTime": format_micro_time(datetime.now(UTC))}}
         for namespace in self._namespaces:
             self._kube.merge_patch(_kube.LEASES, namespace, lease_name(self._worker), patch)
         self.renewals += 1

@@ -7,10 +7,9 @@ itself with a last-seen time to the object's status.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import group, labels, names
+from kontinue.api import group, labels, names, timestamps
 from kontinue.client import _kube
 from kontinue.workflow import FunctionDef
 
@@ -50,7 +49,7 @@ def register(
     worker: str,
 ) -> None:
     """Apply the Function objects and record this worker in their status."""
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = timestamps.now()
     for definition in definitions:
         manifest = function_manifest(definition, worker_group)
         name = manifest["metadata"]["name"]

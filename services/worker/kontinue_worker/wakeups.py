@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.timestamps import format_time, parse_time
 from kontinue.client import _kube
-from kontinue.workflow._context import utc_timestamp
 from kontinue_worker import leasing
-from kontinue_worker.journal import parse_time
 from kontinue_worker.waiting import WaitHub
 from kontinue_worker.watching import Informer
 
@@ -191,7 +190,7 @@ class Wakeups:
                 {
                     "status": {
                         "phase": "Completed",
-                        "finishedAt": utc_timestamp(datetime.now(UTC)),
+                        "finishedAt": format_time(datetime.now(UTC)),
                         "resumedBy": "timer",
                     }
                 },

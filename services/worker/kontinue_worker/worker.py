@@ -26,9 +26,9 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import labels
 from kontinue.api.phases import Phase, execution_phase
+from kontinue.api.timestamps import format_time
 from kontinue.client import _kube
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
-from kontinue.workflow._context import utc_timestamp
 from kontinue_worker import leasing, registration
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.waiting import WaitHub
@@ -243,7 +243,7 @@ class Worker:
 
     def _claim(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         status = obj.get("status") or {}
-        now = utc_timestamp(datetime.now(UTC))
+        now = format_time(datetime.now(UTC))
         claim = int(status.get("claim") or 0) + 1
         attempt = len(status.get("attempts") or []) + 1
         patch: dict[str, Any] = {

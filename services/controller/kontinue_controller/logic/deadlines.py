@@ -12,12 +12,7 @@ from typing import Any
 
 from kontinue.api import durations
 from kontinue.api.phases import execution_phase
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+from kontinue.api.timestamps import parse_time
 
 
 def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
@@ -30,7 +25,7 @@ def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
     if execution_phase(dict(execution)).terminal:
         return None
     limit = _spec_duration(execution, "timeout", "attempt")
-    started = _time((execution.get("status") or {}).get("attemptStartedAt"))
+    started = parse_time((execution.get("status") or {}).get("attemptStartedAt"))
     return started + limit if limit is not None and started is not None else None
 
 
@@ -39,7 +34,7 @@ def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
     if execution_phase(dict(execution)).terminal:
         return None
     limit = _spec_duration(execution, "timeout", "overall")
-    started = _time((execution.get("status") or {}).get("startedAt"))
+    started = parse_time((execution.get("status") or {}).get("startedAt"))
     return started + limit if limit is not None and started is not None else None
 
 
@@ -48,7 +43,7 @@ def backoff_end(execution: Mapping[str, Any]) -> datetime | None:
     status = execution.get("status") or {}
     if status.get("phase") != "Backoff":
         return None
-    return _time(status.get("nextAttemptAt"))
+    return parse_time(status.get("nextAttemptAt"))
 
 
 def ttl_deadlines(execution: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
@@ -57,7 +52,7 @@ def ttl_deadlines(execution: Mapping[str, Any]) -> tuple[datetime | None, dateti
         return None, None
     if not execution_phase(dict(execution)).terminal:
         return None, None
-    finished = _time((execution.get("status") or {}).get("finishedAt"))
+    finished = parse_time((execution.get("status") or {}).get("finishedAt"))
     if finished is None:
         return None, None
     archive = _spec_duration(execution, "ttl", "archiveAfter")

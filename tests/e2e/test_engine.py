@@ -55,6 +55,7 @@ def test_hello_world_from_the_seed_manifest(
     done = client.wait(name, timeout=60)
     assert done["status"]["phase"] == "Completed"
     assert done["status"]["result"] == "Hello, Alice!"
+    assert done["status"]["message"] == "Hello, Alice!"  # the workflow's message outlives it
     function = kube_cluster.get(namespace, "function", "hello-world")
     assert function["spec"]["displayName"] == "Hello, World"
     schema = function["spec"]["argumentsSchema"]
@@ -95,6 +96,7 @@ def test_children_store_sleep_and_suspension(
     ]
     assert all(c["metadata"]["ownerReferences"][0]["name"] == name for c in children)
     assert done["status"]["resumptions"] >= 2  # released and resumed at least twice
+    assert "message" not in done["status"]  # "waiting for ..." does not outlive the wait
 
 
 def test_retries_count_and_non_retryable_errors(client: Client, start_worker: StartWorker) -> None:

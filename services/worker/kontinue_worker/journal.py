@@ -104,6 +104,7 @@ class KubeJournal:
         self._parse_steps()
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
+        self._workflow_message = False
         self.writes = 0
         meta = execution["metadata"]
         self._parent_base = manifests.Parent(
@@ -380,6 +381,7 @@ class KubeJournal:
 
     def set_message(self, message: str) -> None:
         self.write({"message": message})
+        self._workflow_message = True
 
     def set_progress(self, progress: Progress | None) -> None:
         if progress is None:
@@ -400,6 +402,8 @@ class KubeJournal:
         if outcome.kind == "fenced":
             return
         patch = finish_status(outcome, self._obj, self.now())
+        if outcome.kind == "completed" and self._workflow_message:
+            patch.pop("message", None)  # the workflow's own last word stays; "waiting..." goes
         try:
             self.write(patch)
         except errors.ValidationError as exc:  # the result or state no longer fits

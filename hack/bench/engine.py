@@ -208,6 +208,24 @@ def main() -> int:
             )
         client = Client(namespace="bench-1", kube=kube)
 
+        # the controller runs through everything below: its writes count in the budget too
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KONTINUE_LOG_LEVEL": "WARNING"}
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "kontinue_controller",
+                    "--all-namespaces",
+                    "--lease-namespace",
+                    "default",
+                ],
+                env=env,
+                stdout=(workdir / "controller.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+
         raw = raw_patch(client, 300)
         figures["raw_status_patch_p50_ms"] = round(statistics.median(raw) * 1000, 2)
 

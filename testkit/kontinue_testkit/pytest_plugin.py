@@ -228,7 +228,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 class WorkerProcess:
-    """A ``kontinue-worker`` process started by a test."""
+    """A ``kontinue-worker`` (or controller) process started by a test."""
 
     def __init__(self, process: subprocess.Popen[bytes], name: str, log_path: Path) -> None:
         self.process = process
@@ -260,9 +260,92 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def spawn_controller(
+    kube_cluster: TestCluster,
+    log_path: Path,
+    *,
+    identity: str,
+    lease_duration: int = 4,
+    lease_name: str = "kontinue-controller",
+    scope: tuple[str, ...] = ("--all-namespaces",),
+) -> WorkerProcess:
+    """Start a ``kontinue-controller`` replica (every namespace unless ``scope`` says)."""
+    command = [
+        str(Path(sys.executable).parent / "kontinue-controller"),
+        *scope,
+        "--lease-namespace",
+        "default",
+        "--lease-name",
+        lease_name,
+        "--identity",
+        identity,
+        "--lease-duration",
+        str(lease_duration),
+    ]
+    env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(
+            command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return WorkerProcess(process, identity, log_path)
+
+
+class SessionController:
+    """The session's controller; tests may kill and restart it."""
+
+    def __init__(self, kube_cluster: TestCluster, directory: Path) -> None:
+        self._cluster = kube_cluster
+        self._directory = directory
+        self.restarts = 0
+        self.process = self.start()
+
+    def start(self) -> WorkerProcess:
+        """Start a replica and wait until it leads."""
+        log_path = self._directory / f"controller-{self.restarts}.log"
+        process = spawn_controller(
+            self._cluster, log_path, identity=f"session-controller-{self.restarts}"
+        )
+        wait_for(
+            "the controller to lead",
+            lambda: "leading" in process.log() or process.process.poll() is not None,
+            timeout=60,
+        )
+        assert process.process.poll() is None, process.log()
+        return process
+
+    def kill(self) -> None:
+        """Kill -9 the running replica (its Lease stays until it expires)."""
+        self.process.kill()
+
+    def restart(self) -> None:
+        """Start a new replica after :meth:`kill`."""
+        self.restarts += 1
+        self.process = self.start()
+
+
+@pytest.fixture(scope="session")
+def kontinue_controller(
+    kube_cluster: TestCluster,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[SessionController]:
+    """One controller for the session (all namespaces), started before any worker."""
+    controller = SessionController(kube_cluster, tmp_path_factory.mktemp("controller"))
+    try:
+        yield controller
+    finally:
+        controller.process.stop()
+        if request.session.testsfailed:
+            print(f"\n--- controller log (tail) ---\n{controller.process.log()[-8000:]}")
+
+
 @pytest.fixture
 def start_worker(
-    kube_cluster: TestCluster, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+    kube_cluster: TestCluster,
+    namespace: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    kontinue_controller: SessionController,
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start ``kontinue-worker`` processes in the test's namespace; all are stopped afterwards.
 

@@ -2,14 +2,13 @@
 
 Steps that wait (a child, a sleep, a suspension) block in :meth:`WaitHub.wait` until the watch
 reports a change of one of the objects they wait on, the hold time passes, or the execution is
-canceled: no polling. Other components (the wake-up logic) subscribe to the same events.
+canceled: no polling.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from kontinue.api import labels
@@ -17,7 +16,6 @@ from kontinue.client import _kube
 from kontinue_worker.watching import Informer
 
 Key = tuple[str, str, str]  # kind, namespace, name
-Listener = Callable[[str, str, dict[str, Any]], None]  # kind, event type, object
 
 
 def _version(obj: dict[str, Any]) -> int:
@@ -40,12 +38,7 @@ class WaitHub:
         self._cache: dict[Key, dict[str, Any]] = {}
         self._changes: dict[Key, int] = {}
         self._cond = threading.Condition()
-        self._listeners: list[Listener] = []
         self.informers: list[Informer] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(kind, event, obj)`` for every change seen."""
-        self._listeners.append(listener)
 
     def start(self) -> None:
         """Start the watches (children of the group's executions, and its suspensions)."""
@@ -79,8 +72,6 @@ class WaitHub:
                 self._cache[key] = obj
             self._changes[key] = self._changes.get(key, 0) + 1
             self._cond.notify_all()
-        for listener in self._listeners:
-            listener(kind, event, obj)
 
     def observe(self, kind: str, obj: dict[str, Any]) -> None:
         """Feed an object this worker read or wrote itself (newer versions win)."""

@@ -32,7 +32,6 @@ from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_atte
 from kontinue_worker import leasing, registration
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.waiting import WaitHub
-from kontinue_worker.wakeups import Wakeups
 from kontinue_worker.watching import Informer
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,6 @@ class Worker:
             kube, config.namespaces, worker=config.name, group=config.group,
             functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,
         )  # fmt: skip
-        self.wakeups = Wakeups(kube, config, self.hub, self._leases, self.stop_event)
         self._threads: list[threading.Thread] = []
         self.claims = 0
         self.claim_conflicts = 0
@@ -118,7 +116,6 @@ class Worker:
             self._threads.append(leases)
         for thread in self._threads:
             thread.start()
-        self.wakeups.start()
         dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
         dispatcher.start()
         self._threads.append(dispatcher)
@@ -350,7 +347,6 @@ class Worker:
             journal.finish(outcome)
             if outcome.kind == "failed":
                 log.info("execution %s/%s attempt failed: %s", *key, outcome.error)
-            self.wakeups.after_finish(journal.execution())
         except errors.Fenced:
             log.warning("execution %s/%s fenced: another worker holds it", *key)
         except Exception as exc:  # noqa: BLE001 - a worker never dies of one execution

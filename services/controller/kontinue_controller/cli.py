@@ -1,0 +1,126 @@
+"""``kontinue-controller``: the HA controller (kopf), one active leader among its replicas."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import uuid
+
+import kopf
+
+from kontinue.client import _kube
+from kontinue_controller.handlers import build_registry
+from kontinue_controller.leadership import LeaderElector
+from kontinue_controller.timekeeping import Timekeeper
+
+log = logging.getLogger("kontinue_controller")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="kontinue-controller", description=__doc__)
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="namespace to manage (repeatable; default: the kubeconfig's)",
+    )
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="manage every namespace")
+    parser.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="namespace of the leader-election Lease (default: the first "
+        "managed namespace, or the kubeconfig's)",
+    )
+    parser.add_argument("--lease-name", default="kontinue-controller")
+    parser.add_argument(
+        "--lease-duration",
+        type=int,
+        default=10,
+        help="seconds a standby waits for a silent leader (default 10)",
+    )
+    parser.add_argument(
+        "--identity",
+        default=os.environ.get("POD_NAME"),
+        help="this replica's name (default: host name and a random suffix)",
+    )
+    parser.add_argument("--kubeconfig", default=None)
+    parser.add_argument("--context", default=None)
+    parser.add_argument("--log-level", default=os.environ.get("KONTINUE_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Campaign for leadership; while leading, run the operator. Exit when it ends."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    identity = args.identity or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    try:
+        kube = _kube.Kube(
+            args.kubeconfig, args.context, user_agent=f"kontinue-controller/{identity}"
+        )
+    except _kube.Unreachable as exc:
+        print(f"kontinue-controller: {exc}", file=sys.stderr)
+        return 2
+    namespaces = [] if args.all_namespaces else (args.namespace or [kube.default_namespace])
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    elector = LeaderElector(
+        kube,
+        args.lease_namespace or (namespaces or [kube.default_namespace])[0],
+        args.lease_name,
+        identity,
+        duration=args.lease_duration,
+        stop=stop,
+    )
+    elector.start()
+    log.info("%s campaigning for leadership", identity)
+    while not stop.is_set() and not elector.leading.wait(0.2):
+        pass
+    if stop.is_set():
+        return 0
+    timekeeper = Timekeeper(kube, stop, identity=identity)
+    timekeeper.start()
+
+    def stop_when_leadership_is_lost() -> None:
+        elector.lost.wait()
+        stop.set()
+
+    threading.Thread(target=stop_when_leadership_is_lost, daemon=True).start()
+    log.info("%s leading; managing %s", identity, ", ".join(namespaces) or "all namespaces")
+    registry = build_registry(timekeeper)
+
+    def operate() -> None:
+        asyncio.run(
+            kopf.operator(
+                registry=registry,
+                clusterwide=args.all_namespaces,
+                namespaces=namespaces,
+                standalone=True,
+                stop_flag=stop,
+            )
+        )
+        stop.set()
+
+    # kopf runs in its own thread, so this (main) thread keeps the signal handlers
+    operator = threading.Thread(target=operate, name="kopf", daemon=True)
+    operator.start()
+    stop.wait()
+    operator.join(timeout=15)
+    if elector.lost.is_set():
+        return 1
+    elector.release()
+    return 0

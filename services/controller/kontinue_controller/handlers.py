@@ -1,0 +1,54 @@
+"""kopf wiring: watch events of Executions, Suspensions and worker Leases feed the Timekeeper.
+
+Only ``on.event`` handlers are registered: kopf then keeps no progress or diff-base
+annotations and adds no finalizers, so the controller adds no bookkeeping writes to any object
+(the design's write budget). kopf's own event posting is off; the Timekeeper posts its Events.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kontinue.api import group, labels
+from kontinue_controller.timekeeping import Timekeeper
+
+
+def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
+    """A kopf registry whose handlers feed ``timekeeper``."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.enabled = False
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.networking.request_timeout = 60
+        settings.execution.max_workers = 8
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
+
+    @kopf.on.event(group.GROUP, group.VERSION, group.EXECUTION.plural, registry=registry)
+    def execution_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.on_execution(type, dict(body))
+
+    @kopf.on.event(group.GROUP, group.VERSION, group.SUSPENSION.plural, registry=registry)
+    def suspension_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.on_suspension(type, dict(body))
+
+    @kopf.on.event(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        registry=registry,
+        labels={labels.WORKER_GROUP: kopf.PRESENT},
+    )
+    def worker_lease_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.on_worker_lease(type, dict(body))
+
+    return registry

@@ -1,0 +1,132 @@
+"""Leader election over a coordination Lease: two replicas, one active.
+
+The leader renews the Lease every ``duration / 5`` seconds; a standby checks it at the same
+pace and takes it over (a write conditional on the resourceVersion it read) once it expired,
+so a standby takes over within one lease duration of the leader's death. A leader that cannot
+renew before its Lease expires stops leading (the process exits and is restarted).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kontinue.api.timestamps import format_micro_time, parse_time
+from kontinue.client import _kube
+
+log = logging.getLogger(__name__)
+
+
+def _expired(lease: dict[str, Any], now: datetime) -> bool:
+    spec = lease.get("spec") or {}
+    renewed = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+    duration = timedelta(seconds=int(spec.get("leaseDurationSeconds") or 10))
+    return renewed is None or renewed + duration < now
+
+
+class LeaderElector(threading.Thread):
+    """Campaigns for the Lease ``name`` in ``namespace`` as ``identity``."""
+
+    def __init__(
+        self,
+        kube: _kube.Kube,
+        namespace: str,
+        name: str,
+        identity: str,
+        *,
+        duration: int = 10,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="leader-election", daemon=True)
+        self._kube = kube
+        self._namespace = namespace
+        self._name = name
+        self.identity = identity
+        self.duration = duration
+        self._stop = stop
+        self.leading = threading.Event()
+        self.lost = threading.Event()
+
+    def _manifest(self, now: datetime, transitions: int) -> dict[str, Any]:
+        stamp = format_micro_time(now)
+        return {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self._name, "namespace": self._namespace},
+            "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
+                     "acquireTime": stamp, "renewTime": stamp,
+                     "leaseTransitions": transitions},
+        }  # fmt: skip
+
+    def _try_acquire(self) -> bool:
+        now = datetime.now(UTC)
+        current = self._kube.get_or_none(_kube.LEASES, self._namespace, self._name)
+        if current is None:
+            try:
+                self._kube.create(_kube.LEASES, self._namespace, self._manifest(now, 0))
+            except _kube.AlreadyExists:
+                return False
+            return True
+        holder = (current.get("spec") or {}).get("holderIdentity")
+        if holder != self.identity and not _expired(current, now):
+            return False
+        transitions = int((current.get("spec") or {}).get("leaseTransitions") or 0)
+        body = self._manifest(now, transitions + (holder != self.identity))
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        try:
+            self._kube.replace(_kube.LEASES, self._namespace, self._name, body)
+        except (_kube.Conflict, _kube.NotFound):
+            return False
+        return True
+
+    def _renew(self) -> bool:
+        patch = {"spec": {"renewTime": format_micro_time(datetime.now(UTC))}}
+        current = self._kube.get(_kube.LEASES, self._namespace, self._name)
+        if (current.get("spec") or {}).get("holderIdentity") != self.identity:
+            return False
+        self._kube.merge_patch(
+            _kube.LEASES,
+            self._namespace,
+            self._name,
+            patch,
+            resource_version=current["metadata"]["resourceVersion"],
+        )
+        return True
+
+    def run(self) -> None:
+        """Campaign, then renew; set ``lost`` when leadership ends."""
+        interval = max(0.5, self.duration / 5)
+        last_renewal = datetime.now(UTC)
+        while not self._stop.is_set():
+            try:
+                if not self.leading.is_set():
+                    if self._try_acquire():
+                        log.info("%s is now the leader", self.identity)
+                        last_renewal = datetime.now(UTC)
+                        self.leading.set()
+                elif self._renew():
+                    last_renewal = datetime.now(UTC)
+                else:
+                    break
+            except (_kube.ApiError, _kube.Unreachable) as exc:
+                log.warning("leader election: %s", exc)
+                if self.leading.is_set() and datetime.now(UTC) - last_renewal > timedelta(
+                    seconds=self.duration
+                ):
+                    break
+            self._stop.wait(interval)
+        if self.leading.is_set() and not self._stop.is_set():
+            log.warning("%s lost the leadership", self.identity)
+            self.lost.set()
+
+    def release(self) -> None:
+        """Give the Lease up at once (graceful shutdown), so a standby needs not wait."""
+        if not self.leading.is_set():
+            return
+        try:
+            current = self._kube.get(_kube.LEASES, self._namespace, self._name)
+            if (current.get("spec") or {}).get("holderIdentity") == self.identity:
+                self._kube.delete(_kube.LEASES, self._namespace, self._name)
+        except (_kube.ApiError, _kube.Unreachable):
+            pass

@@ -1,0 +1,273 @@
+"""The controller's in-memory view and timers: sleeps, wake-ups, backoff, takeover.
+
+Everything here is driven by watch events (kopf's ``on.event`` handlers call in) and by one
+timer heap; nothing polls an object. A restarted controller rebuilds the same timers from the
+initial listing, because every deadline comes from the objects themselves. Every write is
+conditional on the resourceVersion seen, so a stale view can only cause a refused write.
+
+- a sleep's Suspension completes at its ``resumeAt``;
+- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved;
+- a Backoff execution goes back to Pending at ``nextAttemptAt``;
+- takeover: when a worker's Lease expires, its Executing executions go back to Pending.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kontinue.api import labels, timestamps
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.client import _kube
+from kontinue_controller.logic import deadlines
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # kind, namespace, name
+
+
+class Timers(threading.Thread):
+    """Runs callbacks at wall-clock times: one thread, a heap, a condition."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__(name="timers", daemon=True)
+        self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        self._cond = threading.Condition()
+        self._stop = stop
+        self.lateness: list[float] = []
+
+    def at(self, when: datetime, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at ``when`` (at once if it is past)."""
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._counter), callback))
+            self._cond.notify()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def run(self) -> None:
+        """Fire callbacks as they come due."""
+        while not self._stop.is_set():
+            with self._cond:
+                now = datetime.now(UTC)
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    when, _, callback = heapq.heappop(self._heap)
+                    due.append(callback)
+                    self.lateness.append((now - when).total_seconds())
+                if not due:
+                    wait = (self._heap[0][0] - now).total_seconds() if self._heap else 1.0
+                    self._cond.wait(timeout=min(max(wait, 0.001), 1.0))
+                    continue
+            for callback in due:
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - one failed timer must not stop the others
+                    log.exception("timer callback failed")
+
+
+class Timekeeper:
+    """The controller's event-driven duties."""
+
+    def __init__(self, kube: _kube.Kube, stop: threading.Event, *, identity: str) -> None:
+        self._kube = kube
+        self._identity = identity
+        self.timers = Timers(stop)
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._waiters: dict[Key, set[tuple[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the timer thread."""
+        self.timers.start()
+
+    # -- events from the watches --------------------------------------------------------------
+
+    def _remember(self, kind: str, event: str | None, obj: dict[str, Any]) -> Key:
+        key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        with self._lock:
+            if event == "DELETED":
+                self._objects.pop(key, None)
+            else:
+                self._objects[key] = obj
+        return key
+
+    def _wake_waiters(self, key: Key) -> None:
+        with self._lock:
+            parents = list(self._waiters.get(key, ()))
+        for parent in parents:
+            self._evaluate(parent)
+
+    def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
+        """An Execution changed (or was listed)."""
+        key = self._remember("Execution", event, obj)
+        if event != "DELETED":
+            phase = execution_phase(obj)
+            if phase == Phase.SUSPENDED:
+                with self._lock:
+                    for item in (obj.get("status") or {}).get("suspendedOn") or []:
+                        target = (item["kind"], key[1], item["name"])
+                        self._waiters.setdefault(target, set()).add(key[1:])
+                self._evaluate(key[1:])
+            elif phase == Phase.BACKOFF:
+                due = deadlines.backoff_end(obj) or datetime.now(UTC)
+                self.timers.at(due, lambda: self._end_backoff(key[1], key[2]))
+        self._wake_waiters(key)
+
+    def on_suspension(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A Suspension changed (or was listed)."""
+        key = self._remember("Suspension", event, obj)
+        if event != "DELETED":
+            phase = (obj.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED
+            resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
+            if resume_at is not None and phase == SuspensionPhase.SUSPENDED:
+                self.timers.at(resume_at, lambda: self._end_sleep(key[1], key[2]))
+        self._wake_waiters(key)
+
+    def on_worker_lease(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A worker's Lease changed: check it again when it would expire."""
+        key = self._remember("Lease", event, obj)
+        if event == "DELETED":
+            return
+        spec = obj.get("spec") or {}
+        renewed = timestamps.parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+        if renewed is None:
+            return
+        expiry = renewed + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15))
+        version = obj["metadata"]["resourceVersion"]
+        self.timers.at(expiry + timedelta(milliseconds=50), lambda: self._check_lease(key, version))
+
+    # -- transitions ------------------------------------------------------------------------------
+
+    def post_event(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+        """Record a Kubernetes Event on an object (``kubectl describe`` tells the story)."""
+        meta = obj["metadata"]
+        now = timestamps.format_micro_time(datetime.now(UTC))
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", "kontinue.cloud/v1alpha1"),
+                               "kind": obj.get("kind", "Execution"), "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta.get("uid")},
+            "reason": reason, "message": message, "type": "Normal",
+            "firstTimestamp": timestamps.format_time(datetime.now(UTC)),
+            "lastTimestamp": timestamps.format_time(datetime.now(UTC)),
+            "eventTime": now, "action": reason, "reportingComponent": "kontinue-controller",
+            "reportingInstance": self._identity, "source": {"component": "kontinue-controller"},
+        }  # fmt: skip
+        try:
+            self._kube.create(_kube.EVENTS, meta["namespace"], event)
+        except (_kube.ApiError, _kube.Unreachable) as exc:
+            log.debug("posting an event failed: %s", exc)
+
+    def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
+        meta = obj["metadata"]
+        try:
+            self._kube.merge_patch(
+                _kube.EXECUTIONS,
+                meta["namespace"],
+                meta["name"],
+                {"status": {"phase": Phase.PENDING.value, "message": message, **extra}},
+                subresource="status",
+                resource_version=meta["resourceVersion"],
+            )
+        except (_kube.Conflict, _kube.NotFound):
+            return False
+        self.post_event(obj, reason, message)
+        return True
+
+    def _end_backoff(self, namespace: str, name: str) -> None:
+        current = self._kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        if current is None or execution_phase(current) != Phase.BACKOFF:
+            return
+        due = deadlines.backoff_end(current)
+        if due is not None and due > datetime.now(UTC):
+            self.timers.at(due, lambda: self._end_backoff(namespace, name))
+            return
+        self._to_pending(current, "BackoffEnded", "retrying after backoff", nextAttemptAt=None)
+
+    def _end_sleep(self, namespace: str, name: str) -> None:
+        current = self._kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
+        if current is None:
+            return
+        if ((current.get("status") or {}).get("phase") or "Suspended") != "Suspended":
+            return
+        status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
+        try:
+            self._kube.merge_patch(
+                _kube.SUSPENSIONS,
+                namespace,
+                name,
+                {"status": status},
+                subresource="status",
+                resource_version=current["metadata"]["resourceVersion"],
+            )
+        except (_kube.Conflict, _kube.NotFound):
+            return
+        self.post_event(current, "SleepEnded", f"the sleep ended at {timestamps.now()}")
+
+    def _resolved(self, namespace: str, item: Mapping[str, Any]) -> bool:
+        kind, name = item["kind"], item["name"]
+        with self._lock:
+            obj = self._objects.get((kind, namespace, name))
+        if obj is None:
+            resource = {"Execution": _kube.EXECUTIONS, "Suspension": _kube.SUSPENSIONS}.get(kind)
+            if resource is None:
+                return False
+            obj = self._kube.get_or_none(resource, namespace, name)
+            if obj is None:
+                return True  # gone: the replay finds out
+        if kind == "Execution":
+            return execution_phase(obj).terminal
+        phase = (obj.get("status") or {}).get("phase") or "Suspended"
+        if phase != "Suspended":
+            return True
+        resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
+        return resume_at is not None and resume_at <= datetime.now(UTC)
+
+    def _evaluate(self, execution: tuple[str, str]) -> None:
+        with self._lock:
+            obj = self._objects.get(("Execution", *execution))
+        if obj is None or execution_phase(obj) != Phase.SUSPENDED:
+            return
+        items = (obj.get("status") or {}).get("suspendedOn") or []
+        if all(self._resolved(execution[0], item) for item in items):
+            waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
+            self._to_pending(
+                obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None
+            )
+
+    def _check_lease(self, key: Key, version: str) -> None:
+        with self._lock:
+            lease = self._objects.get(key)
+        if lease is None or lease["metadata"]["resourceVersion"] != version:
+            return  # renewed (or deleted) since
+        holder = (lease.get("spec") or {}).get("holderIdentity")
+        group = lease["metadata"].get("labels", {}).get(labels.WORKER_GROUP, "default")
+        listing = self._kube.list(
+            _kube.EXECUTIONS,
+            key[1],
+            field_selector=f"spec.workerGroup={group},status.phase=Executing",
+        )
+        for obj in listing.get("items") or []:
+            if (obj.get("status") or {}).get("workerName") == holder:
+                self._to_pending(
+                    obj,
+                    "TakenOver",
+                    f"worker {holder} stopped renewing its lease; resuming",
+                    workerName=None,
+                )
+        try:
+            self._kube.request(
+                "DELETE",
+                _kube.LEASES.path(key[1], key[2]),
+                body={"preconditions": {"resourceVersion": version}},
+            )
+        except (_kube.Conflict, _kube.NotFound):
+            pass

@@ -7,13 +7,12 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
-import uuid
 
 import kopf
 
+from kontinue import _service
 from kontinue.client import _kube
 from kontinue_controller.handlers import build_registry
 from kontinue_controller.leadership import LeaderElector
@@ -49,24 +48,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--identity",
-        default=os.environ.get("POD_NAME"),
+        default=None,
         help="this replica's name (default: host name and a random suffix)",
     )
-    parser.add_argument("--kubeconfig", default=None)
-    parser.add_argument("--context", default=None)
-    parser.add_argument("--log-level", default=os.environ.get("KONTINUE_LOG_LEVEL", "INFO"))
+    _service.add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Campaign for leadership; while leading, run the operator. Exit when it ends."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _service.setup_logging(args.log_level)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    identity = args.identity or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    identity = args.identity or _service.default_identity()
     try:
         kube = _kube.Kube(
             args.kubeconfig, args.context, user_agent=f"kontinue-controller/{identity}"

@@ -6,11 +6,10 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
-import uuid
 
+from kontinue import _service
 from kontinue.api import durations
 from kontinue.client import _kube
 from kontinue_worker.loader import LoadError, load
@@ -75,24 +74,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--name",
-        default=os.environ.get("POD_NAME"),
+        default=None,
         help="worker name (default: host name and a random suffix)",
     )
-    parser.add_argument("--kubeconfig", default=None)
-    parser.add_argument("--context", default=None)
-    parser.add_argument("--log-level", default=os.environ.get("KONTINUE_LOG_LEVEL", "INFO"))
+    _service.add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a worker until SIGTERM or SIGINT."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _service.setup_logging(args.log_level)
     try:
         registry = load(args.module, path=args.path)
-        name = args.name or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        name = args.name or _service.default_identity()
         kube = _kube.Kube(args.kubeconfig, args.context, user_agent=f"kontinue-worker/{name}")
     except (LoadError, _kube.Unreachable) as exc:
         print(f"kontinue-worker: {exc}", file=sys.stderr)

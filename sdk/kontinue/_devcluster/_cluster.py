@@ -150,10 +150,6 @@ class LocalCluster:
             component.stop()
         self.components.clear()
 
-    def pids(self) -> dict[str, int]:
-        """Process ids of the running components."""
-        return {c.name: c.pid for c in self.components if c.pid is not None and c.running()}
-
     # -- internals ----------------------------------------------------------------------------
 
     def _phase(self, name: str, started: float) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -103,7 +103,6 @@ class Progress:
 
     current: int
     max: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Journal(Protocol):

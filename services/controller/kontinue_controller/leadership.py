@@ -13,17 +13,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api.timestamps import format_micro_time, parse_time
+from kontinue.api import leases
+from kontinue.api.timestamps import format_micro_time
 from kontinue.client import _kube
 
 log = logging.getLogger(__name__)
-
-
-def _expired(lease: dict[str, Any], now: datetime) -> bool:
-    spec = lease.get("spec") or {}
-    renewed = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-    duration = timedelta(seconds=int(spec.get("leaseDurationSeconds") or 10))
-    return renewed is None or renewed + duration < now
 
 
 class LeaderElector(threading.Thread):
@@ -69,7 +63,7 @@ class LeaderElector(threading.Thread):
                 return False
             return True
         holder = (current.get("spec") or {}).get("holderIdentity")
-        if holder != self.identity and not _expired(current, now):
+        if holder != self.identity and not leases.lease_expired(current, now):
             return False
         transitions = int((current.get("spec") or {}).get("leaseTransitions") or 0)
         body = self._manifest(now, transitions + (holder != self.identity))

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import labels, timestamps
+from kontinue.api import labels, leases, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
 from kontinue.client import _kube
 from kontinue_controller.logic import deadlines
@@ -40,16 +40,12 @@ class Timers(threading.Thread):
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._stop = stop
-        self.lateness: list[float] = []
 
     def at(self, when: datetime, callback: Callable[[], None]) -> None:
         """Run ``callback`` at ``when`` (at once if it is past)."""
         with self._cond:
             heapq.heappush(self._heap, (when, next(self._counter), callback))
             self._cond.notify()
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
     def run(self) -> None:
         """Fire callbacks as they come due."""
@@ -58,9 +54,7 @@ class Timers(threading.Thread):
                 now = datetime.now(UTC)
                 due = []
                 while self._heap and self._heap[0][0] <= now:
-                    when, _, callback = heapq.heappop(self._heap)
-                    due.append(callback)
-                    self.lateness.append((now - when).total_seconds())
+                    due.append(heapq.heappop(self._heap)[2])
                 if not due:
                     wait = (self._heap[0][0] - now).total_seconds() if self._heap else 1.0
                     self._cond.wait(timeout=min(max(wait, 0.001), 1.0))
@@ -135,11 +129,9 @@ class Timekeeper:
         key = self._remember("Lease", event, obj)
         if event == "DELETED":
             return
-        spec = obj.get("spec") or {}
-        renewed = timestamps.parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-        if renewed is None:
+        expiry = leases.lease_expiry(obj)
+        if expiry is None:
             return
-        expiry = renewed + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15))
         version = obj["metadata"]["resourceVersion"]
         self.timers.at(expiry + timedelta(milliseconds=50), lambda: self._check_lease(key, version))
 

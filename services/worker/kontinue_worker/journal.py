@@ -105,7 +105,6 @@ class KubeJournal:
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._workflow_message = False
-        self.writes = 0
         meta = execution["metadata"]
         self._parent_base = manifests.Parent(
             name=meta["name"],
@@ -164,7 +163,6 @@ class KubeJournal:
                         subresource="status",
                         resource_version=self._obj["metadata"]["resourceVersion"],
                     )
-                    self.writes += 1
                     self._pending.clear()
                     for name, raw in (patch.get("steps") or {}).items():
                         if raw is not None:

@@ -11,11 +11,11 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from kontinue.api import labels, names
-from kontinue.api.timestamps import format_micro_time, parse_time
+from kontinue.api.timestamps import format_micro_time
 from kontinue.client import _kube
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,6 @@ FUNCTIONS_ANNOTATION = f"{labels.PREFIX}/functions"
 def lease_name(worker: str) -> str:
     """The Lease object name of a worker."""
     return names.child_name("kontinue-worker", names.sanitize(worker) or "worker")
-
-
-def lease_expired(lease: Mapping[str, Any], now: datetime) -> bool:
-    """True when the holder has not renewed the Lease within its duration."""
-    spec = lease.get("spec") or {}
-    renewed = spec.get("renewTime") or spec.get("acquireTime")
-    if not renewed:
-        return True
-    renewed_at = parse_time(renewed)
-    assert renewed_at is not None
-    return renewed_at + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15)) < now
 
 
 def served_functions(lease: Mapping[str, Any]) -> set[str]:

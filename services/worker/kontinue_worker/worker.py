@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import labels
+from kontinue.api import labels, leases
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.timestamps import format_time
 from kontinue.client import _kube
@@ -74,8 +74,6 @@ class Worker:
             functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,
         )  # fmt: skip
         self._threads: list[threading.Thread] = []
-        self.claims = 0
-        self.claim_conflicts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -104,7 +102,7 @@ class Worker:
                     stop=self.stop_event, name=f"pending-{source}",
                 )  # fmt: skip
                 self._threads.append(informer)
-            leases = Informer(
+            lease_watch = Informer(
                 self.kube,
                 _kube.LEASES,
                 namespace,
@@ -113,7 +111,7 @@ class Worker:
                 stop=self.stop_event,
                 name=f"leases-{namespace}",
             )
-            self._threads.append(leases)
+            self._threads.append(lease_watch)
         for thread in self._threads:
             thread.start()
         dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
@@ -186,7 +184,7 @@ class Worker:
         now = datetime.now(UTC)
         return any(
             ns == namespace
-            and not leasing.lease_expired(lease, now)
+            and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
             for (ns, _), lease in list(self._leases.items())
         )
@@ -266,12 +264,10 @@ class Worker:
                 resource_version=obj["metadata"]["resourceVersion"],
             )
         except (_kube.Conflict, _kube.NotFound):
-            self.claim_conflicts += 1
             return None
         except (_kube.ApiError, _kube.Unreachable):
             log.exception("claiming %s failed", obj["metadata"]["name"])
             return None
-        self.claims += 1
         return claimed
 
     def _note_unserved(self, obj: dict[str, Any]) -> None:

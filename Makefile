@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine
+.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ test: install testbin ## Run every test (starts its own control plane)
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
 	$(BIN)/python hack/bench/engine.py
+
+bench-sleepers: install testbin ## Sleepers benchmark: controller memory and wake-up lateness, 5,000 sleeps
+	$(BIN)/python hack/bench/sleepers.py
 
 lint: install ## ruff, ruff format --check and mypy
 	$(BIN)/ruff check .

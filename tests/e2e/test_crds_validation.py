@@ -52,7 +52,7 @@ def test_documented_duration_forms_are_accepted(
 @pytest.mark.parametrize(
     "schedule",
     ["61 * * * *", "* 24 * * *", "* * * *", "not a cron", "@every 5m", "0 0 32 * *",
-     "0 0 * 13 *", "0 0 * * 8"],
+     "0 0 * 13 *", "0 0 * * 8", "60 * * * * *", "0 0 0 * * * *"],
 )  # fmt: skip
 def test_bad_cron_expressions_are_rejected(
     kube_cluster: TestCluster, namespace: str, schedule: str
@@ -64,7 +64,8 @@ def test_bad_cron_expressions_are_rejected(
 
 
 @pytest.mark.parametrize(
-    "schedule", ["*/5 * * * *", "0 9-17 * * MON-FRI", "@hourly", "15,45 */2 1-15 jan,Jul 0"]
+    "schedule",
+    ["*/5 * * * *", "0 9-17 * * MON-FRI", "@hourly", "15,45 */2 1-15 jan,Jul 0", "*/10 * * * * *"],
 )
 def test_good_cron_expressions_are_accepted_with_defaults(
     kube_cluster: TestCluster, namespace: str, schedule: str

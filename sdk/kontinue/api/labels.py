@@ -25,6 +25,16 @@ JOURNAL = f"{PREFIX}/journal"
 STEP = f"{PREFIX}/step"
 """Label: the step name that created a child resource."""
 
+SCHEDULE = f"{PREFIX}/scheduled-execution"
+"""Label: the ScheduledExecution that created an Execution."""
+
+SCHEDULED_AT = f"{PREFIX}/scheduled-at"
+"""Annotation: the schedule slot (RFC 3339) an Execution was created for."""
+
+SKIP_REASON = f"{PREFIX}/skip-reason"
+"""Annotation: why a scheduled run is recorded as Skipped instead of run (it is created with
+``spec.cancel`` so no worker claims it; the controller then marks it Skipped)."""
+
 TEST_OUTCOME = "kontinue.test/outcome"
 """Pod label read by the local cluster's kwok stages: ``fail`` makes the pod fail, ``hold``
 keeps it Running until the label changes. Absent (or any other value): a Job's pod succeeds."""

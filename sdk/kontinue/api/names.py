@@ -46,3 +46,8 @@ def function_object_name(function: str, worker_group: str) -> str:
     if worker_group != "default":
         base = f"{base}.{worker_group}"
     return _shorten(base, 253)
+
+
+def journal_label(execution: str) -> str:
+    """Value of the journal label on the ConfigMaps holding ``execution``'s compacted steps."""
+    return execution if is_dns_label(execution) else child_name("journal", execution)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 def format_time(moment: datetime) -> str:
     """A ``metav1.Time``: UTC with seconds precision, e.g. ``2030-01-01T10:00:00Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_time_ceil(moment: datetime) -> str:
+    """:func:`format_time` rounded up to the next second: a wait is never shorter than asked."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return format_time(moment)
 
 
 def format_micro_time(moment: datetime) -> str:

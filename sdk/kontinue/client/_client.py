@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kontinue.api import labels, manifests, timestamps
+from kontinue.api import archive, labels, manifests, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
 from kontinue.client import _kube
 from kontinue.workflow import _convert
@@ -129,14 +129,23 @@ class Client:
         if function:
             fields.append(f"spec.function={function}")
         ns = None if all_namespaces else self._ns(namespace)
-        items: list[dict[str, Any]] = []
+        return self._list_all(_kube.EXECUTIONS, ns, label_selector, ",".join(fields) or None)
+
+    def _list_all(
+        self,
+        resource: _kube.Resource,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = self.kube.list(
-                _kube.EXECUTIONS,
-                ns,
+                resource,
+                namespace,
                 label_selector=label_selector,
-                field_selector=",".join(fields) or None,
+                field_selector=field_selector,
                 limit=500,
                 continue_token=token,
             )
@@ -144,6 +153,28 @@ class Client:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
+
+    def list_archives(
+        self,
+        *,
+        function: str | None = None,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+    ) -> builtins.list[dict[str, Any]]:
+        """ArchivedExecutions (summary in ``spec.execution``; :meth:`archived_tree` opens one)."""
+        ns = None if all_namespaces else self._ns(namespace)
+        selector = f"{labels.FUNCTION}={function}" if function else None
+        return self._list_all(_kube.ARCHIVED_EXECUTIONS, ns, selector)
+
+    def archived_tree(
+        self, name: str, *, namespace: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The objects archived as ``name``.
+
+        The root Execution comes first, then its descendant Executions, Suspensions, journal
+        chunks (ConfigMaps) and job summaries.
+        """
+        return archive.decode(self.kube.get(_kube.ARCHIVED_EXECUTIONS, self._ns(namespace), name))
 
     def watch(
         self, name: str | None = None, *, namespace: str | None = None, timeout: float | None = None

@@ -83,8 +83,10 @@ class MemoryJournal:
         status["steps"][record.name] = record.to_status()
         self.writes += 1
 
-    def record(self, record: StepRecord) -> None:
-        self._object["status"]["steps"].setdefault(record.name, record.to_status())
+    def record(self, record: StepRecord, *, replace: bool = False) -> None:
+        steps = self._object["status"]["steps"]
+        if replace or record.name not in steps:
+            steps[record.name] = record.to_status()
 
     def create_child(self, spec: ChildSpec) -> None:
         if spec.name not in self.children:

@@ -4,7 +4,9 @@ A child is an Execution named after its parent and the step (so a replay adopts 
 created before), owned by the parent, labelled with the parent and root, in the parent's worker
 group. A failed child fails the waiting step with a non-retryable ChildFailedError (a canceled
 one with ChildCanceledError); with the default child policy a retry of the parent reuses the
-child as it is.
+child as it is. With ``childPolicy: RetryFailed`` a later attempt of the parent runs a failed or
+canceled child again, as a new Execution named after the step and the attempt (``-a2``), so the
+failed one stays visible; completed children are reused.
 """
 
 from __future__ import annotations
@@ -28,9 +30,21 @@ def spawn_execution(
     options: ExecuteOptions | None = None,
 ) -> ChildExecution:
     """Start a child execution without waiting; a replay returns the same child."""
-    name, index, _ = ktx.begin_step("execute", options)
-    child = names.child_name(ktx.name, name)
-    if ktx.journal.child(child) is None:
+    name, index, recorded = ktx.begin_step("execute", options)
+    child = recorded.child if recorded is not None and recorded.child else None
+    child = child or names.child_name(ktx.name, name)
+    state = ktx.journal.child(child)
+    rerun = (
+        recorded is not None
+        and state is not None
+        and state.phase in (Phase.FAILED, Phase.CANCELED)
+        and ktx.child_policy == "RetryFailed"
+        and (recorded.attempt or 1) <= ktx.attempts
+    )
+    if rerun:
+        child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+        state = ktx.journal.child(child)
+    if state is None:
         data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
         ktx.journal.create_child(ChildSpec(
             name=child, step=name, function=function, arguments=data,
@@ -40,7 +54,7 @@ def spawn_execution(
             display_name=options.display_name if options else None,
             description=options.description if options else None,
         ))  # fmt: skip
-    ktx.journal.record(ktx.record(name, index, "execute", options, child=child))
+    ktx.journal.record(ktx.record(name, index, "execute", options, child=child), replace=rerun)
     return ChildExecution(name=child, namespace=ktx.namespace)
 
 

@@ -67,6 +67,12 @@ class ExecutionContext:
         return len(self.execution.get("status", {}).get("attempts") or [])
 
     @property
+    def child_policy(self) -> str:
+        """``spec.retry.childPolicy``: what a retry does with failed children."""
+        retry = (self.execution.get("spec") or {}).get("retry") or {}
+        return str(retry.get("childPolicy") or "None")
+
+    @property
     def resumptions(self) -> int:
         """Times the execution was resumed after its first start (takeovers, wake-ups, retries)."""
         return int(self.execution.get("status", {}).get("resumptions") or 0)

@@ -139,8 +139,11 @@ class Journal(Protocol):
         """Durably record a store step and its JSON value (one write)."""
         ...
 
-    def record(self, record: StepRecord) -> None:
-        """Record a step whose effect lives elsewhere (a child, a suspension); may be lazy."""
+    def record(self, record: StepRecord, *, replace: bool = False) -> None:
+        """Record a step whose effect lives elsewhere (a child, a suspension); may be lazy.
+
+        An existing record is kept unless ``replace`` (a child run again on retry).
+        """
         ...
 
     def create_child(self, spec: ChildSpec) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from kontinue import errors
 from kontinue.api import durations
-from kontinue.api.timestamps import format_time
+from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import Journal
@@ -139,7 +139,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     }
     if error["retryable"] and len(previous) < int(retry.get("retries") or 0):
         backoff = durations.parse_duration(retry.get("backoff") or "5s")
-        patch.update(phase="Backoff", nextAttemptAt=format_time(now + backoff))
+        patch.update(phase="Backoff", nextAttemptAt=format_time_ceil(now + backoff))
     else:
         patch.update(phase="Failed", finishedAt=stamp)
     return patch

@@ -97,6 +97,8 @@ def _cron_regex() -> re.Pattern[str]:
         "@yearly",
         "@annually",
         "0-30/10 * * * *",
+        "*/10 * * * * *",
+        "30 0 9 * * MON",
     ],
 )
 def test_cron_rule_accepts(schedule: str) -> None:
@@ -108,7 +110,8 @@ def test_cron_rule_accepts(schedule: str) -> None:
     [
         "",
         "* * * *",
-        "* * * * * *",
+        "* * * * * * *",
+        "60 * * * * *",
         "60 * * * *",
         "* 24 * * *",
         "* * 0 * *",

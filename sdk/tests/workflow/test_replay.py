@@ -222,6 +222,36 @@ def test_children_results_and_failures() -> None:
     assert not outcome.error.retryable
 
 
+@pytest.mark.parametrize("policy", ["None", "RetryFailed"])
+def test_child_policy_decides_what_a_retry_runs_again(policy: str) -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("parent", registry=registry)
+    def parent(ktx: kontinue.ExecutionContext) -> list[Any]:
+        specs = [kontinue.ChildExecutionOptions(function="child") for _ in range(3)]
+        return kontinue.execute_parallel(ktx, specs)
+
+    journal = MemoryJournal("p", spec={"retry": {"retries": 1, "childPolicy": policy}})
+    assert _run(registry, "parent", journal).kind == "released"
+    journal.finish_child("p-execute-1", Phase.COMPLETED, result=1)
+    journal.finish_child("p-execute-2", Phase.FAILED, message="boom")
+    journal.finish_child("p-execute-3", Phase.CANCELED)
+    assert isinstance(_run(registry, "parent", journal).error, errors.ChildFailedError)
+    journal.execution()["status"]["attempts"] = [{"phase": "Failed"}]  # the second attempt
+    outcome = _run(registry, "parent", journal)
+    if policy == "None":  # children are reused as they are: the failure replays
+        assert isinstance(outcome.error, errors.ChildFailedError)
+        assert list(journal.children) == ["p-execute-1", "p-execute-2", "p-execute-3"]
+        return
+    assert outcome.kind == "released"  # the failed and canceled children run again
+    assert list(journal.children)[3:] == ["p-execute-2-a2", "p-execute-3-a2"]
+    journal.finish_child("p-execute-2-a2", Phase.COMPLETED, result=2)
+    journal.finish_child("p-execute-3-a2", Phase.COMPLETED, result=3)
+    assert _run(registry, "parent", journal).result == [1, 2, 3]
+    assert journal.steps()["execute-2"].child == "p-execute-2-a2"
+    assert len(journal.children) == 5  # a later replay of the same attempt adopts them
+
+
 def test_typed_arguments_and_bad_input() -> None:
     registry = FunctionRegistry()
 

@@ -1,4 +1,4 @@
-"""kopf wiring: watch events of Executions, Suspensions and worker Leases feed the Timekeeper.
+"""kopf wiring: watch events of the kontinue resources and worker Leases feed the Timekeeper.
 
 Only ``on.event`` handlers are registered: kopf then keeps no progress or diff-base
 annotations and adds no finalizers, so the controller adds no bookkeeping writes to any object
@@ -40,6 +40,14 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
     @kopf.on.event(group.GROUP, group.VERSION, group.SUSPENSION.plural, registry=registry)
     def suspension_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         timekeeper.on_suspension(type, dict(body))
+
+    @kopf.on.event(group.GROUP, group.VERSION, group.SCHEDULED_EXECUTION.plural, registry=registry)
+    def schedule_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.scheduler.on_schedule(type, dict(body))
+
+    @kopf.on.event(group.GROUP, group.VERSION, group.ARCHIVED_EXECUTION.plural, registry=registry)
+    def archive_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.retention.on_archive(type, dict(body))
 
     @kopf.on.event(
         "coordination.k8s.io",

@@ -8,7 +8,13 @@ conditional on the resourceVersion seen, so a stale view can only cause a refuse
 - a sleep's Suspension completes at its ``resumeAt``;
 - a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved;
 - a Backoff execution goes back to Pending at ``nextAttemptAt``;
-- takeover: when a worker's Lease expires, its Executing executions go back to Pending.
+- takeover: when a worker's Lease expires, its Executing executions go back to Pending;
+- and it hands executions to the other duties: cancellation, timeouts, retention (TTL) and
+  schedules (their own modules), each timer keyed by duty and object so that the many events
+  of one object never pile up duplicate timers.
+
+The view keeps a slim copy of each object (no step log, stored values or result) and an index
+of children and suspensions by parent, so a cancellation finds a tree without a listing.
 """
 
 from __future__ import annotations
@@ -66,30 +72,97 @@ class Timers(threading.Thread):
                     log.exception("timer callback failed")
 
 
+_BULKY_STATUS = ("state", "steps", "result", "attempts")
+
+
+def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an object the controller's view keeps."""
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    kept = {**obj, "metadata": metadata}
+    status = obj.get("status")
+    if isinstance(status, Mapping):
+        kept["status"] = {k: v for k, v in status.items() if k not in _BULKY_STATUS}
+    return kept
+
+
 class Timekeeper:
     """The controller's event-driven duties."""
 
     def __init__(self, kube: _kube.Kube, stop: threading.Event, *, identity: str) -> None:
-        self._kube = kube
+        self.kube = kube
         self._identity = identity
         self.timers = Timers(stop)
         self._objects: dict[Key, dict[str, Any]] = {}
         self._waiters: dict[Key, set[tuple[str, str]]] = {}
+        self._owned: dict[Key, set[str]] = {}  # (kind, namespace, parent) -> names
+        self._due: dict[tuple[str, Key], datetime] = {}
         self._lock = threading.Lock()
+        # the duties built on this view (imported here: they need the view's type)
+        from kontinue_controller.cancellation import Cancellation
+        from kontinue_controller.retention import Retention
+        from kontinue_controller.schedules import Scheduler
+        from kontinue_controller.timeouts import Timeouts
+
+        self.cancellation = Cancellation(self)
+        self.timeouts = Timeouts(self)
+        self.retention = Retention(self)
+        self.scheduler = Scheduler(self)
 
     def start(self) -> None:
         """Start the timer thread."""
         self.timers.start()
 
+    def at(self, duty: str, key: Key, when: datetime, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at ``when``: one timer per duty and object (a later call moves it)."""
+        with self._lock:
+            if self._due.get((duty, key)) == when:
+                return
+            self._due[(duty, key)] = when
+
+        def fire() -> None:
+            with self._lock:
+                if self._due.get((duty, key)) != when:
+                    return  # moved or dropped since
+                del self._due[(duty, key)]
+            callback()
+
+        self.timers.at(when, fire)
+
+    def cached(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The view's copy of an object (slim), if it has one."""
+        with self._lock:
+            return self._objects.get((kind, namespace, name))
+
+    def owned(self, kind: str, namespace: str, parent: str) -> list[dict[str, Any]]:
+        """The view's children (``Execution``) or suspensions (``Suspension``) of ``parent``."""
+        with self._lock:
+            names = list(self._owned.get((kind, namespace, parent), ()))
+            found = [self._objects.get((kind, namespace, n)) for n in names]
+        return [o for o in found if o is not None]
+
     # -- events from the watches --------------------------------------------------------------
 
     def _remember(self, kind: str, event: str | None, obj: dict[str, Any]) -> Key:
-        key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        meta = obj["metadata"]
+        key = (kind, meta["namespace"], meta["name"])
+        parent = (meta.get("labels") or {}).get(labels.PARENT)
         with self._lock:
             if event == "DELETED":
                 self._objects.pop(key, None)
+                if parent:
+                    self._owned.get((kind, key[1], parent), set()).discard(key[2])
+                    if not self._owned.get((kind, key[1], parent), True):
+                        del self._owned[(kind, key[1], parent)]
+                if kind == "Execution":
+                    self._owned.pop(("Execution", key[1], key[2]), None)
+                    self._owned.pop(("Suspension", key[1], key[2]), None)
+                    self._waiters.pop(key, None)
+                for duty_key in [d for d in self._due if d[1] == key]:
+                    del self._due[duty_key]
             else:
-                self._objects[key] = obj
+                self._objects[key] = slim(obj)
+                if parent:
+                    self._owned.setdefault((kind, key[1], parent), set()).add(key[2])
         return key
 
     def _wake_waiters(self, key: Key) -> None:
@@ -101,8 +174,17 @@ class Timekeeper:
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
         """An Execution changed (or was listed)."""
         key = self._remember("Execution", event, obj)
-        if event != "DELETED":
-            phase = execution_phase(obj)
+        schedule = (obj["metadata"].get("labels") or {}).get(labels.SCHEDULE)
+        phase = execution_phase(obj)
+        if schedule and (event == "DELETED" or phase.terminal):
+            self.scheduler.touch(key[1], schedule)
+        if event == "DELETED":
+            pass
+        elif not phase.terminal and (obj.get("spec") or {}).get("cancel"):
+            self.cancellation.request(key)
+        else:
+            self.timeouts.watch(key, obj)
+            self.retention.watch(key, obj)
             if phase == Phase.SUSPENDED:
                 with self._lock:
                     for item in (obj.get("status") or {}).get("suspendedOn") or []:
@@ -111,7 +193,7 @@ class Timekeeper:
                 self._evaluate(key[1:])
             elif phase == Phase.BACKOFF:
                 due = deadlines.backoff_end(obj) or datetime.now(UTC)
-                self.timers.at(due, lambda: self._end_backoff(key[1], key[2]))
+                self.at("backoff", key, due, lambda: self._end_backoff(key[1], key[2]))
         self._wake_waiters(key)
 
     def on_suspension(self, event: str | None, obj: dict[str, Any]) -> None:
@@ -121,7 +203,7 @@ class Timekeeper:
             phase = (obj.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED
             resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
             if resume_at is not None and phase == SuspensionPhase.SUSPENDED:
-                self.timers.at(resume_at, lambda: self._end_sleep(key[1], key[2]))
+                self.at("sleep", key, resume_at, lambda: self._end_sleep(key[1], key[2]))
         self._wake_waiters(key)
 
     def on_worker_lease(self, event: str | None, obj: dict[str, Any]) -> None:
@@ -133,11 +215,18 @@ class Timekeeper:
         if expiry is None:
             return
         version = obj["metadata"]["resourceVersion"]
-        self.timers.at(expiry + timedelta(milliseconds=50), lambda: self._check_lease(key, version))
+        self.at(
+            "lease",
+            key,
+            expiry + timedelta(milliseconds=50),
+            lambda: self._check_lease(key, version),
+        )
 
     # -- transitions ------------------------------------------------------------------------------
 
-    def post_event(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+    def post_event(
+        self, obj: Mapping[str, Any], reason: str, message: str, *, warning: bool = False
+    ) -> None:
         """Record a Kubernetes Event on an object (``kubectl describe`` tells the story)."""
         meta = obj["metadata"]
         now = timestamps.format_micro_time(datetime.now(UTC))
@@ -147,52 +236,69 @@ class Timekeeper:
             "involvedObject": {"apiVersion": obj.get("apiVersion", "kontinue.cloud/v1alpha1"),
                                "kind": obj.get("kind", "Execution"), "name": meta["name"],
                                "namespace": meta["namespace"], "uid": meta.get("uid")},
-            "reason": reason, "message": message, "type": "Normal",
+            "reason": reason, "message": message, "type": "Warning" if warning else "Normal",
             "firstTimestamp": timestamps.format_time(datetime.now(UTC)),
             "lastTimestamp": timestamps.format_time(datetime.now(UTC)),
             "eventTime": now, "action": reason, "reportingComponent": "kontinue-controller",
             "reportingInstance": self._identity, "source": {"component": "kontinue-controller"},
         }  # fmt: skip
         try:
-            self._kube.create(_kube.EVENTS, meta["namespace"], event)
+            self.kube.create(_kube.EVENTS, meta["namespace"], event)
         except (_kube.ApiError, _kube.Unreachable) as exc:
             log.debug("posting an event failed: %s", exc)
 
-    def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
+    def transition(
+        self,
+        obj: Mapping[str, Any],
+        reason: str,
+        status: Mapping[str, Any],
+        *,
+        warning: bool = False,
+    ) -> dict[str, Any] | None:
+        """Patch an Execution's status if it did not change since ``obj``; post an Event.
+
+        Returns the updated object, or None when it changed or is gone (the watch will bring
+        the new state).
+        """
         meta = obj["metadata"]
         try:
-            self._kube.merge_patch(
+            updated = self.kube.merge_patch(
                 _kube.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
-                {"status": {"phase": Phase.PENDING.value, "message": message, **extra}},
+                {"status": dict(status)},
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )
         except (_kube.Conflict, _kube.NotFound):
-            return False
-        self.post_event(obj, reason, message)
-        return True
+            return None
+        self.post_event(obj, reason, str(status.get("message") or reason), warning=warning)
+        return updated
+
+    def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
+        status = {"phase": Phase.PENDING.value, "message": message, **extra}
+        return self.transition(obj, reason, status) is not None
 
     def _end_backoff(self, namespace: str, name: str) -> None:
-        current = self._kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        current = self.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
         if current is None or execution_phase(current) != Phase.BACKOFF:
             return
         due = deadlines.backoff_end(current)
         if due is not None and due > datetime.now(UTC):
-            self.timers.at(due, lambda: self._end_backoff(namespace, name))
+            key = ("Execution", namespace, name)
+            self.at("backoff", key, due, lambda: self._end_backoff(namespace, name))
             return
         self._to_pending(current, "BackoffEnded", "retrying after backoff", nextAttemptAt=None)
 
     def _end_sleep(self, namespace: str, name: str) -> None:
-        current = self._kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
+        current = self.kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
         if current is None:
             return
         if ((current.get("status") or {}).get("phase") or "Suspended") != "Suspended":
             return
         status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
         try:
-            self._kube.merge_patch(
+            self.kube.merge_patch(
                 _kube.SUSPENSIONS,
                 namespace,
                 name,
@@ -212,7 +318,7 @@ class Timekeeper:
             resource = {"Execution": _kube.EXECUTIONS, "Suspension": _kube.SUSPENSIONS}.get(kind)
             if resource is None:
                 return False
-            obj = self._kube.get_or_none(resource, namespace, name)
+            obj = self.kube.get_or_none(resource, namespace, name)
             if obj is None:
                 return True  # gone: the replay finds out
         if kind == "Execution":
@@ -242,7 +348,7 @@ class Timekeeper:
             return  # renewed (or deleted) since
         holder = (lease.get("spec") or {}).get("holderIdentity")
         group = lease["metadata"].get("labels", {}).get(labels.WORKER_GROUP, "default")
-        listing = self._kube.list(
+        listing = self.kube.list(
             _kube.EXECUTIONS,
             key[1],
             field_selector=f"spec.workerGroup={group},status.phase=Executing",
@@ -256,7 +362,7 @@ class Timekeeper:
                     workerName=None,
                 )
         try:
-            self._kube.request(
+            self.kube.request(
                 "DELETE",
                 _kube.LEASES.path(key[1], key[2]),
                 body={"preconditions": {"resourceVersion": version}},

@@ -31,7 +31,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import labels, manifests, names
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
-from kontinue.api.timestamps import format_time, parse_time
+from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.client import _kube
 from kontinue.workflow import (
     ChildSpec,
@@ -105,6 +105,8 @@ class KubeJournal:
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._workflow_message = False
+        self.taken: str | None = None
+        """Why the execution was taken from this attempt (canceled, timed out, handed over)."""
         meta = execution["metadata"]
         self._parent_base = manifests.Parent(
             name=meta["name"],
@@ -135,6 +137,16 @@ class KubeJournal:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def observe(self, current: Mapping[str, Any], *, gone: bool = False) -> None:
+        """A newer copy of the execution from the watch: unwind if it was taken away."""
+        if gone or not self._still_mine(current):
+            status = current.get("status") or {}
+            phase = status.get("phase") or "gone"
+            self.taken = f"{phase}: {status.get('message') or 'taken from this worker'}"
+            self._cancelled.set()
+        elif (current.get("spec") or {}).get("cancel"):
+            self._cancelled.set()
 
     # -- fenced writes -----------------------------------------------------------------------
 
@@ -227,9 +239,7 @@ class KubeJournal:
             self._archived_state.update(json.loads(data.get("state", "{}")))
 
     def _label_value(self) -> str:
-        return (
-            self.name if names.is_dns_label(self.name) else names.child_name("journal", self.name)
-        )
+        return names.journal_label(self.name)
 
     def _compaction(self) -> dict[str, Any]:
         """The status patch that moves the oldest step records into a new chunk, or {}."""
@@ -293,8 +303,8 @@ class KubeJournal:
             patch.setdefault("state", {})[record.name] = value
         self.write(patch)
 
-    def record(self, record: StepRecord) -> None:
-        if record.name not in self._steps:
+    def record(self, record: StepRecord, *, replace: bool = False) -> None:
+        if replace or record.name not in self._steps:
             self._pending[record.name] = record.to_status()
 
     # -- children ----------------------------------------------------------------------------
@@ -351,7 +361,7 @@ class KubeJournal:
         manifest = manifests.suspension_manifest(
             name,
             self._parent(step),
-            resume_at=format_time(resume_at) if resume_at else None,
+            resume_at=format_time_ceil(resume_at) if resume_at else None,
             display_name=display_name,
             description=description,
         )

@@ -5,7 +5,12 @@ candidates; a free slot takes the oldest candidate whose function this worker se
 it with one status write conditional on the resourceVersion it saw: phase Executing, this
 worker's name, the claim counter + 1. A conflict means another worker (or a change) won; the
 watch brings the candidate back if it is still Pending. Every later write is fenced (see
-:mod:`kontinue_worker.journal`).
+:mod:`kontinue_worker.journal`). An execution asked to cancel is never claimed (the controller
+cancels it).
+
+A third watch (``status.workerName`` = this worker) tells a running attempt at once when its
+execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
+another worker: the attempt unwinds at its next step boundary and writes nothing more.
 
 Graceful shutdown (SIGTERM): stop claiming, give running attempts a grace period, then release
 what is still running (back to Pending) and delete the Lease.
@@ -102,6 +107,12 @@ class Worker:
                     stop=self.stop_event, name=f"pending-{source}",
                 )  # fmt: skip
                 self._threads.append(informer)
+            own = Informer(
+                self.kube, _kube.EXECUTIONS, namespace,
+                field_selector=f"status.workerName={self.config.name}",
+                on_event=self._own_event, stop=self.stop_event, name=f"own-{namespace}",
+            )  # fmt: skip
+            self._threads.append(own)
             lease_watch = Informer(
                 self.kube,
                 _kube.LEASES,
@@ -156,13 +167,22 @@ class Worker:
     def _candidate(self, source: str, event: str, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         with self._cond:
-            if event == "DELETED" or execution_phase(obj) != Phase.PENDING:
+            if (
+                event == "DELETED"
+                or execution_phase(obj) != Phase.PENDING
+                or (obj.get("spec") or {}).get("cancel")
+            ):
                 self._candidates.pop(key, None)
                 self._sources.setdefault(source, set()).discard(key)
             else:
                 self._candidates[key] = obj
                 self._sources.setdefault(source, set()).add(key)
             self._cond.notify_all()
+
+    def _own_event(self, event: str, obj: dict[str, Any]) -> None:
+        journal = self._running.get((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+        if journal is not None:
+            journal.observe(obj, gone=event == "DELETED")
 
     def _sync(self, source: str, items: list[dict[str, Any]]) -> None:
         with self._cond:
@@ -340,6 +360,9 @@ class Worker:
             )
             if outcome.kind == "canceled" and not self._claiming.is_set():
                 return  # released by shutdown, not canceled by a user
+            if journal.taken is not None:
+                log.info("execution %s/%s stopped: %s", *key, journal.taken)
+                return
             journal.finish(outcome)
             if outcome.kind == "failed":
                 log.info("execution %s/%s attempt failed: %s", *key, outcome.error)

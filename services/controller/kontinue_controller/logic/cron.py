@@ -4,6 +4,9 @@ Semantics follow CronJob: a slot is due when its time has come and it was not ru
 downtime only the most recent missed slot runs (no storm of catch-up runs), and not at all when
 it is older than ``startingDeadlineSeconds``. Slots are computed in the schedule's time zone
 (default UTC), so "0 9 * * *" in Europe/Berlin follows daylight saving time.
+
+Beyond CronJob, a sixth field in front gives seconds ("*/10 * * * * *": every ten seconds), as
+Quartz and Spring write it; such schedules name their runs by the second instead of the minute.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ def zone(name: str | None) -> ZoneInfo:
         raise ScheduleError(f"unknown time zone {name!r}") from exc
 
 
+def has_seconds(schedule: str) -> bool:
+    """Whether the expression has the leading seconds field (6 fields)."""
+    return len(schedule.split()) == 6
+
+
 def validate(schedule: str, time_zone: str | None = None) -> None:
     """Raise :class:`ScheduleError` for an expression or time zone that cannot be used."""
     zone(time_zone)
-    if len(schedule.split()) not in (1, 5) or not croniter.is_valid(schedule):
+    fields = len(schedule.split())
+    if fields not in (1, 5, 6) or not croniter.is_valid(schedule, second_at_beginning=fields == 6):
         raise ScheduleError(f"invalid cron schedule {schedule!r}")
 
 
@@ -38,7 +47,9 @@ def next_slot(schedule: str, time_zone: str | None, after: datetime) -> datetime
     """The first slot strictly after ``after`` (returned in UTC)."""
     validate(schedule, time_zone)
     local = after.astimezone(zone(time_zone))
-    slot: datetime = croniter(schedule, local).get_next(datetime)
+    slot: datetime = croniter(schedule, local, second_at_beginning=has_seconds(schedule)).get_next(
+        datetime
+    )
     return slot.astimezone(UTC)
 
 
@@ -89,8 +100,11 @@ def due(
     return Due(latest, missed, False, following)
 
 
-def slot_name(schedule_name: str, slot: datetime) -> str:
-    """Deterministic name of the Execution for a slot (minutes since the epoch, as CronJob)."""
-    minutes = int(slot.astimezone(UTC).timestamp() // 60)
-    suffix = f"-{minutes}"
+def slot_name(schedule_name: str, slot: datetime, *, seconds: bool = False) -> str:
+    """Deterministic name of the Execution for a slot.
+
+    Minutes since the epoch, as CronJob names its Jobs; seconds for a schedule with seconds.
+    """
+    stamp = slot.astimezone(UTC).timestamp()
+    suffix = f"-{int(stamp) if seconds else int(stamp // 60)}"
     return schedule_name[: 63 - len(suffix)].rstrip("-") + suffix

@@ -66,7 +66,7 @@ def test_starting_deadline_skips_a_late_slot() -> None:
     [
         ("61 * * * *", None),
         ("@every 5m", None),
-        ("* * * * * *", None),
+        ("* * * * * * *", None),
         ("0 9 * * *", "Mars/Olympus"),
     ],
 )
@@ -80,3 +80,16 @@ def test_slot_names_are_deterministic_and_fit_a_label() -> None:
     assert cron.slot_name("nightly", slot) == f"nightly-{int(slot.timestamp() // 60)}"
     long = cron.slot_name("x" * 80, slot)
     assert len(long) <= 63 and long == cron.slot_name("x" * 80, slot)
+
+
+def test_a_leading_seconds_field_schedules_by_the_second() -> None:
+    cron.validate("*/10 * * * * *")
+    assert cron.has_seconds("*/10 * * * * *") and not cron.has_seconds("*/10 * * * *")
+    assert cron.next_slot("*/10 * * * * *", None, at("2030-01-01T10:00:03")) == at(
+        "2030-01-01T10:00:10"
+    )
+    slot = at("2030-01-01T10:00:10")
+    assert cron.slot_name("tick", slot, seconds=True) == f"tick-{int(slot.timestamp())}"
+    assert cron.slot_name("tick", slot) == f"tick-{int(slot.timestamp() // 60)}"
+    with pytest.raises(cron.ScheduleError):
+        cron.validate("* * * * * * *")

@@ -1,0 +1,111 @@
+"""Cancellation of a whole tree.
+
+Setting ``spec.cancel`` on an Execution (the client, CLI and UI do) asks for it. The controller
+then, for that execution:
+
+1. asks each unfinished child to cancel (``spec.cancel`` on the child, whose own cancellation
+   cascades the same way down the tree);
+2. cancels its waiting Suspensions (phase Canceled);
+3. sets the execution itself to Canceled (or Skipped, for a scheduled run recorded as skipped),
+   whatever its phase. A worker running it sees the change through its watch and stops at the
+   next step boundary; its fenced writes cannot land any more.
+
+Overall timeouts use the same descent for the children of the execution that timed out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from kontinue.api import labels, timestamps
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.client import _kube
+
+if TYPE_CHECKING:
+    from kontinue_controller.timekeeping import Key, Timekeeper
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 5
+
+
+class Cancellation:
+    """Cancels trees for the :class:`~kontinue_controller.timekeeping.Timekeeper`."""
+
+    def __init__(self, timekeeper: Timekeeper) -> None:
+        self._tk = timekeeper
+
+    def request(self, key: Key) -> None:
+        """An execution asks to be canceled: do it on the timer thread, once."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        self._tk.at("cancel", key, now, lambda: self.cancel(key[1], key[2]))
+
+    def cancel_descendants(self, namespace: str, name: str, reason: str) -> int:
+        """Ask every unfinished child of ``name`` to cancel and cancel its waiting Suspensions.
+
+        Returns how many objects were changed.
+        """
+        changed = 0
+        for child in self._tk.owned("Execution", namespace, name):
+            if execution_phase(child).terminal or (child.get("spec") or {}).get("cancel"):
+                continue
+            try:
+                self._tk.kube.merge_patch(
+                    _kube.EXECUTIONS,
+                    namespace,
+                    child["metadata"]["name"],
+                    {"spec": {"cancel": True}},
+                )
+                changed += 1
+            except _kube.NotFound:
+                pass
+        for suspension in self._tk.owned("Suspension", namespace, name):
+            phase = (suspension.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED
+            if phase != SuspensionPhase.SUSPENDED:
+                continue
+            status = {
+                "phase": SuspensionPhase.CANCELED.value,
+                "finishedAt": timestamps.now(),
+                "message": reason,
+            }
+            try:
+                self._tk.kube.merge_patch(
+                    _kube.SUSPENSIONS,
+                    namespace,
+                    suspension["metadata"]["name"],
+                    {"status": status},
+                    subresource="status",
+                    resource_version=suspension["metadata"]["resourceVersion"],
+                )
+                changed += 1
+            except (_kube.Conflict, _kube.NotFound):
+                pass  # resumed or gone meanwhile
+        return changed
+
+    def cancel(self, namespace: str, name: str) -> None:
+        """Cancel ``name`` and, through its children, its whole tree."""
+        for _ in range(_ATTEMPTS):
+            current = self._tk.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+            if current is None or execution_phase(current).terminal:
+                return
+            if not (current.get("spec") or {}).get("cancel"):
+                return
+            skip = (current["metadata"].get("annotations") or {}).get(labels.SKIP_REASON)
+            message = skip or "canceled"
+            self.cancel_descendants(namespace, name, f"execution {name} was canceled")
+            status: dict[str, Any] = {
+                "phase": (Phase.SKIPPED if skip else Phase.CANCELED).value,
+                "finishedAt": timestamps.now(),
+                "message": message,
+                "suspendedOn": None,
+                "nextAttemptAt": None,
+            }
+            if not skip and execution_phase(current) == Phase.EXECUTING:
+                status["message"] = f"canceled while running on {current['status']['workerName']}"
+            reason = "Skipped" if skip else "Canceled"
+            if self._tk.transition(current, reason, status) is not None:
+                log.info("execution %s/%s %s", namespace, name, reason.lower())
+                return
+        log.warning("could not cancel %s/%s: it kept changing", namespace, name)

@@ -90,6 +90,8 @@ def test_client_surface() -> None:
         "resume_suspension",
         "resume_execution",
         "cancel",
+        "list_archives",
+        "archived_tree",
     }
     assert methods <= set(dir(kontinue.client.Client))
     assert {"Client", "ExecutionHandle", "NotFound", "Conflict", "Forbidden", "WaitTimeout"} <= set(

@@ -16,7 +16,7 @@ import pytest
 
 from kontinue.api import labels
 from kontinue.api.timestamps import parse_time
-from kontinue.client import Client
+from kontinue.client import Client, SuspensionNotWaiting
 from kontinue.client._kube import ARCHIVED_EXECUTIONS, EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions, TTLOptions
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, kontinue_object, wait_for
@@ -49,6 +49,21 @@ def _seconds(start: str, end: str) -> float:
     a, b = parse_time(start), parse_time(end)
     assert a is not None and b is not None
     return (b - a).total_seconds()
+
+
+def test_a_sleep_resumed_by_hand_ends_early_and_only_once(
+    client: Client, worker: WorkerProcess
+) -> None:
+    name = client.create_execution("sleeper", {"seconds": 600})["metadata"]["name"]
+    sleep = f"{name}-sleep-1"
+    wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=30)
+    client.resume_suspension(sleep, resumed_by="operator")
+    done = client.wait(name, timeout=30)["status"]
+    assert done["phase"] == "Completed" and done["result"] == "slept"
+    status = client.kube.get(SUSPENSIONS, client.namespace, sleep)["status"]
+    assert (status["phase"], status["resumedBy"]) == ("Completed", "operator")
+    with pytest.raises(SuspensionNotWaiting, match="is not waiting: it is Completed"):
+        client.resume_suspension(sleep)
 
 
 def test_an_attempt_timeout_stops_the_worker_and_a_retry_succeeds(

@@ -1,6 +1,6 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
 
-from kontinue.client._client import Client, ExecutionHandle, WaitTimeout
+from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
 from kontinue.client._kube import (
     AlreadyExists,
     ApiError,
@@ -25,5 +25,6 @@ __all__ = [
     "NotFound",
     "TooLarge",
     "Unreachable",
+    "SuspensionNotWaiting",
     "WaitTimeout",
 ]

@@ -23,6 +23,10 @@ class WaitTimeout(TimeoutError):
     """The execution did not finish within the timeout."""
 
 
+class SuspensionNotWaiting(ValueError):
+    """A resume of a suspension that already completed or was canceled."""
+
+
 @dataclass(frozen=True)
 class ExecutionHandle:
     """A created execution: its name and namespace, and shortcuts to follow it."""
@@ -237,7 +241,16 @@ class Client:
         namespace: str | None = None,
         resumed_by: str = "client",
     ) -> dict[str, Any]:
-        """Complete a Suspension (early for a sleep), handing ``data`` to the workflow."""
+        """Complete a Suspension (early for a sleep), handing ``data`` to the workflow.
+
+        Raises:
+            SuspensionNotWaiting: it already completed or was canceled (nothing is changed).
+        """
+        ns = self._ns(namespace)
+        current = self.kube.get(_kube.SUSPENSIONS, ns, name)
+        phase = (current.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED.value
+        if phase != SuspensionPhase.SUSPENDED:
+            raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
         status: dict[str, Any] = {
             "phase": SuspensionPhase.COMPLETED.value,
             "finishedAt": timestamps.now(),
@@ -245,9 +258,17 @@ class Client:
         }
         if data is not None:
             status["data"] = _convert.to_json(data, "the resume payload")
-        return self.kube.merge_patch(
-            _kube.SUSPENSIONS, self._ns(namespace), name, {"status": status}, subresource="status"
-        )
+        try:
+            return self.kube.merge_patch(
+                _kube.SUSPENSIONS,
+                ns,
+                name,
+                {"status": status},
+                subresource="status",
+                resource_version=current["metadata"]["resourceVersion"],
+            )
+        except _kube.Conflict:  # it changed meanwhile (resumed, canceled, slept out): look again
+            return self.resume_suspension(name, data, namespace=ns, resumed_by=resumed_by)
 
     def resume_execution(
         self, name: str, *, recursive: bool = False, data: Any = None, namespace: str | None = None

@@ -546,13 +546,13 @@ def main() -> int:
         recorder.all_done.wait(max(deadline - time.time(), 0))
         done = time.time()
         bench_cpu = _own_cpu() - bench_cpu
+        with recorder.lock:  # what came within the grace period
+            sleep_ended = dict(recorder.sleep_ended)
+            woke = dict(recorder.woke)
         time.sleep(3)  # settle: the last Events, the audit log, a calm RSS reading
         end = sampler.read()
         writes_end = write_counts(cluster)
 
-        with recorder.lock:
-            sleep_ended = dict(recorder.sleep_ended)
-            woke = dict(recorder.woke)
         sleep_late = [
             sleep_ended[s.suspension] - s.resume_at for s in sleepers if s.suspension in sleep_ended
         ]

@@ -22,7 +22,11 @@ STEP_FUNCTIONS = {
     "set_message",
     "set_progress",
     "clear_progress",
+    "run_job",
+    "run_pod",
+    "run_script",
 }
+RESULT_TYPES = {"JobResult", "PodResult"}
 OPTION_TYPES = {
     "StepOptions",
     "ExecuteOptions",
@@ -64,6 +68,7 @@ def test_kontinue_exports() -> None:
     expected = (
         STEP_FUNCTIONS
         | OPTION_TYPES
+        | RESULT_TYPES
         | ERRORS
         | {"function", "ExecutionContext", "ChildExecution", "__version__"}
     )
@@ -74,7 +79,10 @@ def test_kontinue_exports() -> None:
 
 def test_workflow_exports_cover_the_top_level_ones() -> None:
     top_level_workflow = (
-        STEP_FUNCTIONS | OPTION_TYPES | {"function", "ExecutionContext", "ChildExecution"}
+        STEP_FUNCTIONS
+        | OPTION_TYPES
+        | RESULT_TYPES
+        | {"function", "ExecutionContext", "ChildExecution"}
     )
     assert top_level_workflow <= set(kontinue.workflow.__all__)
 

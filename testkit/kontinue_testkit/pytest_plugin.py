@@ -34,6 +34,7 @@ import yaml
 from kubernetes import client, config
 
 from kontinue._devcluster import LocalCluster, find_testbin
+from kontinue._devcluster._process import kill_with_parent
 
 _CLUSTER_DIR_ENV = "KONTINUE_TEST_CLUSTER_DIR"
 _CLUSTER_ROOT_ENV = "KONTINUE_TEST_CLUSTER_ROOT"
@@ -285,7 +286,12 @@ def spawn_controller(
     env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as sink:
         process = subprocess.Popen(
-            command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=kill_with_parent,
         )
     return WorkerProcess(process, identity, log_path)
 
@@ -305,11 +311,15 @@ class SessionController:
         process = spawn_controller(
             self._cluster, log_path, identity=f"session-controller-{self.restarts}"
         )
-        wait_for(
-            "the controller to lead",
-            lambda: "leading" in process.log() or process.process.poll() is not None,
-            timeout=60,
-        )
+        try:
+            wait_for(
+                "the controller to lead",
+                lambda: "leading" in process.log() or process.process.poll() is not None,
+                timeout=60,
+            )
+        except AssertionError:
+            process.kill()
+            raise
         assert process.process.poll() is None, process.log()
         return process
 
@@ -393,7 +403,12 @@ def start_worker(
         env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
         with log_path.open("wb") as sink:
             process = subprocess.Popen(
-                command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=kill_with_parent,
             )
         worker = WorkerProcess(process, worker_name, log_path)
         started.append(worker)

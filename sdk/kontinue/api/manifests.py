@@ -127,3 +127,40 @@ def root_of(execution: Mapping[str, Any]) -> str:
     """The root execution's name (the execution itself when it has no parent)."""
     spec = execution.get("spec") or {}
     return str(spec.get("root") or execution["metadata"]["name"])
+
+
+def job_manifest(
+    name: str,
+    parent: Parent,
+    spec: Mapping[str, Any],
+    *,
+    extra_labels: Mapping[str, str] | None = None,
+    extra_annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A batch/v1 Job owned by ``parent``; extra labels and annotations also go on its pods."""
+    object_labels = {
+        **(extra_labels or {}),
+        labels.PARENT: parent.name,
+        labels.ROOT: parent.root,
+        labels.WORKER_GROUP: parent.worker_group,
+        labels.STEP: parent.step,
+    }
+    job_spec = dict(spec)
+    template = dict(job_spec.get("template") or {})
+    template_meta = dict(template.get("metadata") or {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), **object_labels}
+    if extra_annotations:
+        template_meta["annotations"] = {
+            **(template_meta.get("annotations") or {}),
+            **extra_annotations,
+        }
+    template["metadata"] = template_meta
+    job_spec["template"] = template
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": object_labels,
+        "ownerReferences": _owner(parent),
+    }
+    if extra_annotations:
+        metadata["annotations"] = dict(extra_annotations)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}

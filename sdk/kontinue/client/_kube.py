@@ -209,8 +209,12 @@ class Kube:
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
         timeout: float = 30.0,
+        raw: bool = False,
     ) -> Any:
-        """One API request; returns the decoded JSON body or raises an :class:`ApiError`."""
+        """One API request; returns the decoded JSON body or raises an :class:`ApiError`.
+
+        With ``raw`` the body comes back as text (pod logs).
+        """
         url = self.host + path
         if params:
             query = {k: v for k, v in params.items() if v is not None and v != ""}
@@ -232,6 +236,8 @@ class Kube:
             raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
         if response.status >= 400:
             _raise_for(response.status, response.data)
+        if raw:
+            return response.data.decode(errors="replace")
         return json.loads(response.data) if response.data else None
 
     # -- objects -------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kontinue import errors
 from kontinue.api.phases import Phase, SuspensionPhase
 from kontinue.workflow._journal import (
     ChildSpec,
     ChildState,
+    JobState,
     Progress,
     StepRecord,
     SuspensionState,
@@ -49,6 +51,10 @@ class MemoryJournal:
         self.children: dict[str, ChildSpec] = {}
         self.child_states: dict[str, ChildState] = {}
         self.suspensions: dict[str, SuspensionState] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.job_states: dict[str, JobState] = {}
+        self.pods: dict[str, list[dict[str, Any]]] = {}
+        self.logs: dict[str, str] = {}
         self.writes = 0
         self.clock: datetime | None = None
 
@@ -113,6 +119,36 @@ class MemoryJournal:
     def suspension(self, name: str) -> SuspensionState | None:
         return self.suspensions.get(name)
 
+    def create_job(
+        self,
+        name: str,
+        step: str,
+        spec: Mapping[str, Any],
+        extra_labels: Mapping[str, str],
+        extra_annotations: Mapping[str, str],
+    ) -> JobState:
+        if name not in self.jobs:
+            self.jobs[name] = {
+                "spec": copy.deepcopy(dict(spec)),
+                "labels": dict(extra_labels),
+                "annotations": dict(extra_annotations),
+            }
+            self.job_states[name] = JobState(name, finished=False)
+            self.writes += 1
+        return self.job_states[name]
+
+    def job(self, name: str) -> JobState | None:
+        return self.job_states.get(name)
+
+    def job_pods(self, name: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.pods.get(name, []))
+
+    def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
+        if pod not in self.logs:
+            raise errors.InfrastructureError(f"no logs of pod {pod}")
+        lines = self.logs[pod].splitlines(keepends=True)
+        return "".join(lines[-tail_lines:] if tail_lines else lines)
+
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         with self._changed:
             self._changed.wait(timeout)
@@ -132,6 +168,35 @@ class MemoryJournal:
         self.writes += 1
 
     # -- test controls ----------------------------------------------------------------------------
+
+    def finish_job(
+        self,
+        name: str,
+        *,
+        exit_codes: Mapping[str, int],
+        message: str | None = None,
+        logs: str = "",
+    ) -> None:
+        """End a job with one pod whose containers exited with ``exit_codes``."""
+        ok = all(code == 0 for code in exit_codes.values())
+        pod = f"{name}-pod"
+        self.pods[name] = [{
+            "metadata": {"name": pod, "namespace": self._namespace},
+            "status": {
+                "phase": "Succeeded" if ok else "Failed",
+                "containerStatuses": [
+                    {"name": c, "state": {"terminated": {
+                        "exitCode": code, "message": None if code == 0 else message,
+                    }}}
+                    for c, code in exit_codes.items()
+                ],
+            },
+        }]  # fmt: skip
+        self.logs[pod] = logs
+        self.job_states[name] = JobState(
+            name, finished=True, succeeded=int(ok), failed=int(not ok), message=message
+        )
+        self._notify()
 
     def finish_child(
         self, name: str, phase: Phase, result: Any = None, message: str | None = None

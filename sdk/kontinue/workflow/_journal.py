@@ -83,6 +83,19 @@ class SuspensionState:
 
 
 @dataclass(frozen=True)
+class JobState:
+    """What the engine needs to know about a Job a step created."""
+
+    name: str
+    finished: bool
+    """The Job has its Complete or Failed condition (or was stopped by a cancellation)."""
+    succeeded: int = 0
+    failed: int = 0
+    message: str | None = None
+    """The Failed condition's message (or the Complete one's)."""
+
+
+@dataclass(frozen=True)
 class ChildSpec:
     """A child execution to create."""
 
@@ -167,6 +180,33 @@ class Journal(Protocol):
 
     def suspension(self, name: str) -> SuspensionState | None:
         """Current state of a suspension (None if it does not exist)."""
+        ...
+
+    def create_job(
+        self,
+        name: str,
+        step: str,
+        spec: Mapping[str, Any],
+        extra_labels: Mapping[str, str],
+        extra_annotations: Mapping[str, str],
+    ) -> JobState:
+        """Create a Job (owned by the execution), or adopt the one a previous run created."""
+        ...
+
+    def job(self, name: str) -> JobState | None:
+        """Current state of a Job (None if it does not exist)."""
+        ...
+
+    def job_pods(self, name: str) -> list[dict[str, Any]]:
+        """The pods of a Job, oldest first."""
+        ...
+
+    def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
+        """What a pod's container printed.
+
+        Raises:
+            InfrastructureError: the cluster cannot serve the logs (never an empty success).
+        """
         ...
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:

@@ -6,6 +6,7 @@ default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -158,56 +159,6 @@ class PollOptions(StepOptions):
     """Time between two checks of the condition. Default 10s."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class JobOptions(StepOptions):
-    """Options of ``run_job``: a Kubernetes Job spec run as a step."""
-
-    spec: dict[str, Any]
-    """The ``batch/v1`` JobSpec."""
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    """Labels added to the Job. Default: none."""
-    extra_annotations: dict[str, str] = field(default_factory=dict)
-    """Annotations added to the Job. Default: none."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PodOptions(StepOptions):
-    """Options of ``run_pod``: one pod run through a Job with backoffLimit 0."""
-
-    spec: dict[str, Any]
-    """The ``v1`` PodSpec."""
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    """Labels added to the Job and its pod. Default: none."""
-    extra_annotations: dict[str, str] = field(default_factory=dict)
-    """Annotations added to the Job and its pod. Default: none."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScriptOptions(StepOptions):
-    """Options of ``run_script``: a command run through a shell in an image."""
-
-    image: str
-    """Container image."""
-    command: str
-    """The script or command."""
-    shell: tuple[str, ...] = ("/bin/sh", "-c")
-    """Shell that runs the command. Default ``/bin/sh -c``."""
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    """Labels added to the Job and its pod. Default: none."""
-    extra_annotations: dict[str, str] = field(default_factory=dict)
-    """Annotations added to the Job and its pod. Default: none."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class LogOptions:
-    """Options of ``PodResult.logs``."""
-
-    tail_lines: int = 100
-    """Lines from the end to fetch. Default 100."""
-    container: str | None = None
-    """Container name. Default: the first container."""
-
-
 @dataclass(frozen=True)
 class ChildExecution:
     """Reference to a child execution, returned by :func:`spawn_execution`."""
@@ -216,3 +167,53 @@ class ChildExecution:
     """Name of the child Execution."""
     namespace: str
     """Its namespace."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOptions(StepOptions):
+    """A Kubernetes Job run as a step (:func:`run_job`)."""
+
+    spec: Mapping[str, Any]
+    """The Job's ``spec`` (batch/v1 JobSpec as a dict; ``template`` required)."""
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels added to the Job and its pods."""
+    extra_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations added to the Job and its pods."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodOptions(StepOptions):
+    """One pod run as a step (:func:`run_pod`): a Job with ``backoffLimit: 0``."""
+
+    spec: Mapping[str, Any]
+    """The pod's ``spec`` (core/v1 PodSpec as a dict; ``restartPolicy`` defaults to Never)."""
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels added to the Job and its pod."""
+    extra_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations added to the Job and its pod."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScriptOptions(StepOptions):
+    """A command run through a shell in one pod (:func:`run_script`)."""
+
+    image: str
+    """Container image."""
+    command: str
+    """The script, handed to the shell as one argument."""
+    shell: Sequence[str] = ("/bin/sh", "-c")
+    """The shell and its flags. Default ``/bin/sh -c``."""
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels added to the Job and its pod."""
+    extra_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations added to the Job and its pod."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogOptions:
+    """Which logs :meth:`PodResult.logs` reads."""
+
+    tail_lines: int | None = 100
+    """Lines from the end (None: all). Default 100."""
+    container: str | None = None
+    """Container name. Default: the pod's first container."""

@@ -5,7 +5,8 @@ then, for that execution:
 
 1. asks each unfinished child to cancel (``spec.cancel`` on the child, whose own cancellation
    cascades the same way down the tree);
-2. cancels its waiting Suspensions (phase Canceled);
+2. cancels its waiting Suspensions (phase Canceled) and stops its running Jobs (``suspend``:
+   their pods are terminated, the Job stays as a record);
 3. sets the execution itself to Canceled (or Skipped, for a scheduled run recorded as skipped),
    whatever its phase. A worker running it sees the change through its watch and stops at the
    next step boundary; its fenced writes cannot land any more.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kontinue.api import labels, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
 from kontinue.client import _kube
+from kontinue_controller.timekeeping import job_finished
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper
@@ -82,6 +84,16 @@ class Cancellation:
                 changed += 1
             except (_kube.Conflict, _kube.NotFound):
                 pass  # resumed or gone meanwhile
+        for job in self._tk.owned("Job", namespace, name):
+            if job_finished(job) or (job.get("spec") or {}).get("suspend"):
+                continue
+            try:  # a suspended Job's pods are terminated; the Job stays as a record
+                self._tk.kube.merge_patch(
+                    _kube.JOBS, namespace, job["metadata"]["name"], {"spec": {"suspend": True}}
+                )
+                changed += 1
+            except _kube.NotFound:
+                pass
         return changed
 
     def cancel(self, namespace: str, name: str) -> None:

@@ -85,6 +85,14 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def job_finished(job: Mapping[str, Any]) -> bool:
+    """Whether a Job has its Complete or Failed condition."""
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
+
+
 class Timekeeper:
     """The controller's event-driven duties."""
 
@@ -154,8 +162,8 @@ class Timekeeper:
                     if not self._owned.get((kind, key[1], parent), True):
                         del self._owned[(kind, key[1], parent)]
                 if kind == "Execution":
-                    self._owned.pop(("Execution", key[1], key[2]), None)
-                    self._owned.pop(("Suspension", key[1], key[2]), None)
+                    for owned_kind in ("Execution", "Suspension", "Job"):
+                        self._owned.pop((owned_kind, key[1], key[2]), None)
                     self._waiters.pop(key, None)
                 for duty_key in [d for d in self._due if d[1] == key]:
                     del self._due[duty_key]
@@ -204,6 +212,11 @@ class Timekeeper:
             resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
             if resume_at is not None and phase == SuspensionPhase.SUSPENDED:
                 self.at("sleep", key, resume_at, lambda: self._end_sleep(key[1], key[2]))
+        self._wake_waiters(key)
+
+    def on_job(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A Job of a job step changed (or was listed): wake whoever waits on it."""
+        key = self._remember("Job", event, obj)
         self._wake_waiters(key)
 
     def on_worker_lease(self, event: str | None, obj: dict[str, Any]) -> None:
@@ -315,7 +328,11 @@ class Timekeeper:
         with self._lock:
             obj = self._objects.get((kind, namespace, name))
         if obj is None:
-            resource = {"Execution": _kube.EXECUTIONS, "Suspension": _kube.SUSPENSIONS}.get(kind)
+            resource = {
+                "Execution": _kube.EXECUTIONS,
+                "Suspension": _kube.SUSPENSIONS,
+                "Job": _kube.JOBS,
+            }.get(kind)
             if resource is None:
                 return False
             obj = self.kube.get_or_none(resource, namespace, name)
@@ -323,6 +340,8 @@ class Timekeeper:
                 return True  # gone: the replay finds out
         if kind == "Execution":
             return execution_phase(obj).terminal
+        if kind == "Job":
+            return job_finished(obj)
         phase = (obj.get("status") or {}).get("phase") or "Suspended"
         if phase != "Suspended":
             return True

@@ -36,6 +36,7 @@ from kontinue.client import _kube
 from kontinue.workflow import (
     ChildSpec,
     ChildState,
+    JobState,
     Outcome,
     Progress,
     StepRecord,
@@ -70,6 +71,27 @@ def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
         phase=SuspensionPhase(status.get("phase") or "Suspended"),
         resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
         data=status.get("data"),
+    )
+
+
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+"""The label the Job controller puts on a Job's pods."""
+
+
+def job_state(obj: Mapping[str, Any]) -> JobState:
+    """What the engine needs to know of a Job object."""
+    status = obj.get("status") or {}
+    finished, message = False, None
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            finished = True
+            message = condition.get("message") or condition.get("reason")
+    return JobState(
+        name=obj["metadata"]["name"],
+        finished=finished,
+        succeeded=int(status.get("succeeded") or 0),
+        failed=int(status.get("failed") or 0),
+        message=message,
     )
 
 
@@ -379,6 +401,69 @@ class KubeJournal:
     def suspension(self, name: str) -> SuspensionState | None:
         obj = self._lookup("Suspension", _kube.SUSPENSIONS, name)
         return None if obj is None else suspension_state(obj)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        name: str,
+        step: str,
+        spec: Mapping[str, Any],
+        extra_labels: Mapping[str, str],
+        extra_annotations: Mapping[str, str],
+    ) -> JobState:
+        manifest = manifests.job_manifest(
+            name, self._parent(step), spec, extra_labels=extra_labels,
+            extra_annotations=extra_annotations,
+        )  # fmt: skip
+        try:
+            created = self._kube.create(_kube.JOBS, self.namespace, manifest)
+        except _kube.AlreadyExists:
+            created = self._kube.get(_kube.JOBS, self.namespace, name)
+            owner = (created["metadata"].get("ownerReferences") or [{}])[0].get("uid")
+            if owner != self._parent_base.uid:
+                raise errors.ValidationError(
+                    f"a Job named {name} exists but does not belong to {self.name}"
+                ) from None
+        except _kube.Invalid as exc:
+            raise errors.ValidationError(f"the Job {name} is invalid: {exc.message}") from exc
+        except _kube.ApiError as exc:
+            raise errors.InfrastructureError(
+                f"creating job {name} failed: {exc}", cause=exc
+            ) from exc
+        self._hub.observe("Job", created)
+        return job_state(created)
+
+    def job(self, name: str) -> JobState | None:
+        obj = self._lookup("Job", _kube.JOBS, name)
+        return None if obj is None else job_state(obj)
+
+    def job_pods(self, name: str) -> list[dict[str, Any]]:
+        try:
+            pods = self._kube.list(
+                _kube.PODS, self.namespace, label_selector=f"{JOB_NAME_LABEL}={name}"
+            )["items"]
+        except (_kube.ApiError, _kube.Unreachable) as exc:
+            raise errors.InfrastructureError(
+                f"listing the pods of job {name} failed: {exc}"
+            ) from exc
+        return sorted(
+            pods, key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"])
+        )
+
+    def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
+        try:
+            text: str = self._kube.request(
+                "GET",
+                _kube.PODS.path(self.namespace, pod) + "/log",
+                params={"container": container, "tailLines": tail_lines},
+                raw=True,
+            )
+        except (_kube.ApiError, _kube.Unreachable) as exc:
+            raise errors.InfrastructureError(
+                f"the logs of pod {pod} cannot be read: {exc}", cause=exc
+            ) from exc
+        return text
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         self._hub.wait(

@@ -47,6 +47,7 @@ class WaitHub:
             for kind, resource, selector in (
                 ("Execution", _kube.EXECUTIONS, f"{group},{labels.PARENT}"),
                 ("Suspension", _kube.SUSPENSIONS, group),
+                ("Job", _kube.JOBS, group),
             ):
                 informer = Informer(
                     self._kube,

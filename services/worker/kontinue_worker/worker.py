@@ -364,6 +364,8 @@ class Worker:
                 log.info("execution %s/%s stopped: %s", *key, journal.taken)
                 return
             journal.finish(outcome)
+            if outcome.kind == "canceled":
+                log.info("execution %s/%s stopped: canceled (%s)", *key, outcome.message)
             if outcome.kind == "failed":
                 log.info("execution %s/%s attempt failed: %s", *key, outcome.error)
         except errors.Fenced:

@@ -500,7 +500,7 @@ def main() -> int:
         # for that, for the controller to catch up (or to start and list), then the lead
         remaining = 2 * executions_s * 1.5 + 5
         if args.controller_after:
-            remaining += 20 + count * 0.01
+            remaining += 20 + count * 0.005  # 5,000 sleepers: listed and idle in ~18 s
         first = time.time() + remaining + args.lead
         offsets = [args.window * i / max(count - 1, 1) for i in range(count)]
         random.Random(args.seed).shuffle(offsets)
@@ -549,6 +549,7 @@ def main() -> int:
         with recorder.lock:  # what came within the grace period
             sleep_ended = dict(recorder.sleep_ended)
             woke = dict(recorder.woke)
+            resumed_by = dict(recorder.resumed_by)
         time.sleep(3)  # settle: the last Events, the audit log, a calm RSS reading
         end = sampler.read()
         writes_end = write_counts(cluster)
@@ -571,7 +572,7 @@ def main() -> int:
         if sleep_ended:
             span = max(sleep_ended.values()) - min(s.resume_at for s in sleepers)
             figures["sleeps_ended_per_s"] = round(len(sleep_ended) / max(span, 1e-3), 1)
-        figures["resumed_by"] = dict(recorder.resumed_by)
+        figures["resumed_by"] = resumed_by
         if recorder.woke_with_suspended_on:
             notes.append(f"{recorder.woke_with_suspended_on} woke with suspendedOn still set")
         if recorder.other_phases:

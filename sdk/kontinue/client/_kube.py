@@ -9,10 +9,11 @@ the API server then enforces (409 Conflict when the object changed).
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from kubernetes.config.config_exception import ConfigException
 from kontinue.api import group
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
@@ -304,6 +306,33 @@ class Kube:
             resource.path(namespace, name, subresource),
             body=body,
             content_type=MERGE_PATCH,
+        )
+        return result
+
+    def json_patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        subresource: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """JSON patch (RFC 6902): unlike a merge patch it can store JSON nulls in values.
+
+        With ``resource_version`` it only applies to that version (409 Conflict otherwise).
+        """
+        ops: builtins.list[Mapping[str, Any]] = list(operations)
+        if resource_version is not None:
+            ops.insert(
+                0, {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version}
+            )
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=ops,
+            content_type=JSON_PATCH,
         )
         return result
 

@@ -43,6 +43,7 @@ from kontinue.workflow import (
     SuspensionState,
     finish_status,
 )
+from kontinue_worker.patches import status_operations
 from kontinue_worker.waiting import WaitHub
 
 log = logging.getLogger(__name__)
@@ -189,11 +190,11 @@ class KubeJournal:
                 patch["steps"] = {**self._pending, **steps}
             for _ in range(_MAX_CONFLICT_RETRIES):
                 try:
-                    self._obj = self._kube.merge_patch(
+                    self._obj = self._kube.json_patch(
                         _kube.EXECUTIONS,
                         self.namespace,
                         self.name,
-                        {"status": patch},
+                        status_operations(self._obj.get("status"), patch),
                         subresource="status",
                         resource_version=self._obj["metadata"]["resourceVersion"],
                     )

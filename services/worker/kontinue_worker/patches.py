@@ -1,0 +1,47 @@
+"""Status writes as JSON patches, so that JSON nulls inside values survive.
+
+The engine describes a status change as a merge patch (a key set to None means "remove it"),
+but a merge patch cannot carry a null inside a value: ``{"result": {"a": None}}`` would store
+``{}``. :func:`status_operations` turns the change into RFC 6902 operations against the status
+the write is conditional on: ``add`` replaces a key with its value verbatim (nulls included),
+``remove`` only for keys that exist. ``steps`` and ``state`` are changed key by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PER_KEY = frozenset({"steps", "state"})
+"""Status maps that a write changes entry by entry, not as a whole."""
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def status_operations(
+    current: Mapping[str, Any] | None, change: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """JSON patch operations that apply the merge-patch-style ``change`` to ``current``."""
+    ops: list[dict[str, Any]] = []
+    if current is None:
+        current = {}
+        ops.append({"op": "add", "path": "/status", "value": {}})
+    for key, value in change.items():
+        if key in PER_KEY and isinstance(value, Mapping):
+            existing = current.get(key)
+            if not isinstance(existing, Mapping):
+                existing = {}
+                ops.append({"op": "add", "path": _pointer("status", key), "value": {}})
+            for entry, entry_value in value.items():
+                path = _pointer("status", key, entry)
+                if entry_value is not None:
+                    ops.append({"op": "add", "path": path, "value": entry_value})
+                elif entry in existing:
+                    ops.append({"op": "remove", "path": path})
+        elif value is not None:
+            ops.append({"op": "add", "path": _pointer("status", key), "value": value})
+        elif key in current:
+            ops.append({"op": "remove", "path": _pointer("status", key)})
+    return ops

@@ -67,6 +67,11 @@ step 1 "etcd $ETCD_VERSION"
 
 step 2 "kwok $KWOK_VERSION"
 GOBIN="$bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+# kwok's Logs resource (which file a simulated container "printed"), served with --enable-crds
+mkdir -p "$tmp/share"
+cp "$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" \
+  "$tmp/share/"
+chmod u+w "$tmp/share/"*
 
 step 3 "helm $HELM_VERSION"
 kminor="${KUBE_VERSION#v1.}"; kminor="${kminor%%.*}"

@@ -123,3 +123,32 @@ def test_canceling_stops_the_running_job(client: Client, start_worker: StartWork
         timeout=30,
     )
     assert json.dumps(stopped["spec"]["suspend"]) == "true"
+
+
+PRINTED = "\n".join(
+    ["migrating", "step 1 ok", "ERROR: column 'id' already exists", "rolling back", "done"]
+)
+
+
+def test_logs_return_what_the_pod_printed(client: Client, start_worker: StartWorker) -> None:
+    start_worker("job_flows", path=FLOWS, hold=1)
+    name = client.create_execution("script-with-logs", {"printed": PRINTED})["metadata"]["name"]
+    done = client.wait(name, timeout=90)["status"]
+    assert done["phase"] == "Completed", done
+    assert done["result"]["tail"] == "rolling back\ndone\n"
+    assert done["result"]["summary"] == (
+        "container script exited with 2 (Error): migration failed\n"
+        "migrating\nstep 1 ok\nERROR: column 'id' already exists"
+    )
+
+
+def test_logs_a_cluster_cannot_serve_are_a_clear_error(
+    client: Client, start_worker: StartWorker
+) -> None:
+    start_worker("job_flows", path=FLOWS, hold=1)
+    name = client.create_execution("script-with-logs", {})["metadata"]["name"]
+    done = client.wait(name, timeout=90)["status"]
+    assert done["phase"] == "Completed", done
+    error = done["result"]["error"]
+    assert error.startswith(f"the logs of pod {name}-script-1-")
+    assert "no logs found for container" in error

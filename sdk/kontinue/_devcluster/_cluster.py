@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from kontinue._devcluster import _http, _kubeconfig, _pki, _process
+from kontinue._devcluster import _http, _kubeconfig, _pki, _podlogs, _process
 
 NODE_NAME = "kwok-node-0"
 """The fake node every pod of the local cluster is scheduled to."""
@@ -100,6 +101,7 @@ class LocalCluster:
         self.log = log
         self.components: list[_process.Component] = []
         self.ports: dict[str, int] = {}
+        self._pod_logs_stop = threading.Event()
         self.timings = Timings()
         self._api: _http.ApiServer | None = None
 
@@ -146,6 +148,7 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop the components in reverse start order."""
+        self._pod_logs_stop.set()
         for component in reversed(self.components):
             component.stop()
         self.components.clear()
@@ -248,9 +251,15 @@ class LocalCluster:
             "--audit-log-maxbackup=1",
             "--audit-log-maxsize=200",
             "--profiling=false",
+            # kwok's node answers the kubelet API (logs) on 127.0.0.1, not on its host name
+            "--kubelet-preferred-address-types=InternalIP",
         )
         self._api = _http.ApiServer(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
         self._wait("kube-apiserver /readyz", self._apiserver_ready, 60, [etcd, api])
+        logs_crd = _podlogs.crd_path(self.bin_dir)
+        if not logs_crd.exists():
+            raise ClusterError(f"{logs_crd} is missing: rebuild with hack/testbin/build.sh")
+        self.install_crds([logs_crd])
         self._phase("kube-apiserver", t0)
 
         t0 = time.monotonic()
@@ -284,13 +293,16 @@ class LocalCluster:
             f"--node-name={NODE_NAME}",
             f"--node-port={self.ports['kwok']}",
             f"--server-address=127.0.0.1:{self.ports['kwok']}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            "--enable-crds=Logs",
             "--node-lease-duration-seconds=40",
         )
         everything = [etcd, api, kcm, scheduler, kwok]
         health = {
             "kube-controller-manager": f"https://127.0.0.1:{self.ports['kcm']}/healthz",
             "kube-scheduler": f"https://127.0.0.1:{self.ports['scheduler']}/healthz",
-            "kwok": f"http://127.0.0.1:{self.ports['kwok']}/healthz",
+            "kwok": f"https://127.0.0.1:{self.ports['kwok']}/healthz",
         }
         for name, url in health.items():
             self._wait(f"{name} /healthz", functools.partial(_http.probe, url), 60, everything)
@@ -301,6 +313,8 @@ class LocalCluster:
         self._wait(f"node {NODE_NAME} Ready and schedulable", self._node_ready, 60, everything)
         self._wait("the default ServiceAccount", self._default_service_account, 60, everything)
         self._phase("node", t0)
+        self._pod_logs_stop.clear()
+        _podlogs.PodLogs(self.api, self.workdir / "podlogs", self._pod_logs_stop).start()
         (self.workdir / "env").write_text(
             f"KUBECONFIG={self.kubeconfig}\nKONTINUE_CLUSTER_SERVER={self.server}\n"
         )

@@ -10,6 +10,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,18 @@ class ApiServer:
                 return Response(resp.status, resp.read())
         except urllib.error.HTTPError as err:
             return Response(err.code, err.read())
+
+    def stream(self, path: str, timeout: float) -> Iterator[Any]:
+        """The JSON lines of a streaming request (a watch), until the server ends it.
+
+        Raises:
+            OSError: the connection failed or broke.
+        """
+        req = urllib.request.Request(self.server + path)
+        with urllib.request.urlopen(req, context=self._context, timeout=timeout) as resp:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
 
 
 def probe(url: str, timeout: float = 2.0) -> bool:

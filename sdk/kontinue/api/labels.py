@@ -45,6 +45,9 @@ TEST_EXIT_CODE = "kontinue.test/exit-code"
 TEST_MESSAGE = "kontinue.test/message"
 """Pod annotation: termination message of a pod made to fail by :data:`TEST_OUTCOME`."""
 
+TEST_LOGS = "kontinue.test/logs"
+"""Pod annotation: the text the local cluster's simulated containers print (``kubectl logs``)."""
+
 TEST_RUN_TIME = "kontinue.test/run-time"
 """Pod annotation: how long a Job's pod stays Running before it finishes (a Go duration,
 default ``500ms``)."""

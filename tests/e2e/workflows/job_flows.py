@@ -50,3 +50,19 @@ def script_until_it_works(ktx: kontinue.ExecutionContext) -> dict[str, Any]:
 def held_script(ktx: kontinue.ExecutionContext) -> dict[str, Any]:
     """A script whose pod runs until the test releases it."""
     return _summary(kontinue.run_script(ktx, _script("hold")))
+
+
+@kontinue.function("script-with-logs")
+def script_with_logs(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A failing script that printed ``args["printed"]`` (absent: it printed nothing)."""
+    annotations = {labels.TEST_EXIT_CODE: "2", labels.TEST_MESSAGE: "migration failed"}
+    if "printed" in args:
+        annotations[labels.TEST_LOGS] = args["printed"]
+    result = kontinue.run_script(ktx, _script("fail", **annotations))
+    try:
+        return {
+            "tail": result.logs(ktx, kontinue.LogOptions(tail_lines=2)),
+            "summary": result.log_error_summary(ktx),
+        }
+    except kontinue.InfrastructureError as exc:
+        return {"error": str(exc)}

@@ -25,6 +25,10 @@ JOURNAL = f"{PREFIX}/journal"
 STEP = f"{PREFIX}/step"
 """Label: the step name that created a child resource."""
 
+CREATED = f"{PREFIX}/created"
+"""Annotation: when the creator built the Execution (microseconds), ordering executions created
+within the same second (``creationTimestamp`` has seconds only) for mutex and slot queues."""
+
 SCHEDULE = f"{PREFIX}/scheduled-execution"
 """Label: the ScheduledExecution that created an Execution."""
 

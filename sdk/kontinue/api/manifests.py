@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import group, labels
+from kontinue.api import group, labels, timestamps
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def execution_manifest(
     if len(function) > 63:
         object_labels.pop(labels.FUNCTION)
     metadata["labels"] = object_labels
+    metadata["annotations"] = {labels.CREATED: timestamps.format_micro_time(datetime.now(UTC))}
     if arguments is not None:
         spec["arguments"] = arguments
     for key, value in (("retry", retry), ("timeout", timeout), ("ttl", ttl)):

@@ -49,6 +49,10 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
     def archive_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         timekeeper.retention.on_archive(type, dict(body))
 
+    @kopf.on.event(group.GROUP, group.VERSION, group.FUNCTION.plural, registry=registry)
+    def function_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.admission.on_function(type, dict(body))
+
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={labels.PARENT: kopf.PRESENT})
     def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         timekeeper.on_job(type, dict(body))

@@ -182,7 +182,7 @@ class Scheduler:
             reason = f"skipped: {names} still running (concurrencyPolicy Forbid)"
             annotations[labels.SKIP_REASON] = reason
             manifest["spec"]["cancel"] = True  # no worker claims it; cancellation marks it Skipped
-        manifest["metadata"]["annotations"] = annotations
+        manifest["metadata"]["annotations"] = {**manifest["metadata"]["annotations"], **annotations}
         if policy == "Replace":
             for run in active:
                 self._tk.kube.merge_patch(

@@ -106,11 +106,13 @@ class Timekeeper:
         self._due: dict[tuple[str, Key], datetime] = {}
         self._lock = threading.Lock()
         # the duties built on this view (imported here: they need the view's type)
+        from kontinue_controller.admission import Admission
         from kontinue_controller.cancellation import Cancellation
         from kontinue_controller.retention import Retention
         from kontinue_controller.schedules import Scheduler
         from kontinue_controller.timeouts import Timeouts
 
+        self.admission = Admission(self)
         self.cancellation = Cancellation(self)
         self.timeouts = Timeouts(self)
         self.retention = Retention(self)
@@ -186,6 +188,7 @@ class Timekeeper:
         phase = execution_phase(obj)
         if schedule and (event == "DELETED" or phase.terminal):
             self.scheduler.touch(key[1], schedule)
+        self.admission.watch(event, key, obj)
         if event == "DELETED":
             pass
         elif not phase.terminal and (obj.get("spec") or {}).get("cancel"):
@@ -267,6 +270,7 @@ class Timekeeper:
         status: Mapping[str, Any],
         *,
         warning: bool = False,
+        event: bool = True,
     ) -> dict[str, Any] | None:
         """Patch an Execution's status if it did not change since ``obj``; post an Event.
 
@@ -285,11 +289,14 @@ class Timekeeper:
             )
         except (_kube.Conflict, _kube.NotFound):
             return None
-        self.post_event(obj, reason, str(status.get("message") or reason), warning=warning)
+        if event:
+            self.post_event(obj, reason, str(status.get("message") or reason), warning=warning)
         return updated
 
     def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
         status = {"phase": Phase.PENDING.value, "message": message, **extra}
+        if reason != "TakenOver" and ((obj.get("status") or {}).get("grants") or {}).get("slot"):
+            status["grants"] = {"slot": None}  # a woken execution asks for a slot again
         return self.transition(obj, reason, status) is not None
 
     def _end_backoff(self, namespace: str, name: str) -> None:

@@ -6,7 +6,7 @@ it with one status write conditional on the resourceVersion it saw: phase Execut
 worker's name, the claim counter + 1. A conflict means another worker (or a change) won; the
 watch brings the candidate back if it is still Pending. Every later write is fenced (see
 :mod:`kontinue_worker.journal`). An execution asked to cancel is never claimed (the controller
-cancels it).
+cancels it), nor one waiting for a mutex or a function slot the controller has not granted.
 
 A third watch (``status.workerName`` = this worker) tells a running attempt at once when its
 execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
@@ -171,6 +171,7 @@ class Worker:
                 event == "DELETED"
                 or execution_phase(obj) != Phase.PENDING
                 or (obj.get("spec") or {}).get("cancel")
+                or not self._admitted(obj)
             ):
                 self._candidates.pop(key, None)
                 self._sources.setdefault(source, set()).discard(key)
@@ -178,6 +179,16 @@ class Worker:
                 self._candidates[key] = obj
                 self._sources.setdefault(source, set()).add(key)
             self._cond.notify_all()
+
+    def _admitted(self, obj: dict[str, Any]) -> bool:
+        """Whether the controller granted what the execution needs to run (see admission)."""
+        spec = obj.get("spec") or {}
+        grants = (obj.get("status") or {}).get("grants") or {}
+        mutex = (spec.get("mutex") or {}).get("name")
+        if mutex and grants.get("mutex") != mutex:
+            return False
+        definition = self.registry.get(spec.get("function", ""))
+        return not (definition is not None and definition.concurrency and not grants.get("slot"))
 
     def _own_event(self, event: str, obj: dict[str, Any]) -> None:
         journal = self._running.get((obj["metadata"]["namespace"], obj["metadata"]["name"]))

@@ -27,6 +27,10 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 60
         settings.execution.max_workers = 8
+        # handlers only update the in-memory view: no need to wait for more events of the same
+        # object, nor to keep an idle per-object worker around for long
+        settings.batching.batch_window = 0.01
+        settings.batching.idle_timeout = 1.0
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     @kopf.on.login(registry=registry)

@@ -19,11 +19,13 @@ of children and suspensions by parent, so a cancellation finds a tree without a 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,20 +40,31 @@ Key = tuple[str, str, str]  # kind, namespace, name
 
 
 class Timers(threading.Thread):
-    """Runs callbacks at wall-clock times: one thread, a heap, a condition."""
+    """Runs callbacks at wall-clock times: one thread keeps the heap, a pool runs what is due.
 
-    def __init__(self, stop: threading.Event) -> None:
+    The callbacks wait on the API server, so running them one after another would cap the
+    rate at which timers can fire (a burst of sleeps ending together would fall behind); a
+    pool of ``workers`` threads runs them side by side. Every callback re-reads what it acts
+    on and writes conditionally, so their order does not matter.
+    """
+
+    def __init__(self, stop: threading.Event, workers: int = 16) -> None:
         super().__init__(name="timers", daemon=True)
         self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._stop = stop
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="timer")
 
     def at(self, when: datetime, callback: Callable[[], None]) -> None:
         """Run ``callback`` at ``when`` (at once if it is past)."""
         with self._cond:
             heapq.heappush(self._heap, (when, next(self._counter), callback))
             self._cond.notify()
+
+    def soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the pool now (the watch's thread goes back to watching)."""
+        self._pool.submit(self._call, callback)
 
     def run(self) -> None:
         """Fire callbacks as they come due."""
@@ -66,10 +79,14 @@ class Timers(threading.Thread):
                     self._cond.wait(timeout=min(max(wait, 0.001), 1.0))
                     continue
             for callback in due:
-                try:
-                    callback()
-                except Exception:  # noqa: BLE001 - one failed timer must not stop the others
-                    log.exception("timer callback failed")
+                self._pool.submit(self._call, callback)
+
+    @staticmethod
+    def _call(callback: Callable[[], None]) -> None:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - one failed timer must not stop the others
+            log.exception("timer callback failed")
 
 
 _BULKY_STATUS = ("state", "steps", "result", "attempts")
@@ -105,6 +122,7 @@ class Timekeeper:
         self._owned: dict[Key, set[str]] = {}  # (kind, namespace, parent) -> names
         self._due: dict[tuple[str, Key], datetime] = {}
         self._lock = threading.Lock()
+        self._events = ThreadPoolExecutor(max_workers=4, thread_name_prefix="events")
         # the duties built on this view (imported here: they need the view's type)
         from kontinue_controller.admission import Admission
         from kontinue_controller.cancellation import Cancellation
@@ -179,7 +197,7 @@ class Timekeeper:
         with self._lock:
             parents = list(self._waiters.get(key, ()))
         for parent in parents:
-            self._evaluate(parent)
+            self.timers.soon(functools.partial(self._evaluate, parent))
 
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
         """An Execution changed (or was listed)."""
@@ -201,7 +219,7 @@ class Timekeeper:
                     for item in (obj.get("status") or {}).get("suspendedOn") or []:
                         target = (item["kind"], key[1], item["name"])
                         self._waiters.setdefault(target, set()).add(key[1:])
-                self._evaluate(key[1:])
+                self.timers.soon(functools.partial(self._evaluate, key[1:]))
             elif phase == Phase.BACKOFF:
                 due = deadlines.backoff_end(obj) or datetime.now(UTC)
                 self.at("backoff", key, due, lambda: self._end_backoff(key[1], key[2]))
@@ -258,8 +276,11 @@ class Timekeeper:
             "eventTime": now, "action": reason, "reportingComponent": "kontinue-controller",
             "reportingInstance": self._identity, "source": {"component": "kontinue-controller"},
         }  # fmt: skip
+        self._events.submit(self._post, meta["namespace"], event)
+
+    def _post(self, namespace: str, event: dict[str, Any]) -> None:
         try:
-            self.kube.create(_kube.EVENTS, meta["namespace"], event)
+            self.kube.create(_kube.EVENTS, namespace, event)
         except (_kube.ApiError, _kube.Unreachable) as exc:
             log.debug("posting an event failed: %s", exc)
 
@@ -311,24 +332,31 @@ class Timekeeper:
         self._to_pending(current, "BackoffEnded", "retrying after backoff", nextAttemptAt=None)
 
     def _end_sleep(self, namespace: str, name: str) -> None:
-        current = self.kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
-        if current is None:
-            return
-        if ((current.get("status") or {}).get("phase") or "Suspended") != "Suspended":
-            return
-        status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
-        try:
-            self.kube.merge_patch(
-                _kube.SUSPENSIONS,
-                namespace,
-                name,
-                {"status": status},
-                subresource="status",
-                resource_version=current["metadata"]["resourceVersion"],
-            )
-        except (_kube.Conflict, _kube.NotFound):
-            return
-        self.post_event(current, "SleepEnded", f"the sleep ended at {timestamps.now()}")
+        # the view's copy first (one write, no read); a conflict means it changed: read, retry
+        current = self.cached("Suspension", namespace, name)
+        for _ in range(2):
+            if current is None:
+                current = self.kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
+            if current is None:
+                return
+            if ((current.get("status") or {}).get("phase") or "Suspended") != "Suspended":
+                return
+            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
+            try:
+                self.kube.merge_patch(
+                    _kube.SUSPENSIONS,
+                    namespace,
+                    name,
+                    {"status": status},
+                    subresource="status",
+                    resource_version=current["metadata"]["resourceVersion"],
+                )
+            except _kube.NotFound:
+                return
+            except _kube.Conflict:
+                current = None
+                continue
+            return  # no Event: the Suspension's status says it, the execution's Resumed Event too
 
     def _resolved(self, namespace: str, item: Mapping[str, Any]) -> bool:
         kind, name = item["kind"], item["name"]

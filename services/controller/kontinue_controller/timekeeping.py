@@ -92,10 +92,20 @@ class Timers(threading.Thread):
 _BULKY_STATUS = ("state", "steps", "result", "attempts")
 
 
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of an object the controller's view keeps."""
+    """The part of an object the controller's view keeps (no arguments, results, step logs)."""
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    if _LAST_APPLIED in (metadata.get("annotations") or {}):
+        annotations = dict(metadata["annotations"])
+        del annotations[_LAST_APPLIED]
+        metadata["annotations"] = annotations
     kept = {**obj, "metadata": metadata}
+    spec = obj.get("spec")
+    if isinstance(spec, Mapping) and "arguments" in spec:
+        kept["spec"] = {k: v for k, v in spec.items() if k != "arguments"}
     status = obj.get("status")
     if isinstance(status, Mapping):
         kept["status"] = {k: v for k, v in status.items() if k not in _BULKY_STATUS}
@@ -358,11 +368,13 @@ class Timekeeper:
                 continue
             return  # no Event: the Suspension's status says it, the execution's Resumed Event too
 
-    def _resolved(self, namespace: str, item: Mapping[str, Any]) -> bool:
+    def _resolved(self, namespace: str, item: Mapping[str, Any], *, look: bool = False) -> bool:
         kind, name = item["kind"], item["name"]
         with self._lock:
             obj = self._objects.get((kind, namespace, name))
         if obj is None:
+            if not look:
+                return False  # not seen yet (its event wakes the waiter), or gone: see _evaluate
             resource = {
                 "Execution": _kube.EXECUTIONS,
                 "Suspension": _kube.SUSPENSIONS,
@@ -383,13 +395,26 @@ class Timekeeper:
         resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
         return resume_at is not None and resume_at <= datetime.now(UTC)
 
-    def _evaluate(self, execution: tuple[str, str]) -> None:
+    def _evaluate(self, execution: tuple[str, str], *, look: bool = False) -> None:
+        """Wake a Suspended execution whose waits all resolved.
+
+        What it waits on is judged from the view; something the view has not seen is looked
+        up (``look``) only a few seconds later, so a (re)start that lists executions before
+        their suspensions does not read every one of them.
+        """
         with self._lock:
             obj = self._objects.get(("Execution", *execution))
         if obj is None or execution_phase(obj) != Phase.SUSPENDED:
             return
         items = (obj.get("status") or {}).get("suspendedOn") or []
-        if all(self._resolved(execution[0], item) for item in items):
+        unseen = [i for i in items if self.cached(i["kind"], execution[0], i["name"]) is None]
+        if unseen and not look:
+            key = ("Execution", *execution)
+            self.at(
+                "look", key, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5),
+                lambda: self._evaluate(execution, look=True),
+            )  # fmt: skip
+        if all(self._resolved(execution[0], item, look=look) for item in items):
             waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
             self._to_pending(
                 obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from apimetrics import pct, write_counts
+
 from kontinue._devcluster import LocalCluster, find_testbin
 from kontinue.client import Client, Kube, _kube
 
@@ -31,32 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def ms(value: float) -> str:
     """Seconds as milliseconds."""
     return f"{value * 1000:.2f} ms"
-
-
-def write_counts(cluster: LocalCluster) -> dict[str, int]:
-    """Successful mutating requests so far, by resource (from apiserver_request_total)."""
-    text = cluster.api.request("GET", "/metrics", timeout=30).body.decode()
-    counts: dict[str, int] = {}
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        if labels.get("verb") not in ("POST", "PATCH", "PUT", "DELETE", "APPLY"):
-            continue
-        if not labels.get("code", "").startswith("2"):
-            continue  # a refused conditional write (409) stores nothing
-        key = labels.get("resource", "")
-        counts[key] = counts.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
-    return counts
 
 
 def start_worker(

@@ -43,6 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from apimetrics import pct, write_counts
+
 from kontinue._devcluster import LocalCluster, find_testbin
 from kontinue.api import manifests, timestamps
 from kontinue.client import Kube, _kube
@@ -53,30 +55,6 @@ IDENTITY = "bench-sleepers-controller"
 LEASE_NAME = "kontinue-controller"
 MIB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of values (nan when there are none)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def write_counts(cluster: LocalCluster) -> Counter[str]:
-    """Successful mutating requests so far, by resource (from apiserver_request_total)."""
-    text = cluster.api.request("GET", "/metrics", timeout=30).body.decode()
-    counts: Counter[str] = Counter()
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        if labels.get("verb") not in ("POST", "PATCH", "PUT", "DELETE", "APPLY"):
-            continue
-        if not labels.get("code", "").startswith("2"):
-            continue  # a refused conditional write (409) stores nothing
-        counts[labels.get("resource", "")] += int(float(line.rsplit(" ", 1)[1]))
-    return counts
 
 
 def audited_writes(audit_log: Path, user_agent_prefix: str) -> Counter[str]:

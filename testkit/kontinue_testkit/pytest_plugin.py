@@ -283,6 +283,13 @@ def spawn_controller(
         "--lease-duration",
         str(lease_duration),
     ]
+    return spawn(kube_cluster, command, identity, log_path)
+
+
+def spawn(
+    kube_cluster: TestCluster, command: list[str], name: str, log_path: Path
+) -> WorkerProcess:
+    """Start a service process against the test cluster; it dies with the test session."""
     env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as sink:
         process = subprocess.Popen(
@@ -293,7 +300,7 @@ def spawn_controller(
             start_new_session=True,
             preexec_fn=kill_with_parent,
         )
-    return WorkerProcess(process, identity, log_path)
+    return WorkerProcess(process, name, log_path)
 
 
 class SessionController:
@@ -400,17 +407,7 @@ def start_worker(
         ]
         if path is not None:
             command += ["--path", str(path)]
-        env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
-        with log_path.open("wb") as sink:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=kill_with_parent,
-            )
-        worker = WorkerProcess(process, worker_name, log_path)
+        worker = spawn(kube_cluster, command, worker_name, log_path)
         started.append(worker)
         return worker
 

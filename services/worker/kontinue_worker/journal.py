@@ -343,20 +343,32 @@ class KubeJournal:
             timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
             description=spec.description, parent=self._parent(spec.step),
         )  # fmt: skip
+        self._hub.observe("Execution", self._create_owned(_kube.EXECUTIONS, manifest))
+
+    def _create_owned(self, resource: _kube.Resource, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Create a resource this execution owns, or adopt the one an earlier run created.
+
+        Raises:
+            ValidationError: the name is taken by another owner's object, or it is invalid.
+            InfrastructureError: the API server refused otherwise.
+        """
+        name, kind = manifest["metadata"]["name"], manifest["kind"]
         try:
-            created = self._kube.create(_kube.EXECUTIONS, self.namespace, manifest)
+            return self._kube.create(resource, self.namespace, manifest)
         except _kube.AlreadyExists:
-            created = self._kube.get(_kube.EXECUTIONS, self.namespace, spec.name)
-            owner = (created["metadata"].get("ownerReferences") or [{}])[0].get("uid")
+            existing = self._kube.get(resource, self.namespace, name)
+            owner = (existing["metadata"].get("ownerReferences") or [{}])[0].get("uid")
             if owner != self._parent_base.uid:
                 raise errors.ValidationError(
-                    f"an Execution named {spec.name} exists but does not belong to {self.name}"
+                    f"a {kind} named {name} exists but does not belong to {self.name}"
                 ) from None
+            return existing
+        except _kube.Invalid as exc:
+            raise errors.ValidationError(f"the {kind} {name} is invalid: {exc.message}") from exc
         except _kube.ApiError as exc:
             raise errors.InfrastructureError(
-                f"creating child {spec.name} failed: {exc}", cause=exc
+                f"creating {kind} {name} failed: {exc}", cause=exc
             ) from exc
-        self._hub.observe("Execution", created)
 
     def _lookup(self, kind: str, resource: _kube.Resource, name: str) -> dict[str, Any] | None:
         """The watch-fed copy of a child resource, else a GET (fed back to the cache)."""
@@ -388,14 +400,7 @@ class KubeJournal:
             display_name=display_name,
             description=description,
         )
-        try:
-            created = self._kube.create(_kube.SUSPENSIONS, self.namespace, manifest)
-        except _kube.AlreadyExists:
-            created = self._kube.get(_kube.SUSPENSIONS, self.namespace, name)
-        except _kube.ApiError as exc:
-            raise errors.InfrastructureError(
-                f"creating suspension {name} failed: {exc}", cause=exc
-            ) from exc
+        created = self._create_owned(_kube.SUSPENSIONS, manifest)
         self._hub.observe("Suspension", created)
         return suspension_state(created)
 
@@ -417,21 +422,7 @@ class KubeJournal:
             name, self._parent(step), spec, extra_labels=extra_labels,
             extra_annotations=extra_annotations,
         )  # fmt: skip
-        try:
-            created = self._kube.create(_kube.JOBS, self.namespace, manifest)
-        except _kube.AlreadyExists:
-            created = self._kube.get(_kube.JOBS, self.namespace, name)
-            owner = (created["metadata"].get("ownerReferences") or [{}])[0].get("uid")
-            if owner != self._parent_base.uid:
-                raise errors.ValidationError(
-                    f"a Job named {name} exists but does not belong to {self.name}"
-                ) from None
-        except _kube.Invalid as exc:
-            raise errors.ValidationError(f"the Job {name} is invalid: {exc.message}") from exc
-        except _kube.ApiError as exc:
-            raise errors.InfrastructureError(
-                f"creating job {name} failed: {exc}", cause=exc
-            ) from exc
+        created = self._create_owned(_kube.JOBS, manifest)
         self._hub.observe("Job", created)
         return job_state(created)
 

@@ -53,6 +53,17 @@ def error_status(error: BaseException) -> dict[str, Any]:
     return {"kind": str(errors.ErrorKind.EXECUTION), "message": message, "retryable": True}
 
 
+def _arguments(definition: FunctionDef, raw: Any) -> Any:
+    """The function's argument from JSON; no arguments at all mean its defaults (``{}``)."""
+    what = f"the arguments of {definition.name}"
+    try:
+        return _convert.from_json(raw, definition.argument_type, what)
+    except errors.ValidationError:
+        if raw is not None:
+            raise
+        return _convert.from_json({}, definition.argument_type, what)
+
+
 def run_attempt(
     definition: FunctionDef, journal: Journal, *, hold: float, logger: logging.Logger | None = None
 ) -> Outcome:
@@ -62,13 +73,7 @@ def run_attempt(
     try:
         call_args: tuple[Any, ...] = (ktx,)
         if definition.takes_arguments:
-            call_args += (
-                _convert.from_json(
-                    spec.get("arguments"),
-                    definition.argument_type,
-                    f"the arguments of {definition.name}",
-                ),
-            )
+            call_args += (_arguments(definition, spec.get("arguments")),)
         elif spec.get("arguments") not in (None, {}):
             raise errors.ValidationError(f"function {definition.name} takes no arguments")
         if definition.is_async:

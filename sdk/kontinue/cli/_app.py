@@ -1,0 +1,39 @@
+"""The ``kontinue`` command (also ``kubectl kontinue``)."""
+
+from __future__ import annotations
+
+import click
+
+from kontinue import __version__
+from kontinue.cli._catalog import archives, functions, schedules
+from kontinue.cli._context import connection_options
+from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kontinue")
+@connection_options
+def cli() -> None:
+    """kontinue: start, watch, approve and debug durable workflows on Kubernetes.
+
+    Connection flags (-n, --context, --kubeconfig) go before or after the command.
+    """
+
+
+for command in (
+    execute,
+    list_executions,
+    show,
+    resume,
+    cancel,
+    logs,
+    functions,
+    schedules,
+    archives,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the ``kontinue`` and ``kubectl-kontinue`` scripts."""
+    cli(prog_name="kontinue")

@@ -1,0 +1,116 @@
+"""What every command shares: connection flags, the Client they build, clear errors.
+
+The connection flags are accepted before or after the verb, as kubectl accepts them.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from kontinue.client import Client, _kube
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PREFIX = "kontinue."
+
+
+class UserError(click.ClickException):
+    """An error the user can act on: one line, exit code 1, no traceback."""
+
+    def show(self, file: Any = None) -> None:
+        """Print ``kontinue: <message>`` on standard error."""
+        click.echo(f"kontinue: {self.message}", err=True)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value not in (None, False, ()):
+        ctx.meta[_PREFIX + str(param.name)] = value
+    return value
+
+
+def connection_options(command: F) -> F:
+    """``-n/--namespace``, ``--context``, ``--kubeconfig`` on a group or a command."""
+    options = [
+        click.option(
+            "-n", "--namespace", expose_value=False, callback=_remember,
+            help="Namespace (default: the kubeconfig context's).",
+        ),
+        click.option("--context", expose_value=False, callback=_remember,
+                     help="kubeconfig context to use."),
+        click.option("--kubeconfig", expose_value=False, callback=_remember,
+                     help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def setting(name: str) -> Any:
+    """A connection flag given anywhere on the command line (None if absent)."""
+    return click.get_current_context().meta.get(_PREFIX + name)
+
+
+def client() -> Client:
+    """The Client for this invocation (built once)."""
+    ctx = click.get_current_context()
+    cached = ctx.meta.get(_PREFIX + "client")
+    if isinstance(cached, Client):
+        return cached
+    try:
+        made = Client(
+            namespace=setting("namespace"),
+            kubeconfig=setting("kubeconfig"),
+            context=setting("context"),
+        )
+    except _kube.Unreachable as exc:
+        raise UserError(f"{exc}") from exc
+    ctx.meta[_PREFIX + "client"] = made
+    return made
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with one clear line and exit code 1."""
+    raise UserError(message)
+
+
+def _api_message(exc: _kube.ApiError, what: str) -> str:
+    if isinstance(exc, _kube.NotFound):
+        if "could not find the requested resource" in exc.message:
+            return (
+                "the kontinue CRDs are not installed in this cluster "
+                "(kubectl apply -f crds/, or helm install kontinue)"
+            )
+        return f"{what}: {exc.message}"
+    if isinstance(exc, _kube.Forbidden):
+        return f"forbidden: {exc.message}"
+    if isinstance(exc, _kube.Invalid):
+        return f"invalid: {exc.message}"
+    return f"the Kubernetes API refused: {exc}"
+
+
+def handles_errors(what: str) -> Callable[[F], F]:
+    """Turn API and connection errors of a command into one clear line."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except _kube.Unreachable as exc:
+                raise UserError(
+                    f"{exc} (is the cluster running? `make cluster-up`, or pass --kubeconfig)"
+                ) from exc
+            except _kube.ApiError as exc:
+                raise UserError(_api_message(exc, what)) from exc
+            except KeyboardInterrupt:
+                click.echo("", err=True)
+                sys.exit(130)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

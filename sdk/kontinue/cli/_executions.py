@@ -1,0 +1,416 @@
+"""Commands on executions: execute, list, show, resume, cancel, logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+import jsonschema
+import yaml
+from rich.tree import Tree
+
+from kontinue.api import labels
+from kontinue.api.phases import execution_phase
+from kontinue.cli import _render
+from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
+from kontinue.workflow import ExecuteOptions, ExecutionMutex, RetryOptions, TimeoutOptions
+
+EXIT_FAILED = 1
+EXIT_CANCELED = 3
+EXIT_WAIT_TIMEOUT = 4
+_JOB_STEPS = ("job", "pod", "script")
+
+
+def _parse_arguments(text: str | None, source: Any) -> Any:
+    if text is not None and source is not None:
+        fail("give the arguments either inline or with -f, not both")
+    if source is not None:
+        try:
+            return yaml.safe_load(source.read())
+        except yaml.YAMLError as exc:
+            fail(f"{source.name} is not YAML or JSON: {exc}")
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"the arguments are not JSON: {exc.msg} at column {exc.colno}")
+
+
+def function_object(function: str, group: str) -> dict[str, Any]:
+    """The Function a worker of ``group`` registered for ``function``, or a clear error."""
+    namespace = client().namespace
+    functions = client().kube.list(_kube.FUNCTIONS, namespace)["items"]
+    served = [f for f in functions if (f["spec"].get("workerGroup") or "default") == group]
+    for candidate in served:
+        if candidate["spec"]["name"] == function:
+            return dict(candidate)
+    known = sorted(f["spec"]["name"] for f in served)
+    if not known:
+        fail(
+            f"unknown function {function!r}: no worker of group {group!r} has registered any "
+            f"function in namespace {namespace} (is a worker running? --no-check creates anyway)"
+        )
+    fail(f"unknown function {function!r} in group {group!r}; known: {', '.join(known)}")
+
+
+def validate_arguments(function: Mapping[str, Any], arguments: Any) -> None:
+    """Check ``arguments`` against the Function's argument schema, naming the field at fault."""
+    name = function["spec"]["name"]
+    schema = function["spec"].get("argumentsSchema")
+    if schema is None:
+        if arguments not in (None, {}):
+            fail(f"function {name} takes no arguments")
+        return
+    try:
+        jsonschema.validate(arguments if arguments is not None else {}, schema)
+    except jsonschema.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path) or "(the arguments)"
+        fail(f"invalid arguments for {name}: {where}: {exc.message}")
+
+
+def outcome_exit(execution: Mapping[str, Any]) -> int:
+    """The exit code of a finished execution: 0 completed, 1 failed, 3 canceled or skipped."""
+    phase = execution_phase(dict(execution)).value
+    return {"Completed": 0, "Failed": EXIT_FAILED}.get(phase, EXIT_CANCELED)
+
+
+def print_outcome(execution: Mapping[str, Any]) -> None:
+    """One line for the phase, then the result (JSON) or the error."""
+    status = execution.get("status") or {}
+    name = execution["metadata"]["name"]
+    _render.console().print(f"{name} {_render.phase_text(status.get('phase'))}")
+    if status.get("phase") == "Completed":
+        click.echo(json.dumps(status.get("result"), indent=2))
+    elif status.get("error"):
+        error = status["error"]
+        click.echo(f"error ({error.get('kind')}): {error.get('message')}", err=True)
+    elif status.get("message"):
+        click.echo(status["message"], err=True)
+
+
+@click.command()
+@click.argument("function")
+@click.argument("arguments", required=False)
+@click.option("-f", "--file", "source", type=click.File(), help="Arguments from a YAML/JSON file.")
+@click.option("--name", help="Name of the Execution.")
+@click.option("--generate-name", help="Name prefix (a random suffix is added).")
+@click.option("--retries", type=click.IntRange(min=0), help="Retries after a failed attempt.")
+@click.option("--backoff", help="Wait between attempts (e.g. 10s).")
+@click.option("--timeout", help="Overall time limit (e.g. 1h).")
+@click.option("--attempt-timeout", help="Time limit of one attempt.")
+@click.option("--mutex", help="Run under this named mutex.")
+@click.option("--group", default="default", show_default=True, help="Worker group.")
+@click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
+@click.option("--wait-timeout", type=float, help="Give up waiting after this many seconds.")
+@click.option("--follow", is_flag=True, help="Show the execution live until it ends.")
+@click.option("--no-check", is_flag=True, help="Create even if no worker registered FUNCTION.")
+@click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]))
+@connection_options
+@handles_errors("execute")
+def execute(
+    function: str, arguments: str | None, source: Any, name: str | None,
+    generate_name: str | None, retries: int | None, backoff: str | None, timeout: str | None,
+    attempt_timeout: str | None, mutex: str | None, group: str, wait: bool,
+    wait_timeout: float | None, follow: bool, no_check: bool, output: str | None,
+) -> None:  # fmt: skip
+    """Start an execution of FUNCTION with ARGUMENTS (JSON)."""
+    args = _parse_arguments(arguments, source)
+    if not no_check:
+        validate_arguments(function_object(function, group), args)
+    retry = None
+    if retries is not None or backoff is not None:
+        retry = RetryOptions(retries=retries or 0, backoff=backoff or "5s")
+    limits = None
+    if timeout or attempt_timeout:
+        limits = TimeoutOptions(overall=timeout, attempt=attempt_timeout)
+    options = ExecuteOptions(
+        retry=retry, timeout=limits, mutex=ExecutionMutex(name=mutex) if mutex else None
+    )
+    try:
+        created = client().create_execution(
+            function, args, options, name=name, generate_name=generate_name, worker_group=group
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    execution_name = created["metadata"]["name"]
+    if output in ("json", "yaml"):
+        _render.dump(created, output)
+    elif output == "name":
+        click.echo(f"execution.kontinue.cloud/{execution_name}")
+    else:
+        click.echo(f"execution.kontinue.cloud/{execution_name} created")
+    if follow:
+        from kontinue.cli._follow import follow_execution
+
+        sys.exit(outcome_exit(follow_execution(client(), execution_name)))
+    if wait:
+        try:
+            done = client().wait(execution_name, timeout=wait_timeout)
+        except WaitTimeout as exc:
+            click.echo(f"kontinue: {exc}", err=True)
+            sys.exit(EXIT_WAIT_TIMEOUT)
+        print_outcome(done)
+        sys.exit(outcome_exit(done))
+
+
+def _progress(status: Mapping[str, Any]) -> str:
+    progress = status.get("progress") or {}
+    if "current" not in progress:
+        return ""
+    return (
+        f"{progress['current']}/{progress['max']}"
+        if progress.get("max")
+        else str(progress["current"])
+    )
+
+
+@click.command("list")
+@click.option("--phase", help="Only this phase.")
+@click.option("--function", help="Only this function.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@click.option("-l", "--selector", help="Label selector (e.g. kontinue.cloud/root=x).")
+@click.option(
+    "--sort-by", type=click.Choice(["age", "name", "phase", "function"]), default="age",
+    show_default=True,
+)  # fmt: skip
+@click.option("-o", "--output", type=click.Choice(_render.FORMATS), default="table")
+@connection_options
+@handles_errors("list")
+def list_executions(
+    phase: str | None, function: str | None, all_namespaces: bool, selector: str | None,
+    sort_by: str, output: str,
+) -> None:  # fmt: skip
+    """List executions (newest last)."""
+    items = client().list(
+        phase=phase, function=function, label_selector=selector, all_namespaces=all_namespaces
+    )
+    keys = {
+        "age": lambda e: (e["metadata"]["creationTimestamp"], e["metadata"]["name"]),
+        "name": lambda e: (e["metadata"]["namespace"], e["metadata"]["name"]),
+        "phase": lambda e: (execution_phase(e).value, e["metadata"]["name"]),
+        "function": lambda e: (e["spec"].get("function", ""), e["metadata"]["name"]),
+    }
+    items.sort(key=keys[sort_by])
+    if output in ("json", "yaml"):
+        _render.dump(_render.as_list("Execution", items), output)
+        return
+    if output == "name":
+        for item in items:
+            click.echo(f"execution.kontinue.cloud/{item['metadata']['name']}")
+        return
+    if not items:
+        where = "any namespace" if all_namespaces else f"namespace {client().namespace}"
+        click.echo(f"No executions found in {where}.", err=True)
+        return
+    headers = ["NAME", "PHASE", "FUNCTION", "PROGRESS", "AGE", "MESSAGE"]
+    if output == "wide":
+        headers += ["WORKER", "ATTEMPTS", "RESUMPTIONS", "PARENT"]
+    if all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for item in items:
+        status = item.get("status") or {}
+        row = [
+            item["metadata"]["name"], _render.phase_text(status.get("phase")),
+            item["spec"].get("function", ""), _progress(status),
+            _render.age(item["metadata"].get("creationTimestamp")), status.get("message") or "",
+        ]  # fmt: skip
+        if output == "wide":
+            row += [
+                status.get("workerName") or "", str(len(status.get("attempts") or []) + 1),
+                str(status.get("resumptions") or 0),
+                ((item["spec"].get("parent") or {}).get("name")) or "",
+            ]  # fmt: skip
+        if all_namespaces:
+            row.insert(0, item["metadata"]["namespace"])
+        rows.append(row)
+    _render.table(headers, rows)
+
+
+def related(name: str) -> dict[str, list[dict[str, Any]]]:
+    """The children, suspensions and jobs of an execution."""
+    c = client()
+    selector = f"{labels.PARENT}={name}"
+    return {
+        "children": c.list(label_selector=selector),
+        "suspensions": c.kube.list(_kube.SUSPENSIONS, c.namespace, label_selector=selector)[
+            "items"
+        ],
+        "jobs": c.kube.list(_kube.JOBS, c.namespace, label_selector=selector)["items"],
+    }
+
+
+def _job_phase(job: Mapping[str, Any]) -> str:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return str(condition["type"])
+    if (job.get("spec") or {}).get("suspend"):
+        return "Suspended"
+    return "Running"
+
+
+def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, Any]]]) -> Tree:
+    """A rich tree of an execution: steps with durations, children, suspensions, jobs."""
+    status = execution.get("status") or {}
+    meta = execution["metadata"]
+    head = (
+        f"[bold]{meta['name']}[/bold] {_render.phase_text(status.get('phase'))} "
+        f"{execution['spec'].get('function', '')}"
+    )
+    if status.get("startedAt"):
+        head += f"  {_render.span(status.get('startedAt'), status.get('finishedAt'))}"
+    tree = Tree(head)
+    details = []
+    if status.get("workerName"):
+        details.append(f"worker {status['workerName']}")
+    if status.get("attempts"):
+        details.append(f"attempt {len(status['attempts']) + 1}")
+    if status.get("resumptions"):
+        details.append(f"{status['resumptions']} resumptions")
+    if progress := _progress(status):
+        details.append(f"progress {progress}")
+    if details:
+        tree.add(", ".join(details))
+    if status.get("message"):
+        tree.add(f"message: {status['message']}")
+    children = {c["metadata"]["name"]: c for c in parts["children"]}
+    suspensions = {s["metadata"]["name"]: s for s in parts["suspensions"]}
+    jobs = {j["metadata"]["name"]: j for j in parts["jobs"]}
+    steps = sorted((status.get("steps") or {}).items(), key=lambda kv: int(kv[1].get("index", 0)))
+    if steps:
+        node = tree.add("steps")
+        for step, record in steps:
+            label = f"{record.get('displayName') or step} [dim]{record.get('type')}[/dim]"
+            label += f" {_render.phase_text(record.get('phase', 'Completed'))}"
+            duration = _render.span(record.get("startedAt"), record.get("finishedAt"))
+            if duration:
+                label += f" {duration}"
+            child = record.get("child")
+            if child in children:
+                child_status = children[child].get("status") or {}
+                label += f" -> {child} {_render.phase_text(child_status.get('phase'))}"
+            elif child in suspensions:
+                label += f" -> {_suspension_label(suspensions[child])}"
+            elif child in jobs:
+                label += f" -> job {child} {_job_phase(jobs[child])}"
+            node.add(label)
+    for attempt_no, attempt in enumerate(status.get("attempts") or [], start=1):
+        tree.add(f"attempt {attempt_no} failed: {attempt.get('message', '')}")
+    if status.get("phase") == "Completed":
+        tree.add(f"result: {json.dumps(status.get('result'))}")
+    elif status.get("error"):
+        error = status["error"]
+        tree.add(f"[red]error ({error.get('kind')}): {error.get('message')}[/red]")
+    return tree
+
+
+def _suspension_label(suspension: Mapping[str, Any]) -> str:
+    phase = (suspension.get("status") or {}).get("phase") or "Suspended"
+    resume_at = (suspension.get("spec") or {}).get("resumeAt")
+    kind = f"sleep until {resume_at}" if resume_at else "suspension"
+    return f"{kind} {suspension['metadata']['name']} {_render.phase_text(phase)}"
+
+
+@click.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Choice(["tree", "json", "yaml"]), default="tree")
+@connection_options
+@handles_errors("show")
+def show(name: str, output: str) -> None:
+    """Show an execution: steps, attempts, children, suspensions, jobs, result or error."""
+    execution = client().get(name)
+    parts = related(name)
+    if output in ("json", "yaml"):
+        _render.dump({"execution": execution, **parts}, output)
+        return
+    _render.console().print(step_tree(execution, parts))
+
+
+@click.command()
+@click.argument("name")
+@click.option("-r", "--recursive", is_flag=True, help="Also the descendants' suspensions.")
+@click.option("--data", help="JSON payload handed to the workflow.")
+@connection_options
+@handles_errors("resume")
+def resume(name: str, recursive: bool, data: str | None) -> None:
+    """Resume a suspension, or every waiting suspension of an execution."""
+    payload = None
+    if data is not None:
+        try:
+            payload = json.loads(data)
+        except json.JSONDecodeError as exc:
+            fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
+    c = client()
+    if c.kube.get_or_none(_kube.SUSPENSIONS, c.namespace, name) is not None:
+        try:
+            c.resume_suspension(name, payload, resumed_by="cli")
+        except SuspensionNotWaiting as exc:
+            fail(str(exc))
+        click.echo(f"suspension.kontinue.cloud/{name} resumed")
+        return
+    c.get(name)  # a clear not-found for a name that is neither
+    resumed = c.resume_execution(name, recursive=recursive, data=payload)
+    if not resumed:
+        fail(f"execution {name} has no waiting suspension")
+    for suspension in resumed:
+        click.echo(f"suspension.kontinue.cloud/{suspension} resumed")
+
+
+@click.command()
+@click.argument("name")
+@connection_options
+@handles_errors("cancel")
+def cancel(name: str) -> None:
+    """Cancel an execution and its whole tree."""
+    current = client().get(name)
+    if execution_phase(current).terminal:
+        fail(f"execution {name} already finished ({execution_phase(current).value})")
+    client().cancel(name)
+    click.echo(f"execution.kontinue.cloud/{name} canceling")
+
+
+@click.command()
+@click.argument("name")
+@click.argument("step", required=False)
+@click.option("--tail", type=int, default=-1, help="Lines from the end (default: all).")
+@click.option("-c", "--container", help="Container (default: the first).")
+@connection_options
+@handles_errors("logs")
+def logs(name: str, step: str | None, tail: int, container: str | None) -> None:
+    """Print the logs of an execution's job steps (or of one STEP)."""
+    c = client()
+    steps = (c.get(name).get("status") or {}).get("steps") or {}
+    job_steps = {s: r for s, r in steps.items() if r.get("type") in _JOB_STEPS and r.get("child")}
+    if step is not None:
+        if step not in job_steps:
+            known = ", ".join(sorted(job_steps)) or "none"
+            fail(f"execution {name} has no job step {step!r} (job steps: {known})")
+        job_steps = {step: job_steps[step]}
+    if not job_steps:
+        fail(f"execution {name} has no job steps")
+    for step_name, record in sorted(job_steps.items(), key=lambda kv: int(kv[1]["index"])):
+        pods = c.kube.list(
+            _kube.PODS,
+            c.namespace,
+            label_selector=f"batch.kubernetes.io/job-name={record['child']}",
+        )["items"]
+        if not pods:
+            click.echo(f"# {step_name}: job {record['child']} has no pods", err=True)
+            continue
+        for pod in pods:
+            if len(job_steps) > 1 or len(pods) > 1:
+                click.echo(f"# {step_name}: pod {pod['metadata']['name']}")
+            params = {"container": container, "tailLines": tail if tail >= 0 else None}
+            try:
+                text = c.kube.request(
+                    "GET", _kube.PODS.path(c.namespace, pod["metadata"]["name"]) + "/log",
+                    params=params, raw=True,
+                )  # fmt: skip
+            except _kube.ApiError as exc:
+                fail(f"the logs of pod {pod['metadata']['name']} cannot be read: {exc.message}")
+            click.echo(text, nl=False)

@@ -43,7 +43,7 @@ dev: cluster-up ## Run kontinue locally: control plane, CRDs, controller, a work
 	export KUBECONFIG=$(CURDIR)/$(LOCAL)/kubeconfig; \
 	  $(BIN)/kontinue-controller --all-namespaces --lease-namespace default & controller=$$!; \
 	  trap 'kill $$controller 2>/dev/null; wait $$controller' EXIT INT TERM; \
-	  $(BIN)/kontinue-worker --path examples --module kontinue_examples.hello_world --name dev-worker
+	  $(BIN)/kontinue-worker --path examples --module kontinue_examples.all --name dev-worker
 
 test: install testbin ## Run every test (starts its own control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)

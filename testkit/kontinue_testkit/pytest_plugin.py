@@ -409,6 +409,11 @@ def start_worker(
             command += ["--path", str(path)]
         worker = spawn(kube_cluster, command, worker_name, log_path)
         started.append(worker)
+        wait_for(  # registered its functions and claiming
+            f"worker {worker_name} to serve",
+            lambda: " serving " in worker.log() or worker.process.poll() is not None,
+            timeout=60,
+        )
         return worker
 
     yield start

@@ -73,6 +73,73 @@ def validate_arguments(function: Mapping[str, Any], arguments: Any) -> None:
         fail(f"invalid arguments for {name}: {where}: {exc.message}")
 
 
+_CLICK_TYPES: dict[str, click.ParamType[Any]] = {
+    "integer": click.INT,
+    "number": click.FLOAT,
+    "boolean": click.BOOL,
+    "string": click.STRING,
+}
+_SKIP = object()
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved: Mapping[str, Any] = (root.get("$defs") or {}).get(ref.rsplit("/", 1)[1], {})
+        return resolved
+    return schema
+
+
+def _prompt_value(name: str, prop: Mapping[str, Any], required: bool) -> Any:
+    label = str(prop.get("title") or name)
+    if prop.get("description"):
+        label += f" ({prop['description']})"
+    default = prop.get("default")
+    if "enum" in prop:
+        choices = {str(v): v for v in prop["enum"]}
+        picked = click.prompt(
+            label, type=click.Choice(list(choices)),
+            default=None if default is None else str(default),
+        )  # fmt: skip
+        return choices[picked]
+    kind = _CLICK_TYPES.get(str(prop.get("type")))
+    if kind is None:  # objects, arrays, unions: JSON
+        while True:
+            text = click.prompt(
+                f"{label} [JSON]", default=json.dumps(default) if default is not None else
+                ("" if not required else None), show_default=default is not None,
+            )  # fmt: skip
+            if text == "" and not required:
+                return _SKIP
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                click.echo(f"Error: not JSON: {exc.msg}", err=True)
+    if default is None and not required:
+        text = click.prompt(label, default="", show_default=False)
+        return _SKIP if text == "" else kind.convert(text, None, None)
+    return click.prompt(label, type=kind, default=default)
+
+
+def prompt_arguments(function: Mapping[str, Any]) -> Any:
+    """Ask for each argument the Function's schema describes (defaults offered, types checked)."""
+    schema = function["spec"].get("argumentsSchema")
+    if schema is None:
+        return None
+    root = _resolve(schema, schema)
+    properties = root.get("properties")
+    if root.get("type") != "object" or not isinstance(properties, Mapping):
+        return _prompt_value("arguments", root, required=True)
+    required = set(root.get("required") or [])
+    order = [n for n in root.get("x-order") or [] if n in properties]
+    values: dict[str, Any] = {}
+    for name in order + [n for n in properties if n not in order]:
+        value = _prompt_value(name, _resolve(properties[name], schema), required=name in required)
+        if value is not _SKIP:
+            values[name] = value
+    return values
+
+
 def outcome_exit(execution: Mapping[str, Any]) -> int:
     """The exit code of a finished execution: 0 completed, 1 failed, 3 canceled or skipped."""
     phase = execution_phase(dict(execution)).value
@@ -108,6 +175,7 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
 @click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
 @click.option("--wait-timeout", type=float, help="Give up waiting after this many seconds.")
 @click.option("--follow", is_flag=True, help="Show the execution live until it ends.")
+@click.option("-i", "--interactive", is_flag=True, help="Ask for each argument (from the schema).")
 @click.option("--no-check", is_flag=True, help="Create even if no worker registered FUNCTION.")
 @click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]))
 @connection_options
@@ -116,10 +184,15 @@ def execute(
     function: str, arguments: str | None, source: Any, name: str | None,
     generate_name: str | None, retries: int | None, backoff: str | None, timeout: str | None,
     attempt_timeout: str | None, mutex: str | None, group: str, wait: bool,
-    wait_timeout: float | None, follow: bool, no_check: bool, output: str | None,
+    wait_timeout: float | None, follow: bool, interactive: bool, no_check: bool,
+    output: str | None,
 ) -> None:  # fmt: skip
     """Start an execution of FUNCTION with ARGUMENTS (JSON)."""
     args = _parse_arguments(arguments, source)
+    if interactive:
+        if args is not None:
+            fail("--interactive asks for the arguments; do not give them as well")
+        args = prompt_arguments(function_object(function, group))
     if not no_check:
         validate_arguments(function_object(function, group), args)
     retry = None

@@ -130,4 +130,21 @@ def json_schema(type_: Any) -> dict[str, Any] | None:
         schema: dict[str, Any] = pydantic.TypeAdapter(type_).json_schema()
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
         return None
+    _record_order(schema)
     return schema
+
+
+ORDER = "x-order"
+"""Schema keyword listing an object's properties in declaration order: the API server stores
+JSON objects with sorted keys, so prompts and forms would otherwise ask alphabetically."""
+
+
+def _record_order(node: Any) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("properties"), dict):
+            node[ORDER] = list(node["properties"])
+        for value in node.values():
+            _record_order(value)
+    elif isinstance(node, list):
+        for value in node:
+            _record_order(value)

@@ -212,3 +212,25 @@ def test_schedules_and_archives(
     )
     objects = cli.json("archives", "show", "to-archive", "-n", ns)
     assert [o["kind"] for o in objects].count("Execution") == 3
+
+
+def test_bench_reports_throughput_and_latency(cli: Cli, hello: WorkerProcess) -> None:
+    args = ("bench", "hello-world", "--qps", "20", "--duration", "2s", "-p", "name=Bench")
+    report = cli.json(*args, "-n", cli.namespace)
+    assert report["created"] >= 30 and report["finished"] == report["created"]
+    assert report["phases"] == {"Completed": report["created"]}
+    assert 0 < report["latency_p50_ms"] <= report["latency_p99_ms"] <= report["latency_max_ms"]
+    assert report["throughput_per_s"] > 0
+    table = cli("bench", "hello-world", "--qps", "5", "--duration", "1s", "-n", cli.namespace)
+    assert "throughput_per_s" in table.stdout and "latency_p99_ms" in table.stdout
+    bad = cli("bench", "hello-world", "-p", "oops", "-n", cli.namespace, check=False)
+    assert bad.returncode == 1 and "-p expects key=value, got 'oops'" in bad.stderr
+
+
+def test_shell_completion(cli: Cli) -> None:
+    script = cli("completion", "bash").stdout
+    assert "_KONTINUE_COMPLETE=bash_complete" in script
+    env = {**os.environ, "_KONTINUE_COMPLETE": "bash_complete", "COMP_WORDS": "kontinue sch",
+           "COMP_CWORD": "1"}  # fmt: skip
+    completed = subprocess.run([KONTINUE], env=env, capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "plain,schedules"

@@ -391,7 +391,7 @@ class LocalCluster:
             for name in sorted(pending):
                 url = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
                 crd = self.api.request("GET", url).json()
-                conditions = crd.get("status", {}).get("conditions", [])
+                conditions = (crd.get("status") or {}).get("conditions") or []
                 if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                     pending.discard(name)
             time.sleep(0.1)

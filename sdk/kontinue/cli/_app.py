@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kontinue import __version__
+from kontinue.cli._bench import bench
 from kontinue.cli._catalog import archives, functions, schedules
 from kontinue.cli._context import connection_options
 from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
@@ -20,17 +21,22 @@ def cli() -> None:
     """
 
 
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (e.g. `source <(kontinue completion bash)`)."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    if completer is None:
+        raise click.UsageError(f"no completion for {shell}")
+    click.echo(completer(cli, {}, "kontinue", "_KONTINUE_COMPLETE").source())
+
+
 for command in (
-    execute,
-    list_executions,
-    show,
-    resume,
-    cancel,
-    logs,
-    functions,
-    schedules,
-    archives,
-):
+    execute, list_executions, show, resume, cancel, logs, functions, schedules, archives, bench,
+    completion,
+):  # fmt: skip
     cli.add_command(command)
 
 

@@ -1,0 +1,220 @@
+"""``kontinue bench``: a load generator that reports throughput and latency percentiles.
+
+Executions are created at ``--qps`` (never more than ``--max-concurrency`` unfinished at once)
+for ``--duration``, labelled with the run's id; one watch on that label observes them finish.
+Latency is measured on this machine's clock, from the create call to the watch event of the
+terminal phase. API calls are throttled to ``--client-qps`` with bursts of ``--client-burst``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from kontinue.api import labels
+from kontinue.api.durations import parse_duration
+from kontinue.api.phases import execution_phase
+from kontinue.cli import _render
+from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.client import Client, _kube
+
+BENCH_LABEL = f"{labels.PREFIX}/bench"
+
+
+class TokenBucket:
+    """At most ``rate`` per second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, max(1, burst)
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        """Wait for a token."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            time.sleep(wait)
+
+
+@dataclass
+class Tally:
+    """What the run saw."""
+
+    created: dict[str, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    phases: dict[str, int] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def in_flight(self) -> int:
+        """Created and not finished."""
+        return len(self.created) - len(self.finished)
+
+
+def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"-p expects key=value, got {pair!r}")
+        try:
+            arguments[key] = json.loads(value)
+        except json.JSONDecodeError:
+            arguments[key] = value
+    return arguments
+
+
+def _watch(
+    c: Client, tally: Tally, selector: str, stop: threading.Event, ready: threading.Event
+) -> None:
+    version = c.kube.list(_kube.EXECUTIONS, c.namespace, label_selector=selector)["metadata"][
+        "resourceVersion"
+    ]
+    ready.set()  # nothing is created before the watch's starting point
+    while not stop.is_set():
+        try:
+            for _, obj in c.kube.watch(
+                _kube.EXECUTIONS, c.namespace, resource_version=version,
+                label_selector=selector, timeout_seconds=30,
+            ):  # fmt: skip
+                version = obj["metadata"]["resourceVersion"]
+                phase = execution_phase(obj)
+                name = obj["metadata"]["name"]
+                if not phase.terminal:
+                    continue
+                with tally.lock:
+                    if name in tally.finished or name not in tally.created:
+                        continue
+                    tally.finished.add(name)
+                    tally.latencies.append(time.monotonic() - tally.created[name])
+                    tally.phases[phase.value] = tally.phases.get(phase.value, 0) + 1
+                    tally.lock.notify_all()
+                if stop.is_set():
+                    return
+        except _kube.Gone:
+            version = c.kube.list(_kube.EXECUTIONS, c.namespace, label_selector=selector)[
+                "metadata"
+            ]["resourceVersion"]
+
+
+@click.command()
+@click.argument("function")
+@click.option(
+    "--qps",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="Executions created per second.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Most unfinished executions at once.",
+)
+@click.option("--duration", default="30s", show_default=True, help="How long to create.")
+@click.option("-p", "--param", "params", multiple=True, help="Argument key=value (JSON values).")
+@click.option(
+    "--client-qps",
+    type=click.FloatRange(min=0.1),
+    default=50.0,
+    show_default=True,
+    help="API calls per second of this client.",
+)
+@click.option(
+    "--client-burst",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="API call burst of this client.",
+)
+@click.option(
+    "--wait-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the last executions after creating stops.",
+)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@connection_options
+@handles_errors("bench")
+def bench(
+    function: str, qps: float, max_concurrency: int, duration: str, params: tuple[str, ...],
+    client_qps: float, client_burst: int, wait_timeout: float, output: str,
+) -> None:  # fmt: skip
+    """Create executions of FUNCTION at a steady rate and report throughput and latency."""
+    try:
+        seconds = parse_duration(duration).total_seconds()
+    except ValueError as exc:
+        fail(f"--duration: {exc}")
+    arguments = _parameters(params) or None
+    run = uuid.uuid4().hex[:8]
+    selector = f"{BENCH_LABEL}={run}"
+    tally, stop = Tally(), threading.Event()
+    c = client()  # built here: click's context does not reach other threads
+    ready = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(c, tally, selector, stop, ready), daemon=True)
+    watcher.start()
+    if not ready.wait(30):
+        fail("the watch on the benchmark's executions did not start")
+    api, pace = TokenBucket(client_qps, client_burst), TokenBucket(qps, 1)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        with tally.lock:
+            while tally.in_flight() >= max_concurrency:
+                tally.lock.wait(0.5)
+        pace.take()
+        api.take()
+        created = c.create_execution(
+            function, arguments, generate_name=f"bench-{run}-", labels={BENCH_LABEL: run}
+        )
+        with tally.lock:
+            tally.created[created["metadata"]["name"]] = time.monotonic()
+    creating = time.monotonic() - started
+    deadline = time.monotonic() + wait_timeout
+    with tally.lock:
+        while tally.in_flight() and time.monotonic() < deadline:
+            tally.lock.wait(0.5)
+    stop.set()
+    elapsed = time.monotonic() - started
+    report = {
+        "run": run,
+        "function": function,
+        "created": len(tally.created),
+        "finished": len(tally.finished),
+        "unfinished": tally.in_flight(),
+        "phases": tally.phases,
+        "create_seconds": round(creating, 2),
+        "throughput_per_s": round(len(tally.finished) / elapsed, 2) if elapsed else 0.0,
+        "latency_p50_ms": _ms(tally.latencies, 0.5),
+        "latency_p90_ms": _ms(tally.latencies, 0.9),
+        "latency_p99_ms": _ms(tally.latencies, 0.99),
+        "latency_max_ms": _ms(tally.latencies, 1.0),
+        "label": selector,
+    }
+    if output == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    _render.table(["FIGURE", "VALUE"], [[k, str(v)] for k, v in report.items()])
+
+
+def _ms(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)

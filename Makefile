@@ -37,13 +37,8 @@ cluster-down: ## Stop the local control plane and remove its state
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
 	rm -f $(LOCAL)/kubeconfig
 
-dev: cluster-up ## Run kontinue locally: control plane, CRDs, controller, a worker with the examples
-	$(LOCAL)/bin/kubectl --kubeconfig $(LOCAL)/kubeconfig create -f examples/hello-world/execution.yaml
-	@echo "controller and worker running; Ctrl-C stops them (make cluster-down stops the cluster)"
-	export KUBECONFIG=$(CURDIR)/$(LOCAL)/kubeconfig; \
-	  $(BIN)/kontinue-controller --all-namespaces --lease-namespace default & controller=$$!; \
-	  trap 'kill $$controller 2>/dev/null; wait $$controller' EXIT INT TERM; \
-	  $(BIN)/kontinue-worker --path examples --module kontinue_examples.all --name dev-worker
+dev: install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
+	$(BIN)/kontinue dev
 
 test: install testbin ## Run every test (starts its own control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)

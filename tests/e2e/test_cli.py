@@ -156,7 +156,8 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     wait_for("the approval", lambda: client.phase(name) == "Suspended", timeout=60)
     shown = cli("show", name, "-n", ns).stdout
     assert f"{name}-execute-1" in shown and "approval" in shown and "sleep until" not in shown
-    cli("cancel", name, "-n", ns)
+    canceled = cli.json("cancel", name, "-n", ns)
+    assert canceled["spec"]["cancel"] is True
     assert client.wait(name, timeout=30)["status"]["phase"] == "Canceled"
     again = cli("cancel", name, "-n", ns, check=False)
     assert again.returncode == 1 and "already finished (Canceled)" in again.stderr
@@ -167,6 +168,11 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     resumed = cli("resume", sleeper_name, "-n", ns, "--data", '{"by": "cli"}')
     assert resumed.stdout.strip() == f"suspension.kontinue.cloud/{sleeper_name}-sleep-1 resumed"
     assert client.wait(sleeper_name, timeout=30)["status"]["phase"] == "Completed"
+    again_sleeper = cli("execute", "sleeper", '{"seconds": 600}', "-n", ns, "-o", "name")
+    second = again_sleeper.stdout.strip().split("/")[1]
+    wait_for("the second sleep", lambda: client.phase(second) == "Suspended", timeout=60)
+    [object_resumed] = cli.json("resume", f"{second}-sleep-1", "-n", ns)["items"]
+    assert object_resumed["status"]["resumedBy"] == "cli"
     none_left = cli("resume", sleeper_name, "-n", ns, check=False)
     assert none_left.returncode == 1 and "has no waiting suspension" in none_left.stderr
 
@@ -175,6 +181,8 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     job_name = job.stdout.split()[0].split("/")[1]
     assert cli("logs", job_name, "-n", ns).stdout == printed + "\n"
     assert cli("logs", job_name, "script-1", "--tail", "1", "-n", ns).stdout == "bye\n"
+    [entry] = cli.json("logs", job_name, "-n", ns)
+    assert (entry["step"], entry["log"]) == ("script-1", printed + "\n")
     missing = cli("logs", job_name, "nope", "-n", ns, check=False)
     assert "has no job step 'nope' (job steps: script-1)" in missing.stderr
 

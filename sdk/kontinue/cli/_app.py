@@ -8,6 +8,7 @@ from kontinue import __version__
 from kontinue.cli._bench import bench
 from kontinue.cli._catalog import archives, functions, schedules
 from kontinue.cli._context import connection_options
+from kontinue.cli._dev import dev
 from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
 
 
@@ -35,7 +36,7 @@ def completion(shell: str) -> None:
 
 for command in (
     execute, list_executions, show, resume, cancel, logs, functions, schedules, archives, bench,
-    completion,
+    completion, dev,
 ):  # fmt: skip
     cli.add_command(command)
 

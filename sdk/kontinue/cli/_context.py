@@ -80,7 +80,9 @@ def fail(message: str) -> NoReturn:
 
 def _api_message(exc: _kube.ApiError, what: str) -> str:
     if isinstance(exc, _kube.NotFound):
-        if "could not find the requested resource" in exc.message:
+        if "could not find the requested resource" in exc.message or "page not found" in (
+            exc.message
+        ):  # the kind itself is unknown to the server
             return (
                 "the kontinue CRDs are not installed in this cluster "
                 "(kubectl apply -f crds/, or helm install kontinue)"

@@ -408,9 +408,10 @@ def show(name: str, output: str) -> None:
 @click.argument("name")
 @click.option("-r", "--recursive", is_flag=True, help="Also the descendants' suspensions.")
 @click.option("--data", help="JSON payload handed to the workflow.")
+@click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]), default="name")
 @connection_options
 @handles_errors("resume")
-def resume(name: str, recursive: bool, data: str | None) -> None:
+def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
     """Resume a suspension, or every waiting suspension of an execution."""
     payload = None
     if data is not None:
@@ -424,26 +425,34 @@ def resume(name: str, recursive: bool, data: str | None) -> None:
             c.resume_suspension(name, payload, resumed_by="cli")
         except SuspensionNotWaiting as exc:
             fail(str(exc))
-        click.echo(f"suspension.kontinue.cloud/{name} resumed")
+        resumed = [name]
+    else:
+        c.get(name)  # a clear not-found for a name that is neither
+        resumed = c.resume_execution(name, recursive=recursive, data=payload)
+        if not resumed:
+            fail(f"execution {name} has no waiting suspension")
+    if output != "name":
+        objects = [c.kube.get(_kube.SUSPENSIONS, c.namespace, s) for s in resumed]
+        _render.dump(_render.as_list("Suspension", objects), output)
         return
-    c.get(name)  # a clear not-found for a name that is neither
-    resumed = c.resume_execution(name, recursive=recursive, data=payload)
-    if not resumed:
-        fail(f"execution {name} has no waiting suspension")
     for suspension in resumed:
         click.echo(f"suspension.kontinue.cloud/{suspension} resumed")
 
 
 @click.command()
 @click.argument("name")
+@click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]), default="name")
 @connection_options
 @handles_errors("cancel")
-def cancel(name: str) -> None:
+def cancel(name: str, output: str) -> None:
     """Cancel an execution and its whole tree."""
     current = client().get(name)
     if execution_phase(current).terminal:
         fail(f"execution {name} already finished ({execution_phase(current).value})")
-    client().cancel(name)
+    updated = client().cancel(name)
+    if output != "name":
+        _render.dump(updated, output)
+        return
     click.echo(f"execution.kontinue.cloud/{name} canceling")
 
 
@@ -452,9 +461,10 @@ def cancel(name: str) -> None:
 @click.argument("step", required=False)
 @click.option("--tail", type=int, default=-1, help="Lines from the end (default: all).")
 @click.option("-c", "--container", help="Container (default: the first).")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text")
 @connection_options
 @handles_errors("logs")
-def logs(name: str, step: str | None, tail: int, container: str | None) -> None:
+def logs(name: str, step: str | None, tail: int, container: str | None, output: str) -> None:
     """Print the logs of an execution's job steps (or of one STEP)."""
     c = client()
     steps = (c.get(name).get("status") or {}).get("steps") or {}
@@ -466,6 +476,7 @@ def logs(name: str, step: str | None, tail: int, container: str | None) -> None:
         job_steps = {step: job_steps[step]}
     if not job_steps:
         fail(f"execution {name} has no job steps")
+    collected: list[dict[str, str]] = []
     for step_name, record in sorted(job_steps.items(), key=lambda kv: int(kv[1]["index"])):
         pods = c.kube.list(
             _kube.PODS,
@@ -476,7 +487,7 @@ def logs(name: str, step: str | None, tail: int, container: str | None) -> None:
             click.echo(f"# {step_name}: job {record['child']} has no pods", err=True)
             continue
         for pod in pods:
-            if len(job_steps) > 1 or len(pods) > 1:
+            if output == "text" and (len(job_steps) > 1 or len(pods) > 1):
                 click.echo(f"# {step_name}: pod {pod['metadata']['name']}")
             params = {"container": container, "tailLines": tail if tail >= 0 else None}
             try:
@@ -486,4 +497,9 @@ def logs(name: str, step: str | None, tail: int, container: str | None) -> None:
                 )  # fmt: skip
             except _kube.ApiError as exc:
                 fail(f"the logs of pod {pod['metadata']['name']} cannot be read: {exc.message}")
-            click.echo(text, nl=False)
+            if output == "text":
+                click.echo(text, nl=False)
+            collected.append({"step": step_name, "job": record["child"],
+                              "pod": pod["metadata"]["name"], "log": text})  # fmt: skip
+    if output != "text":
+        _render.dump(collected, output)

@@ -1,0 +1,151 @@
+"""``kontinue dev``: everything running locally, until Ctrl-C.
+
+Brings up the local control plane (building its binaries on first use), installs the CRDs,
+starts the controller and a worker serving the project's examples, prints how to reach them,
+and stops everything in reverse order on Ctrl-C (or SIGTERM). With ``--kubeconfig`` or
+``--context`` it uses that cluster instead of starting one. (The UI joins when it exists.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from kontinue.cli._context import connection_options, fail, setting
+from kontinue.client import _kube
+
+
+def _service(
+    module: str, args: list[str], kubeconfig: str, log: Path, context: str | None
+) -> subprocess.Popen[bytes]:
+    if importlib.util.find_spec(module) is None:
+        fail(f"kontinue dev needs {module} installed (make install)")
+    command = [sys.executable, "-m", module, *args, "--kubeconfig", kubeconfig]
+    if context:
+        command += ["--context", context]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    from kontinue._devcluster._process import kill_with_parent
+
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=kill_with_parent,
+        )  # fmt: skip
+
+
+def _apply_crds(kubeconfig: str, context: str | None, crds: Path) -> None:
+    import yaml
+
+    kube = _kube.Kube(kubeconfig, context)
+    resource = _kube.Resource("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions")
+    for path in sorted(crds.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                kube.apply(
+                    resource, None, document["metadata"]["name"], document,
+                    field_manager="kontinue-dev",
+                )  # fmt: skip
+
+
+@click.command()
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path(".local/dev"),
+    show_default=True,
+    help="State and logs of the local control plane.",
+)
+@click.option(
+    "--crds",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("crds"),
+    show_default=True,
+    help="The CRD files to install.",
+)
+@click.option(
+    "--examples",
+    type=click.Path(path_type=Path),
+    default=Path("examples"),
+    show_default=True,
+    help="Path the worker imports workflow modules from.",
+)
+@click.option(
+    "--module",
+    "modules",
+    multiple=True,
+    default=("kontinue_examples.all",),
+    show_default=True,
+    help="Workflow module the worker serves (repeatable).",
+)
+@connection_options
+def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...]) -> None:
+    """Run kontinue locally: control plane, CRDs, controller and worker until Ctrl-C."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    kubeconfig, context = setting("kubeconfig"), setting("context")
+    cluster = None
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = workdir.resolve() / "logs"
+    try:
+        if kubeconfig is None and context is None:
+            from kontinue._devcluster import ClusterError, LocalCluster, find_testbin
+            from kontinue._devcluster._testbin import TestbinError
+
+            try:
+                bin_dir = find_testbin()
+            except TestbinError:
+                click.echo("building the control-plane binaries (first use takes minutes)...")
+                try:
+                    bin_dir = find_testbin(build=True)
+                except TestbinError as exc:
+                    fail(str(exc))
+            cluster = LocalCluster(bin_dir, workdir.resolve() / "cluster")
+            click.echo("starting the local control plane...")
+            try:
+                cluster.start()
+                cluster.install_crds(sorted(crds.glob("*.yaml")))
+            except ClusterError as exc:
+                fail(str(exc))
+            kubeconfig = str(cluster.kubeconfig)
+        else:
+            _apply_crds(kubeconfig or "", context, crds)
+        config = kubeconfig or ""
+        controller = ["--all-namespaces", "--lease-namespace", "default"]
+        processes.append(
+            _service("kontinue_controller", controller, config, logs / "controller.log", context)
+        )
+        worker = ["--path", str(examples.resolve()), "--name", "dev-worker"]
+        for module in modules:
+            worker += ["--module", module]
+        processes.append(_service("kontinue_worker", worker, config, logs / "worker.log", context))
+        ui = "not part of this build yet"
+        click.echo(
+            f"kontinue is running.\n"
+            f"  kubeconfig: export KUBECONFIG={kubeconfig}\n"
+            f"  UI:         {ui}\n"
+            f"  logs:       {logs}\n"
+            f'  try:        kontinue execute hello-world \'{{"name": "you"}}\' --wait\n'
+            f"Ctrl-C stops everything."
+        )
+        while not stop.wait(0.5):
+            for name, process in zip(("controller", "worker"), processes, strict=False):
+                if process.poll() is not None:
+                    fail(f"the {name} exited; see {logs / (name + '.log')}")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if cluster is not None:
+            cluster.stop()
+        click.echo("stopped.")

@@ -1,0 +1,81 @@
+"""``kontinue dev`` from the checkout, and the CLI against a cluster without the CRDs.
+
+Each test starts a control plane of its own (a few seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kontinue._devcluster import LocalCluster, find_testbin
+from kontinue_testkit.pytest_plugin import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+KONTINUE = str(Path(sys.executable).parent / "kontinue")
+
+
+def _running(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+def test_dev_runs_the_examples_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+    workdir = tmp_path / "dev"
+    log = tmp_path / "dev.log"
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    with log.open("wb") as sink:
+        dev = subprocess.Popen(
+            [KONTINUE, "dev", "--workdir", str(workdir)], cwd=ROOT, env=env, stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(
+            "kontinue dev to be ready",
+            lambda: "kontinue is running." in log.read_text() or dev.poll() is not None,
+            timeout=180,
+        )
+        text = log.read_text()
+        assert dev.poll() is None, text
+        kubeconfig = re.search(r"export KUBECONFIG=(\S+)", text)
+        assert kubeconfig is not None, text
+        run_env = {**env, "KUBECONFIG": kubeconfig.group(1)}
+        wait_for(  # the worker registers the examples
+            "hello-world to be registered",
+            lambda: "hello-world" in subprocess.run(
+                [KONTINUE, "functions"], env=run_env, capture_output=True, text=True
+            ).stdout,
+            timeout=60,
+        )  # fmt: skip
+        done = subprocess.run(
+            [KONTINUE, "execute", "hello-world", '{"name": "dev"}', "--wait"],
+            env=run_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        assert "Completed" in done.stdout and '"Hello, dev!"' in done.stdout
+        assert _running(str(workdir))  # the cluster, controller and worker run from workdir
+    finally:
+        dev.send_signal(signal.SIGINT)
+        code = dev.wait(timeout=60)
+    assert code == 0, log.read_text()
+    assert log.read_text().rstrip().endswith("stopped.")
+    time.sleep(0.5)
+    assert _running(str(workdir)) == []
+
+
+def test_a_cluster_without_the_crds_is_a_clear_error(tmp_path: Path) -> None:
+    with LocalCluster(find_testbin(), tmp_path / "bare") as cluster:
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+        result = subprocess.run(
+            [KONTINUE, "list"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "kontinue: the kontinue CRDs are not installed in this cluster "
+        "(kubectl apply -f crds/, or helm install kontinue)"
+    )

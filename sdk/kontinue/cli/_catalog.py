@@ -25,15 +25,9 @@ def functions(output: str) -> None:
         c.kube.list(_kube.FUNCTIONS, c.namespace)["items"],
         key=lambda f: (f["spec"].get("workerGroup", ""), f["spec"]["name"]),
     )
-    if output in ("json", "yaml"):
-        _render.dump(_render.as_list("Function", items), output)
-        return
-    if output == "name":
-        for item in items:
-            click.echo(f"function.kontinue.cloud/{item['metadata']['name']}")
-        return
-    if not items:
-        click.echo(f"No functions registered in namespace {c.namespace}.", err=True)
+    if _render.emitted(
+        "Function", items, output, f"No functions registered in namespace {c.namespace}."
+    ):
         return
     headers = ["NAME", "GROUP", "DESCRIPTION"]
     if output == "wide":
@@ -68,15 +62,9 @@ def schedules(ctx: click.Context, output: str) -> None:
         c.kube.list(_kube.SCHEDULED_EXECUTIONS, c.namespace)["items"],
         key=lambda s: s["metadata"]["name"],
     )
-    if output in ("json", "yaml"):
-        _render.dump(_render.as_list("ScheduledExecution", items), output)
-        return
-    if output == "name":
-        for item in items:
-            click.echo(f"scheduledexecution.kontinue.cloud/{item['metadata']['name']}")
-        return
-    if not items:
-        click.echo(f"No schedules in namespace {c.namespace}.", err=True)
+    if _render.emitted(
+        "ScheduledExecution", items, output, f"No schedules in namespace {c.namespace}."
+    ):
         return
     rows = []
     for item in items:
@@ -165,15 +153,7 @@ def archives(ctx: click.Context, all_namespaces: bool, output: str) -> None:
     items.sort(
         key=lambda a: (a["spec"]["execution"].get("finishedAt") or "", a["metadata"]["name"])
     )
-    if output in ("json", "yaml"):
-        _render.dump(_render.as_list("ArchivedExecution", items), output)
-        return
-    if output == "name":
-        for item in items:
-            click.echo(f"archivedexecution.kontinue.cloud/{item['metadata']['name']}")
-        return
-    if not items:
-        click.echo("No archived executions.", err=True)
+    if _render.emitted("ArchivedExecution", items, output, "No archived executions."):
         return
     rows = []
     for item in items:

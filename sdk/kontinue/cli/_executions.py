@@ -269,16 +269,8 @@ def list_executions(
         "function": lambda e: (e["spec"].get("function", ""), e["metadata"]["name"]),
     }
     items.sort(key=keys[sort_by])
-    if output in ("json", "yaml"):
-        _render.dump(_render.as_list("Execution", items), output)
-        return
-    if output == "name":
-        for item in items:
-            click.echo(f"execution.kontinue.cloud/{item['metadata']['name']}")
-        return
-    if not items:
-        where = "any namespace" if all_namespaces else f"namespace {client().namespace}"
-        click.echo(f"No executions found in {where}.", err=True)
+    where = "any namespace" if all_namespaces else f"namespace {client().namespace}"
+    if _render.emitted("Execution", items, output, f"No executions found in {where}."):
         return
     headers = ["NAME", "PHASE", "FUNCTION", "PROGRESS", "AGE", "MESSAGE"]
     if output == "wide":

@@ -93,3 +93,21 @@ def dump(data: Any, output: str) -> None:
 def as_list(kind: str, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A kubectl-style List object."""
     return {"apiVersion": "kontinue.cloud/v1alpha1", "kind": f"{kind}List", "items": list(items)}
+
+
+def emitted(kind: str, items: Sequence[Mapping[str, Any]], output: str, empty: str) -> bool:
+    """Print ``items`` for ``-o json|yaml|name``, or ``empty`` when there are none.
+
+    Returns True when that was all there is to print (a table is left to the caller).
+    """
+    if output in ("json", "yaml"):
+        dump(as_list(kind, items), output)
+        return True
+    if output == "name":
+        for item in items:
+            click.echo(f"{kind.lower()}.kontinue.cloud/{item['metadata']['name']}")
+        return True
+    if not items:
+        click.echo(empty, err=True)
+        return True
+    return False

@@ -29,6 +29,9 @@ CREATED = f"{PREFIX}/created"
 """Annotation: when the creator built the Execution (microseconds), ordering executions created
 within the same second (``creationTimestamp`` has seconds only) for mutex and slot queues."""
 
+JOB_NAME = "batch.kubernetes.io/job-name"
+"""Label the Job controller puts on a Job's pods (not ours: read to find a job step's pods)."""
+
 SCHEDULE = f"{PREFIX}/scheduled-execution"
 """Label: the ScheduledExecution that created an Execution."""
 

@@ -166,3 +166,38 @@ def job_manifest(
     if extra_annotations:
         metadata["annotations"] = dict(extra_annotations)
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+
+
+def scheduled_run_manifest(
+    schedule: Mapping[str, Any], name: str, slot: datetime
+) -> dict[str, Any]:
+    """The Execution a ScheduledExecution creates for ``slot`` (also a manual trigger).
+
+    Its function, arguments and execution defaults, owned by the schedule, labelled with it,
+    annotated with the slot.
+    """
+    meta, spec = schedule["metadata"], schedule["spec"]
+    defaults = spec.get("executionDefaults") or {}
+    manifest = execution_manifest(
+        spec["function"],
+        spec.get("arguments"),
+        name=name,
+        worker_group=spec.get("workerGroup") or "default",
+        retry=defaults.get("retry"),
+        timeout=defaults.get("timeout"),
+        ttl=defaults.get("ttl"),
+        mutex=(defaults.get("mutex") or {}).get("name"),
+        extra_labels={labels.SCHEDULE: meta["name"]},
+    )
+    manifest["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": group.API_VERSION,
+            "kind": group.SCHEDULED_EXECUTION.kind,
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    manifest["metadata"]["annotations"][labels.SCHEDULED_AT] = timestamps.format_time(slot)
+    return manifest

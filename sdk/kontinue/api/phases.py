@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 
 class Phase(enum.StrEnum):
@@ -39,3 +41,11 @@ def execution_phase(obj: dict[str, object]) -> Phase:
     status = obj.get("status")
     phase = status.get("phase") if isinstance(status, dict) else None
     return Phase(phase) if phase else Phase.PENDING
+
+
+def job_end(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A batch/v1 Job's Complete or Failed condition once it has finished, else None."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return dict(condition)
+    return None

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.tree import Tree
 
-from kontinue.api import group, labels, manifests, timestamps
+from kontinue.api import labels, manifests
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
 from kontinue.client import _kube
@@ -94,21 +94,10 @@ def _schedule(name: str) -> dict[str, Any]:
 @handles_errors("trigger")
 def trigger(name: str) -> None:
     """Run a schedule's function now (outside its cron slots)."""
-    schedule = _schedule(name)
-    spec, meta = schedule["spec"], schedule["metadata"]
-    defaults = spec.get("executionDefaults") or {}
-    stamp = int(datetime.now(UTC).timestamp())
-    manifest = manifests.execution_manifest(
-        spec["function"], spec.get("arguments"), name=f"{name[:50]}-manual-{stamp}",
-        worker_group=spec.get("workerGroup") or "default", retry=defaults.get("retry"),
-        timeout=defaults.get("timeout"), ttl=defaults.get("ttl"),
-        mutex=(defaults.get("mutex") or {}).get("name"), extra_labels={labels.SCHEDULE: name},
-    )  # fmt: skip
-    manifest["metadata"]["ownerReferences"] = [{
-        "apiVersion": group.API_VERSION, "kind": group.SCHEDULED_EXECUTION.kind,
-        "name": name, "uid": meta["uid"], "controller": True,
-    }]  # fmt: skip
-    manifest["metadata"]["annotations"][labels.SCHEDULED_AT] = timestamps.now()
+    now = datetime.now(UTC)
+    manifest = manifests.scheduled_run_manifest(
+        _schedule(name), f"{name[:50]}-manual-{int(now.timestamp())}", now
+    )
     c = client()
     created = c.kube.create(_kube.EXECUTIONS, c.namespace, manifest)
     click.echo(f"execution.kontinue.cloud/{created['metadata']['name']} created")

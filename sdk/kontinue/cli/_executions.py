@@ -13,7 +13,7 @@ import yaml
 from rich.tree import Tree
 
 from kontinue.api import labels
-from kontinue.api.phases import execution_phase
+from kontinue.api.phases import execution_phase, job_end
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
@@ -189,12 +189,13 @@ def execute(
 ) -> None:  # fmt: skip
     """Start an execution of FUNCTION with ARGUMENTS (JSON)."""
     args = _parse_arguments(arguments, source)
-    if interactive:
-        if args is not None:
-            fail("--interactive asks for the arguments; do not give them as well")
-        args = prompt_arguments(function_object(function, group))
-    if not no_check:
-        validate_arguments(function_object(function, group), args)
+    if interactive and args is not None:
+        fail("--interactive asks for the arguments; do not give them as well")
+    registered = function_object(function, group) if interactive or not no_check else None
+    if interactive and registered is not None:
+        args = prompt_arguments(registered)
+    if registered is not None and not no_check:
+        validate_arguments(registered, args)
     retry = None
     if retries is not None or backoff is not None:
         retry = RetryOptions(retries=retries or 0, backoff=backoff or "5s")
@@ -311,12 +312,10 @@ def related(name: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _job_phase(job: Mapping[str, Any]) -> str:
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            return str(condition["type"])
-    if (job.get("spec") or {}).get("suspend"):
-        return "Suspended"
-    return "Running"
+    end = job_end(job)
+    if end is not None:
+        return str(end["type"])
+    return "Suspended" if (job.get("spec") or {}).get("suspend") else "Running"
 
 
 def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, Any]]]) -> Tree:
@@ -473,7 +472,7 @@ def logs(name: str, step: str | None, tail: int, container: str | None, output: 
         pods = c.kube.list(
             _kube.PODS,
             c.namespace,
-            label_selector=f"batch.kubernetes.io/job-name={record['child']}",
+            label_selector=f"{labels.JOB_NAME}={record['child']}",
         )["items"]
         if not pods:
             click.echo(f"# {step_name}: job {record['child']} has no pods", err=True)
@@ -481,11 +480,10 @@ def logs(name: str, step: str | None, tail: int, container: str | None, output: 
         for pod in pods:
             if output == "text" and (len(job_steps) > 1 or len(pods) > 1):
                 click.echo(f"# {step_name}: pod {pod['metadata']['name']}")
-            params = {"container": container, "tailLines": tail if tail >= 0 else None}
             try:
-                text = c.kube.request(
-                    "GET", _kube.PODS.path(c.namespace, pod["metadata"]["name"]) + "/log",
-                    params=params, raw=True,
+                text = c.kube.pod_log(
+                    c.namespace, pod["metadata"]["name"], container=container,
+                    tail_lines=tail if tail >= 0 else None,
                 )  # fmt: skip
             except _kube.ApiError as exc:
                 fail(f"the logs of pod {pod['metadata']['name']} cannot be read: {exc.message}")

@@ -379,6 +379,18 @@ class Kube:
         except NotFound:
             pass
 
+    def pod_log(
+        self, namespace: str, pod: str, *, container: str | None, tail_lines: int | None
+    ) -> str:
+        """What a pod's container printed (its last ``tail_lines`` lines; None: all)."""
+        text: str = self.request(
+            "GET",
+            PODS.path(namespace, pod) + "/log",
+            params={"container": container, "tailLines": tail_lines},
+            raw=True,
+        )
+        return text
+
     def watch(
         self,
         resource: Resource,

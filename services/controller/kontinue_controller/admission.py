@@ -21,7 +21,6 @@ for a mutex asks for a slot only once it holds the mutex.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, timestamps
@@ -72,7 +71,7 @@ class Admission:
             self._limits.pop(key, None)
         else:
             self._limits[key] = int(limit)
-        self._later("slots", key)
+        self._admit_slots_soon(key)
 
     def watch(self, event: str | None, key: Key, obj: dict[str, Any]) -> None:
         """An execution changed: update the queues it is in and look at them again."""
@@ -86,22 +85,20 @@ class Admission:
                 members.add(name)
             else:
                 members.discard(name)
-            self._later("mutex", (namespace, mutex))
+            mutex_key = ("Mutex", namespace, mutex)
+            self._tk.soon("admit", mutex_key, lambda: self.admit_mutex(namespace, mutex))
         function_key = (namespace, spec.get("workerGroup") or "default", spec.get("function", ""))
         if active:
             self._functions.setdefault(function_key, set()).add(name)
         else:
             self._functions.get(function_key, set()).discard(name)
         if function_key in self._limits:
-            self._later("slots", function_key)
+            self._admit_slots_soon(function_key)
 
-    def _later(self, kind: str, key: tuple[str, ...]) -> None:
-        now = datetime.now(UTC).replace(microsecond=0)
-        timer_key = (f"admission-{kind}", key[0], "/".join(key[1:]))
-        if kind == "mutex":
-            self._tk.at("admit", timer_key, now, lambda: self.admit_mutex(key[0], key[1]))
-        else:
-            self._tk.at("admit", timer_key, now, lambda: self.admit_slots(key[0], key[1], key[2]))
+    def _admit_slots_soon(self, key: tuple[str, str, str]) -> None:
+        namespace, group, function = key
+        timer_key = ("FunctionSlots", namespace, f"{group}/{function}")
+        self._tk.soon("admit", timer_key, lambda: self.admit_slots(namespace, group, function))
 
     def _members(self, namespace: str, names: set[str]) -> list[dict[str, Any]]:
         found = [self._tk.cached("Execution", namespace, n) for n in sorted(names)]

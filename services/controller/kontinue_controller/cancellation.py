@@ -17,13 +17,11 @@ Overall timeouts use the same descent for the children of the execution that tim
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.client import _kube
-from kontinue_controller.timekeeping import job_finished
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper
@@ -41,8 +39,7 @@ class Cancellation:
 
     def request(self, key: Key) -> None:
         """An execution asks to be canceled: do it on the timer thread, once."""
-        now = datetime.now(UTC).replace(microsecond=0)
-        self._tk.at("cancel", key, now, lambda: self.cancel(key[1], key[2]))
+        self._tk.soon("cancel", key, lambda: self.cancel(key[1], key[2]))
 
     def cancel_descendants(self, namespace: str, name: str, reason: str) -> int:
         """Ask every unfinished child of ``name`` to cancel and cancel its waiting Suspensions.
@@ -85,7 +82,7 @@ class Cancellation:
             except (_kube.Conflict, _kube.NotFound):
                 pass  # resumed or gone meanwhile
         for job in self._tk.owned("Job", namespace, name):
-            if job_finished(job) or (job.get("spec") or {}).get("suspend"):
+            if job_end(job) is not None or (job.get("spec") or {}).get("suspend"):
                 continue
             try:  # a suspended Job's pods are terminated; the Job stays as a record
                 self._tk.kube.merge_patch(

@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kontinue.api import group, labels, manifests, timestamps
+from kontinue.api import labels, manifests, timestamps
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import _kube
 from kontinue_controller.logic import cron
@@ -54,8 +54,7 @@ class Scheduler:
     def touch(self, namespace: str, name: str) -> None:
         """Look at a schedule again soon (a run finished, the spec changed)."""
         key = ("ScheduledExecution", namespace, name)
-        now = datetime.now(UTC).replace(microsecond=0)
-        self._tk.at("schedule-sync", key, now, lambda: self.sync(namespace, name))
+        self._tk.soon("schedule-sync", key, lambda: self.sync(namespace, name))
 
     def sync(self, namespace: str, name: str) -> None:
         """Run what is due, prune the history, write the status, set the next timer."""
@@ -154,35 +153,13 @@ class Scheduler:
             return None
         active = [r for r in runs if _active(r)]
         policy = spec.get("concurrencyPolicy") or "Allow"
-        defaults = spec.get("executionDefaults") or {}
-        manifest = manifests.execution_manifest(
-            spec["function"],
-            spec.get("arguments"),
-            name=run_name,
-            worker_group=spec.get("workerGroup") or "default",
-            retry=defaults.get("retry"),
-            timeout=defaults.get("timeout"),
-            ttl=defaults.get("ttl"),
-            mutex=(defaults.get("mutex") or {}).get("name"),
-            extra_labels={labels.SCHEDULE: meta["name"]},
-        )
-        manifest["metadata"]["ownerReferences"] = [
-            {
-                "apiVersion": group.API_VERSION,
-                "kind": group.SCHEDULED_EXECUTION.kind,
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-        annotations = {labels.SCHEDULED_AT: timestamps.format_time(slot)}
+        manifest = manifests.scheduled_run_manifest(schedule, run_name, slot)
+        annotations = manifest["metadata"]["annotations"]
         if policy == "Forbid" and active:
             names = ", ".join(r["metadata"]["name"] for r in active)
             reason = f"skipped: {names} still running (concurrencyPolicy Forbid)"
             annotations[labels.SKIP_REASON] = reason
             manifest["spec"]["cancel"] = True  # no worker claims it; cancellation marks it Skipped
-        manifest["metadata"]["annotations"] = {**manifest["metadata"]["annotations"], **annotations}
         if policy == "Replace":
             for run in active:
                 self._tk.kube.merge_patch(

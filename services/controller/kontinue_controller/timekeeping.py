@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kontinue.api import labels, leases, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.client import _kube
 from kontinue_controller.logic import deadlines
 
@@ -112,14 +112,6 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def job_finished(job: Mapping[str, Any]) -> bool:
-    """Whether a Job has its Complete or Failed condition."""
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
-
-
 class Timekeeper:
     """The controller's event-driven duties."""
 
@@ -130,7 +122,7 @@ class Timekeeper:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._waiters: dict[Key, set[tuple[str, str]]] = {}
         self._owned: dict[Key, set[str]] = {}  # (kind, namespace, parent) -> names
-        self._due: dict[tuple[str, Key], datetime] = {}
+        self._due: dict[Key, dict[str, datetime]] = {}  # object -> duty -> when
         self._lock = threading.Lock()
         self._events = ThreadPoolExecutor(max_workers=4, thread_name_prefix="events")
         # the duties built on this view (imported here: they need the view's type)
@@ -153,18 +145,26 @@ class Timekeeper:
     def at(self, duty: str, key: Key, when: datetime, callback: Callable[[], None]) -> None:
         """Run ``callback`` at ``when``: one timer per duty and object (a later call moves it)."""
         with self._lock:
-            if self._due.get((duty, key)) == when:
+            duties = self._due.setdefault(key, {})
+            if duties.get(duty) == when:
                 return
-            self._due[(duty, key)] = when
+            duties[duty] = when
 
         def fire() -> None:
             with self._lock:
-                if self._due.get((duty, key)) != when:
+                duties = self._due.get(key, {})
+                if duties.get(duty) != when:
                     return  # moved or dropped since
-                del self._due[(duty, key)]
+                del duties[duty]
+                if not duties:
+                    del self._due[key]
             callback()
 
         self.timers.at(when, fire)
+
+    def soon(self, duty: str, key: Key, callback: Callable[[], None]) -> None:
+        """Run ``callback`` now, once for the calls of the same duty and object in a second."""
+        self.at(duty, key, datetime.now(UTC).replace(microsecond=0), callback)
 
     def cached(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The view's copy of an object (slim), if it has one."""
@@ -195,8 +195,7 @@ class Timekeeper:
                     for owned_kind in ("Execution", "Suspension", "Job"):
                         self._owned.pop((owned_kind, key[1], key[2]), None)
                     self._waiters.pop(key, None)
-                for duty_key in [d for d in self._due if d[1] == key]:
-                    del self._due[duty_key]
+                self._due.pop(key, None)
             else:
                 self._objects[key] = slim(obj)
                 if parent:
@@ -326,7 +325,8 @@ class Timekeeper:
 
     def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
         status = {"phase": Phase.PENDING.value, "message": message, **extra}
-        if reason != "TakenOver" and ((obj.get("status") or {}).get("grants") or {}).get("slot"):
+        holds_none = execution_phase(dict(obj)) in (Phase.SUSPENDED, Phase.BACKOFF)
+        if holds_none and ((obj.get("status") or {}).get("grants") or {}).get("slot"):
             status["grants"] = {"slot": None}  # a woken execution asks for a slot again
         return self.transition(obj, reason, status) is not None
 
@@ -388,7 +388,7 @@ class Timekeeper:
         if kind == "Execution":
             return execution_phase(obj).terminal
         if kind == "Job":
-            return job_finished(obj)
+            return job_end(obj) is not None
         phase = (obj.get("status") or {}).get("phase") or "Suspended"
         if phase != "Suspended":
             return True

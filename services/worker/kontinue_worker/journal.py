@@ -30,7 +30,7 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api import labels, manifests, names
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.client import _kube
 from kontinue.workflow import (
@@ -75,24 +75,16 @@ def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
     )
 
 
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-"""The label the Job controller puts on a Job's pods."""
-
-
 def job_state(obj: Mapping[str, Any]) -> JobState:
     """What the engine needs to know of a Job object."""
     status = obj.get("status") or {}
-    finished, message = False, None
-    for condition in status.get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            finished = True
-            message = condition.get("message") or condition.get("reason")
+    end = job_end(obj)
     return JobState(
         name=obj["metadata"]["name"],
-        finished=finished,
+        finished=end is not None,
         succeeded=int(status.get("succeeded") or 0),
         failed=int(status.get("failed") or 0),
-        message=message,
+        message=(end.get("message") or end.get("reason")) if end is not None else None,
     )
 
 
@@ -433,7 +425,7 @@ class KubeJournal:
     def job_pods(self, name: str) -> list[dict[str, Any]]:
         try:
             pods = self._kube.list(
-                _kube.PODS, self.namespace, label_selector=f"{JOB_NAME_LABEL}={name}"
+                _kube.PODS, self.namespace, label_selector=f"{labels.JOB_NAME}={name}"
             )["items"]
         except (_kube.ApiError, _kube.Unreachable) as exc:
             raise errors.InfrastructureError(
@@ -445,17 +437,13 @@ class KubeJournal:
 
     def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
         try:
-            text: str = self._kube.request(
-                "GET",
-                _kube.PODS.path(self.namespace, pod) + "/log",
-                params={"container": container, "tailLines": tail_lines},
-                raw=True,
+            return self._kube.pod_log(
+                self.namespace, pod, container=container, tail_lines=tail_lines
             )
         except (_kube.ApiError, _kube.Unreachable) as exc:
             raise errors.InfrastructureError(
                 f"the logs of pod {pod} cannot be read: {exc}", cause=exc
             ) from exc
-        return text
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         self._hub.wait(

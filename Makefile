@@ -15,10 +15,11 @@ STAMP := $(VENV)/.installed
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml
+$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	bash services/ui/vendor-assets.sh
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with every package editable and the dev tools

@@ -37,12 +37,12 @@ class PodLogs(threading.Thread):
         super().__init__(name="pod-logs", daemon=True)
         self._api = api
         self._directory = directory
-        self._stop = stop
+        self._stopping = stop
         self._done: set[str] = set()
 
     def run(self) -> None:
         """List, then watch, pods until stopped (re-listing after a broken watch)."""
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 listing = self._api.request("GET", "/api/v1/pods", timeout=30).json()
                 for pod in listing.get("items") or []:
@@ -52,7 +52,7 @@ class PodLogs(threading.Thread):
                     {"watch": "1", "resourceVersion": version, "timeoutSeconds": "60"}
                 )
                 for event in self._api.stream(f"/api/v1/pods?{query}", timeout=90):
-                    if self._stop.is_set():
+                    if self._stopping.is_set():
                         return
                     if event.get("type") in ("ADDED", "MODIFIED"):
                         self._pod(event["object"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 from rich.tree import Tree
 
-from kontinue.api import labels, manifests
+from kontinue.api import labels
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
 from kontinue.client import _kube
@@ -82,31 +81,18 @@ def schedules(ctx: click.Context, output: str) -> None:
     )
 
 
-def _schedule(name: str) -> dict[str, Any]:
-    c = client()
-    found: dict[str, Any] = c.kube.get(_kube.SCHEDULED_EXECUTIONS, c.namespace, name)
-    return found
-
-
 @schedules.command()
 @click.argument("name")
 @connection_options
 @handles_errors("trigger")
 def trigger(name: str) -> None:
     """Run a schedule's function now (outside its cron slots)."""
-    now = datetime.now(UTC)
-    manifest = manifests.scheduled_run_manifest(
-        _schedule(name), f"{name[:50]}-manual-{int(now.timestamp())}", now
-    )
-    c = client()
-    created = c.kube.create(_kube.EXECUTIONS, c.namespace, manifest)
+    created = client().trigger_schedule(name)
     click.echo(f"execution.kontinue.cloud/{created['metadata']['name']} created")
 
 
 def _set_suspend(name: str, value: bool) -> None:
-    _schedule(name)
-    c = client()
-    c.kube.merge_patch(_kube.SCHEDULED_EXECUTIONS, c.namespace, name, {"spec": {"suspend": value}})
+    client().suspend_schedule(name, value)
     click.echo(f"scheduledexecution.kontinue.cloud/{name} {'suspended' if value else 'resumed'}")
 
 

@@ -1,18 +1,22 @@
 """``kontinue dev``: everything running locally, until Ctrl-C.
 
 Brings up the local control plane (building its binaries on first use), installs the CRDs,
-starts the controller and a worker serving the project's examples, prints how to reach them,
-and stops everything in reverse order on Ctrl-C (or SIGTERM). With ``--kubeconfig`` or
-``--context`` it uses that cluster instead of starting one. (The UI joins when it exists.)
+starts the controller, a worker serving the project's examples and the UI, prints how to reach
+them, and stops everything in reverse order on Ctrl-C (or SIGTERM). With ``--kubeconfig`` or
+``--context`` it uses that cluster instead of starting one.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import click
@@ -53,6 +57,30 @@ def _apply_crds(kubeconfig: str, context: str | None, crds: Path) -> None:
                 )  # fmt: skip
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            fail(f"the UI exited; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    fail(f"the UI did not become ready within {timeout:.0f}s; see {log}")
+
+
 @click.command()
 @click.option(
     "--workdir",
@@ -83,9 +111,18 @@ def _apply_crds(kubeconfig: str, context: str | None, crds: Path) -> None:
     show_default=True,
     help="Workflow module the worker serves (repeatable).",
 )
+@click.option(
+    "--ui-port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port of the UI on 127.0.0.1 (0, or a port in use: any free one).",
+)
 @connection_options
-def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...]) -> None:
-    """Run kontinue locally: control plane, CRDs, controller and worker until Ctrl-C."""
+def dev(
+    workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_port: int
+) -> None:
+    """Run kontinue locally: control plane, CRDs, controller, worker and UI until Ctrl-C."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -125,7 +162,14 @@ def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...]) -> 
         for module in modules:
             worker += ["--module", module]
         processes.append(_service("kontinue_worker", worker, config, logs / "worker.log", context))
-        ui = "not part of this build yet"
+        if ui_port == 0 or not _port_free(ui_port):
+            from kontinue._devcluster._process import free_port
+
+            ui_port = free_port()
+        ui_args = ["--all-namespaces", "--port", str(ui_port), "--workers", "1"]
+        processes.append(_service("kontinue_ui", ui_args, config, logs / "ui.log", context))
+        ui = f"http://127.0.0.1:{ui_port}/"
+        _wait_ready(ui + "readyz", processes[-1], logs / "ui.log", 60)
         click.echo(
             f"kontinue is running.\n"
             f"  kubeconfig: export KUBECONFIG={kubeconfig}\n"
@@ -135,7 +179,7 @@ def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...]) -> 
             f"Ctrl-C stops everything."
         )
         while not stop.wait(0.5):
-            for name, process in zip(("controller", "worker"), processes, strict=False):
+            for name, process in zip(("controller", "worker", "ui"), processes, strict=False):
                 if process.poll() is not None:
                     fail(f"the {name} exited; see {logs / (name + '.log')}")
     finally:

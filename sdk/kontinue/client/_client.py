@@ -10,6 +10,7 @@ import builtins
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kontinue.api import archive, labels, manifests, timestamps
@@ -300,6 +301,30 @@ class Client:
         """Request cancellation of an execution (and, through the controller, its tree)."""
         return self.kube.merge_patch(
             _kube.EXECUTIONS, self._ns(namespace), name, {"spec": {"cancel": True}}
+        )
+
+    def trigger_schedule(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """Run a ScheduledExecution's function now, outside its slots; returns the Execution.
+
+        The run is the schedule's own (owned and labelled by it, with its defaults), named
+        ``<schedule>-manual-<unix seconds>``.
+        """
+        ns = self._ns(namespace)
+        schedule = self.kube.get(_kube.SCHEDULED_EXECUTIONS, ns, name)
+        now = datetime.now(UTC)
+        manifest = manifests.scheduled_run_manifest(
+            schedule, f"{name[:50]}-manual-{int(now.timestamp())}", now
+        )
+        return self.kube.create(_kube.EXECUTIONS, ns, manifest)
+
+    def suspend_schedule(
+        self, name: str, suspend: bool = True, *, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Stop (or, with ``suspend=False``, restart) a ScheduledExecution creating runs."""
+        ns = self._ns(namespace)
+        self.kube.get(_kube.SCHEDULED_EXECUTIONS, ns, name)  # a clear not-found
+        return self.kube.merge_patch(
+            _kube.SCHEDULED_EXECUTIONS, ns, name, {"spec": {"suspend": suspend}}
         )
 
     def phase(self, name: str, *, namespace: str | None = None) -> Phase:

@@ -10,6 +10,7 @@ the API server then enforces (409 Conflict when the object changed).
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import threading
 import urllib.parse
@@ -172,6 +173,7 @@ class Kube:
             except OSError:
                 pass
         self._cfg = cfg
+        self._impersonation: tuple[tuple[str, str], ...] = ()
         self.user_agent = user_agent
         self.host = cfg.host.rstrip("/")
         self._lock = threading.Lock()
@@ -187,9 +189,22 @@ class Kube:
             retries=False,
         )
 
+    def impersonating(self, user: str, groups: Sequence[str] = ()) -> Kube:
+        """This client acting as ``user`` (and ``groups``) through Kubernetes impersonation.
+
+        The returned client shares this one's connections; the API server authorizes each
+        request as the impersonated user, so RBAC decides what it may do. The identity this
+        client authenticates as needs the ``impersonate`` verb on users and groups.
+        """
+        view = copy.copy(self)
+        view._impersonation = (("Impersonate-User", user),) + tuple(
+            ("Impersonate-Group", g) for g in groups
+        )
+        return view
+
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _headers(self, content_type: str | None) -> dict[str, str]:
+    def _headers(self, content_type: str | None) -> Mapping[str, str]:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if content_type:
             headers["Content-Type"] = content_type
@@ -200,6 +215,11 @@ class Kube:
             token = self._cfg.get_api_key_with_prefix("authorization")
         if token:
             headers["Authorization"] = token
+        if self._impersonation:
+            merged = urllib3.HTTPHeaderDict(headers)
+            for key, value in self._impersonation:
+                merged.add(key, value)
+            return merged
         return headers
 
     def request(

@@ -1,0 +1,67 @@
+"""The app factory: ``create_app(settings)`` builds one UI process's Flask app."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, redirect, url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from kontinue.client import Kube
+from kontinue_ui import access, errors, formatting
+from kontinue_ui.cache import ExecutionCache
+from kontinue_ui.settings import Settings
+from kontinue_ui.state import UiState
+from kontinue_ui.views import catalog, executions, health, start
+
+
+def create_app(settings: Settings | None = None, *, kube: Kube | None = None) -> Flask:
+    """A Flask app serving the UI; starts the watch-fed execution cache.
+
+    Behind an ingress under a path prefix, the proxy sends ``X-Forwarded-Prefix`` (or the server
+    sets ``SCRIPT_NAME``) and every link the pages make carries it.
+    """
+    settings = settings or Settings()
+    kube = kube or Kube(settings.kubeconfig, settings.context, user_agent="kontinue-ui")
+    namespaces = (
+        None if settings.all_namespaces else (settings.namespaces or (kube.default_namespace,))
+    )
+    cache = ExecutionCache(kube, namespaces)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as the session cookie
+        WTF_CSRF_SSL_STRICT=False,  # TLS ends at the ingress; the Referer check adds nothing
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
+    )
+    app.extensions["kontinue"] = UiState(settings, kube, cache, namespaces)
+    access.install_read_only_guard(app)  # before CSRF: read-only refuses with 403 first
+    CSRFProtect(app)
+    errors.register(app)
+    formatting.register(app)
+    for blueprint in (executions.blueprint, start.blueprint, catalog.blueprint, health.blueprint):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _globals() -> dict[str, object]:
+        return {
+            "read_only": settings.read_only,
+            "cluster_wide": namespaces is None,
+            "namespaces": namespaces or (),
+            "refresh_ms": int(settings.refresh_seconds * 1000),
+            "user": access.current_user(),
+        }
+
+    @app.get("/")
+    def _index() -> Response:
+        return redirect(url_for("executions.index"))
+
+    cache.start()
+    return app

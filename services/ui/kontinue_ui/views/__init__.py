@@ -1,0 +1,1 @@
+"""The UI's blueprints, one per page family."""

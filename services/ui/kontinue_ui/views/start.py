@@ -1,0 +1,99 @@
+"""Start an execution: pick a Function, fill the form generated from its schema, go to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from kontinue.client import _kube
+from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
+from kontinue_ui import forms
+from kontinue_ui.access import acting_client
+from kontinue_ui.state import ui_state
+
+blueprint = Blueprint("start", __name__, url_prefix="/start")
+
+
+def list_functions() -> list[dict[str, Any]]:
+    """Every Function in scope, sorted by namespace, group and name."""
+    state = ui_state()
+    scopes: tuple[str | None, ...] = state.namespaces if state.namespaces else (None,)
+    items: list[dict[str, Any]] = []
+    for scope in scopes:
+        items += state.kube.list(_kube.FUNCTIONS, scope)["items"]
+    return sorted(
+        items,
+        key=lambda f: (
+            f["metadata"]["namespace"],
+            f["spec"].get("workerGroup") or "default",
+            f["spec"]["name"],
+        ),
+    )
+
+
+def _function(namespace: str, group: str, name: str) -> dict[str, Any]:
+    state = ui_state()
+    state.check_scope(namespace)
+    for item in state.kube.list(_kube.FUNCTIONS, namespace)["items"]:
+        spec = item["spec"]
+        if spec["name"] == name and (spec.get("workerGroup") or "default") == group:
+            return dict(item)
+    abort(404, f"no worker of group {group} serves function {name} in namespace {namespace}")
+
+
+@blueprint.get("")
+def index() -> str:
+    """Pick a function."""
+    return render_template("start/index.html", functions=list_functions())
+
+
+@blueprint.route("/<namespace>/<group>/<name>", methods=["GET", "POST"])
+def form(namespace: str, group: str, name: str) -> Any:
+    """The generated form; a valid submission creates the execution and opens its page."""
+    function = _function(namespace, group, name)
+    schema = function["spec"].get("argumentsSchema")
+    fields = forms.fields_for(schema)
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        parsed = forms.parse(schema, request.form)
+        errors = parsed.errors
+        if parsed.ok:
+            options = ExecuteOptions(
+                retry=RetryOptions(retries=parsed.retries) if parsed.retries is not None else None,
+                timeout=TimeoutOptions(overall=parsed.timeout) if parsed.timeout else None,
+            )
+            created = acting_client().create_execution(
+                name,
+                parsed.arguments,
+                options,
+                generate_name=f"{name[:40]}-",
+                worker_group=group,
+                namespace=namespace,
+            )
+            return redirect(
+                url_for(
+                    "executions.detail",
+                    namespace=namespace,
+                    name=created["metadata"]["name"],
+                ),
+                code=303,
+            )
+    elif fields is None:
+        values = {forms.JSON_FIELD: "{}" if schema and schema.get("type") == "object" else ""}
+    status = 422 if errors else 200
+    return (
+        render_template(
+            "start/form.html",
+            function=function,
+            schema=schema,
+            fields=fields,
+            values=values,
+            errors=errors,
+            submitted=request.method == "POST",
+            json_field=forms.JSON_FIELD,
+        ),
+        status,
+    )

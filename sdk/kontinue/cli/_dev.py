@@ -119,9 +119,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: 
     help="Port of the UI on 127.0.0.1 (0, or a port in use: any free one).",
 )
 @connection_options
-def dev(
-    workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_port: int
-) -> None:
+def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_port: int) -> None:
     """Run kontinue locally: control plane, CRDs, controller, worker and UI until Ctrl-C."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

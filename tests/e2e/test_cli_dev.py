@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from kontinue._devcluster import LocalCluster, find_testbin
@@ -58,7 +59,12 @@ def test_dev_runs_the_examples_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
         )  # fmt: skip
         assert done.returncode == 0, (done.stdout, done.stderr)
         assert "Completed" in done.stdout and '"Hello, dev!"' in done.stdout
-        assert _running(str(workdir))  # the cluster, controller and worker run from workdir
+        ui = re.search(r"UI:\s+(http://\S+)", text)
+        assert ui is not None, text
+        with urllib.request.urlopen(ui.group(1) + "executions?function=hello-world") as page:
+            body = page.read().decode()
+        assert page.status == 200 and "Hello, dev!" in body  # the UI lists it, with its message
+        assert _running(str(workdir))  # the cluster, controller, worker and UI run from workdir
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(timeout=60)

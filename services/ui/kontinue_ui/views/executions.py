@@ -103,6 +103,9 @@ def job_phase(job: Mapping[str, Any]) -> str:
 def _detail_context(namespace: str, name: str) -> dict[str, Any]:
     state = ui_state()
     state.check_scope(namespace)
+    # The token first: content read after it is at least as new, so a change that lands
+    # between the two makes the next refresh render again instead of hiding behind a 204.
+    token = _token(namespace, name)
     execution = state.client.get(name, namespace=namespace)
     parts = _related(namespace, name)
     status = execution.get("status") or {}
@@ -127,7 +130,7 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "job_steps": [s for s in steps if s.child in jobs],
         "suspension_of": suspensions,
         "job_phase": job_phase,
-        "token": _token(namespace, name),
+        "token": token,
         "progress": _progress(status),
     }
 

@@ -1,0 +1,484 @@
+"""The web UI in a real browser (Playwright driving Debian's headless Chromium).
+
+Every test runs ``kontinue-ui`` as a process (gunicorn) against the real control plane, with
+real workers where workflows run. Screenshots go to ``test-artifacts/ui/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from kontinue._devcluster._process import free_port
+from kontinue.client import Client, _kube
+from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, spawn, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM_ENV = "KONTINUE_CHROMIUM"
+
+
+@dataclass
+class UiProcess:
+    """A running ``kontinue-ui``."""
+
+    url: str
+    process: WorkerProcess
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        """GET ``path``; returns the status and body."""
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """One plain HTTP request (no browser, no cookies)."""
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers or {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+StartUi = Callable[..., UiProcess]
+
+
+@pytest.fixture
+def start_ui(kube_cluster: TestCluster, namespace: str, tmp_path: Path) -> Iterator[StartUi]:
+    """Start ``kontinue-ui`` processes for the test's namespace; stopped afterwards."""
+    started: list[UiProcess] = []
+
+    def start(*extra: str) -> UiProcess:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "kontinue_ui", "--namespace", namespace,
+            "--port", str(port), "--workers", "1", "--refresh-seconds", "0.5", *extra,
+        ]  # fmt: skip
+        log = tmp_path / f"ui-{len(started)}.log"
+        process = spawn(kube_cluster, command, f"ui-{len(started)}", log)
+        ui = UiProcess(f"http://127.0.0.1:{port}", process)
+        started.append(ui)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.process.poll() is None, f"kontinue-ui exited:\n{process.log()}"
+            try:
+                if ui.get("/readyz")[0] == 200:
+                    return ui
+            except (urllib.error.URLError, OSError):
+                pass
+            assert time.monotonic() < deadline, f"kontinue-ui not ready:\n{process.log()}"
+            time.sleep(0.1)
+
+    yield start
+    for ui in started:
+        ui.process.stop(timeout=10)
+        print(f"--- {ui.process.name} log ---\n{ui.process.log()[-6000:]}")
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or ``$KONTINUE_CHROMIUM``); a clear failure when it is missing."""
+    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail(
+            f"the UI tests need Chromium: apt-get install chromium (or set {CHROMIUM_ENV})",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium driven by Playwright."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def screenshot_path(name: str) -> str:
+    """Where a test's screenshot goes (kept as a CI artifact)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return str(ARTIFACTS / f"{name}.png")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+FLOWS = Path(__file__).parent / "workflows"
+StartWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def client(kube_cluster: TestCluster, namespace: str) -> Client:
+    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
+
+
+def _create_many(client: Client, count: int) -> dict[tuple[str, str], int]:
+    """``count`` executions of two functions in four phases, written directly (no worker)."""
+    phases = ["Completed"] * 5 + ["Failed"] * 2 + ["Canceled"] + ["Pending"] * 2
+    expected: dict[tuple[str, str], int] = {}
+
+    def one(i: int) -> None:
+        function = "alpha" if i % 2 else "beta"
+        phase = phases[i % len(phases)]
+        name = f"bulk-{i:04d}"
+        client.kube.create(
+            _kube.EXECUTIONS,
+            client.namespace,
+            {
+                "apiVersion": "kontinue.cloud/v1alpha1",
+                "kind": "Execution",
+                "metadata": {"name": name, "labels": {"batch": str(i % 3)}},
+                "spec": {"function": function, "cancel": phase == "Canceled"},
+            },
+        )
+        if phase != "Pending":
+            client.kube.merge_patch(
+                _kube.EXECUTIONS,
+                client.namespace,
+                name,
+                {
+                    "status": {
+                        "phase": phase,
+                        "message": f"{phase.lower()} on purpose",
+                        "startedAt": "2030-01-01T10:00:00Z",
+                        "finishedAt": f"2030-01-01T10:00:{i % 60:02d}Z",
+                    }
+                },
+                subresource="status",
+            )
+
+    for i in range(count):
+        key = ("alpha" if i % 2 else "beta", phases[i % len(phases)])
+        expected[key] = expected.get(key, 0) + 1
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(count)))
+    return expected
+
+
+def _live_marker(page: Page) -> None:
+    page.evaluate("window.__sameDocument = true")
+
+
+def _same_document(page: Page) -> bool:
+    return bool(page.evaluate("window.__sameDocument === true"))
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def test_list_of_a_thousand_filters_and_pages(
+    start_ui: StartUi, browser: Browser, client: Client
+) -> None:
+    expected = _create_many(client, 1000)
+    ui = start_ui()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(ui.url + "/executions")
+    expect(page.locator("#page-position")).to_contain_text("Page 1 of 20 · 1000 executions")
+    expect(page.locator("#execution-table tbody tr")).to_have_count(50)
+    page.screenshot(path=screenshot_path("list-1000"), full_page=True)
+
+    page.select_option("select[name=phase]", "Failed")
+    page.select_option("select[name=function]", "alpha")
+    page.click("form.filters button[type=submit]")
+    failed_alpha = expected[("alpha", "Failed")]
+    expect(page.locator("#execution-table")).to_have_attribute("data-total", str(failed_alpha))
+    phases = page.locator("#execution-table tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.phase + ' ' + r.children[2].textContent.trim())"
+    )
+    assert phases and set(phases) == {"Failed alpha"}
+    pages = -(-failed_alpha // 50)
+    expect(page.locator("#page-position")).to_contain_text(f"Page 1 of {pages}")
+
+    first = page.locator("#execution-table tbody tr").first.get_attribute("data-name")
+    page.click("a[rel=next]")
+    expect(page.locator("#page-position")).to_contain_text(f"Page 2 of {pages}")
+    second = page.locator("#execution-table tbody tr").first.get_attribute("data-name")
+    assert first != second
+    assert "phase=Failed" in page.url and "function=alpha" in page.url and "page=2" in page.url
+
+    page.goto(ui.url + "/executions?label=batch%3D1&sort=name&order=asc")
+    names = page.locator("#execution-table tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.name)"
+    )
+    assert names == sorted(names) and all(int(n.split("-")[1]) % 3 == 1 for n in names)
+    page.screenshot(path=screenshot_path("list-filtered"), full_page=True)
+
+    # a change arrives without a reload
+    _live_marker(page)
+    client.cancel(names[0])
+    client.kube.merge_patch(
+        _kube.EXECUTIONS, client.namespace, names[0], {"status": {"phase": "Canceled"}},
+        subresource="status",
+    )  # fmt: skip
+    expect(page.locator(f"tr[data-name={names[0]}]")).to_have_attribute("data-phase", "Canceled")
+    assert _same_document(page)
+
+
+def test_watch_progress_approve_and_complete(
+    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+) -> None:
+    start_worker("ui_flows", path=FLOWS, hold=60)
+    ui = start_ui()
+    created = client.create_execution("paced-approval", {"before": 4, "pause": 1.0})
+    name = created["metadata"]["name"]
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{ui.url}/executions/{client.namespace}/{name}")
+    _live_marker(page)
+
+    seen_progress: set[str] = set()
+    seen_steps: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not page.locator(".suspension").count():
+        current = (
+            page.locator("#progress").get_attribute("data-current")
+            if page.locator("#progress").count()
+            else None
+        )
+        if current is not None:
+            seen_progress.add(current)
+        seen_steps.add(page.locator("#timeline li").count())
+        page.wait_for_timeout(150)
+    assert page.locator(".suspension").count(), "the approval never showed"
+    assert len(seen_progress) >= 3, seen_progress  # the bar moved while we watched
+    assert len(seen_steps) >= 3, seen_steps  # and the timeline grew
+    assert _same_document(page), "the page was reloaded"
+    expect(page.locator("#children")).to_contain_text(f"{name}-execute-1")
+    expect(page.locator("#message")).to_have_text("waiting for approval")
+    page.screenshot(path=screenshot_path("approval-waiting"), full_page=True)
+
+    page.fill("textarea[name=data]", '{"approved": true, "by": "browser"}')
+    page.click(".resume-form button[type=submit]")
+    expect(page.locator(".flash-info")).to_contain_text("Resumed")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed", timeout=60_000)
+    expect(page.locator("#result")).to_contain_text('"by": "browser"')
+    done = client.get(name)
+    assert done["status"]["result"]["approval"] == {"approved": True, "by": "browser"}
+    assert done["status"]["result"]["child"] == "child one done"
+    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}-approval")
+    assert suspension["status"]["resumedBy"] == "ui"
+    page.screenshot(path=screenshot_path("approval-completed"), full_page=True)
+
+
+def test_start_from_the_form_with_a_field_error(
+    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+) -> None:
+    start_worker("kontinue_examples.deploy_pipeline", path=ROOT / "examples", hold=5)
+    ui = start_ui()
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(ui.url + "/start")
+    page.click("tr:has-text('deploy-pipeline') a:has-text('Start')")
+    expect(page.locator("#arg-service")).to_be_visible()
+    assert page.locator("#arg-replicas").input_value() == "2"  # the schema's default
+    page.fill("#arg-service", "web")
+    page.fill("#arg-replicas", "many")
+    page.fill("#opt-timeout", "soon")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("form.start-form button[type=submit]")
+    assert answer.value.status == 422
+    expect(page.locator("[data-field=replicas]")).to_have_text("Replicas must be a whole number")
+    expect(page.locator("[data-field=timeout]")).to_contain_text("invalid duration")
+    assert page.locator("#arg-service").input_value() == "web"  # what was typed stays
+    page.screenshot(path=screenshot_path("start-field-error"), full_page=True)
+    assert client.list(function="deploy-pipeline") == []
+
+    page.fill("#arg-replicas", "3")
+    page.fill("#opt-timeout", "10m")
+    page.fill("#opt-retries", "2")
+    page.click("form.start-form button[type=submit]")
+    page.wait_for_url(f"**/executions/{client.namespace}/deploy-pipeline-*")
+    name = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed", timeout=60_000)
+    execution = client.get(name)
+    assert execution["spec"]["arguments"] == {  # the form submits the defaults it showed
+        "service": "web", "version": "1.0.0", "environment": "staging", "replicas": 3,
+    }  # fmt: skip
+    assert execution["spec"]["retry"]["retries"] == 2
+    assert execution["spec"]["timeout"]["overall"] == "10m"
+
+
+def test_cancel_from_the_page(
+    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+) -> None:
+    start_worker("ui_flows", path=FLOWS, hold=1)
+    ui = start_ui()
+    name = client.create_execution("long-wait")["metadata"]["name"]
+    page = browser.new_page()
+    page.goto(f"{ui.url}/executions/{client.namespace}/{name}")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Suspended", timeout=60_000)
+    expect(page.locator(".suspension")).to_contain_text("Sleeping until")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Cancel')")
+    expect(page.locator(".flash-info")).to_contain_text("Cancel requested")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Canceled", timeout=60_000)
+    assert client.get(name)["spec"]["cancel"] is True
+    page.screenshot(path=screenshot_path("canceled"), full_page=True)
+
+
+def test_read_only_and_csrf(
+    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+) -> None:
+    start_worker("ui_flows", path=FLOWS, hold=1)
+    name = client.create_execution("long-wait")["metadata"]["name"]
+    wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=60)
+    read_only = start_ui("--read-only")
+    normal = start_ui()
+    detail = f"/executions/{client.namespace}/{name}"
+
+    page = browser.new_page()
+    page.goto(read_only.url + detail)
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Suspended")
+    expect(page.locator("button")).to_have_count(0)  # no Cancel, no Resume now
+    expect(page.locator("header nav")).not_to_contain_text("Start")
+    page.screenshot(path=screenshot_path("read-only"), full_page=True)
+    # every mutation is refused, with or without a token, and the start form is not served
+    form = b"csrf_token=x&suspension=" + f"{name}-sleep-1".encode()
+    for path in ("/cancel", "/resume"):
+        status, body = read_only.request("POST", detail + path, data=form)
+        assert status == 403 and "read-only" in body, (path, status)
+    assert read_only.request("POST", "/schedules/x/y/trigger", data=b"")[0] == 403
+    assert read_only.request("POST", "/start/ns/default/long-wait", data=b"")[0] == 403
+    response = page.request.post(read_only.url + detail + "/cancel")
+    assert response.status == 403
+
+    # the normal UI: a forged POST (no CSRF token, or a wrong one) is refused
+    status, body = normal.request("POST", detail + "/cancel", data=b"")
+    assert status == 400 and "CSRF" in body
+    other = browser.new_page()
+    other.goto(normal.url + detail)
+    forged = other.request.post(normal.url + detail + "/cancel", form={"csrf_token": "forged"})
+    assert forged.status == 400
+    assert client.get(name)["spec"].get("cancel") is not True
+    assert client.phase(name) == "Suspended"
+
+
+def test_impersonated_user_without_rights_is_forbidden(
+    start_ui: StartUi,
+    start_worker: StartWorker,
+    browser: Browser,
+    client: Client,
+    kube_cluster: TestCluster,
+) -> None:
+    start_worker("ui_flows", path=FLOWS, hold=1)
+    ns = client.namespace
+    kube_cluster.kubectl("create", "role", "viewer", "-n", ns, "--verb=get,list,watch",
+                         "--resource=executions.kontinue.cloud")  # fmt: skip
+    kube_cluster.kubectl("create", "role", "operator", "-n", ns, "--verb=get,list,watch,patch",
+                         "--resource=executions.kontinue.cloud")  # fmt: skip
+    kube_cluster.kubectl("create", "rolebinding", "alice-views", "-n", ns, "--role=viewer",
+                         "--user=alice")  # fmt: skip
+    kube_cluster.kubectl("create", "rolebinding", "ops-operate", "-n", ns, "--role=operator",
+                         "--group=ops")  # fmt: skip
+    name = client.create_execution("long-wait")["metadata"]["name"]
+    wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=60)
+    ui = start_ui("--impersonate")
+    detail = f"{ui.url}/executions/{ns}/{name}"
+
+    alice = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice"})
+    page = alice.new_page()
+    page.goto(detail)
+    expect(page.locator("header")).to_contain_text("alice")
+    page.on("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("button:has-text('Cancel')")
+    assert answer.value.status == 403
+    expect(page.locator("h1")).to_contain_text("403 Forbidden")
+    expect(page.locator(".error-message")).to_contain_text('User "alice" cannot patch resource')
+    expect(page.locator(".error-page")).to_contain_text("Nothing was changed")
+    page.screenshot(path=screenshot_path("forbidden"), full_page=True)
+    assert client.get(name)["spec"].get("cancel") is not True
+
+    # without the proxy's header there is no user to act as
+    anonymous = browser.new_page()
+    anonymous.goto(detail)
+    anonymous.on("dialog", lambda dialog: dialog.accept())
+    anonymous.click("button:has-text('Cancel')")
+    expect(anonymous.locator("h1")).to_contain_text("401")
+
+    # a member of a group with the right may
+    operator = browser.new_context(
+        extra_http_headers={"X-Forwarded-User": "bob", "X-Forwarded-Groups": "ops"}
+    ).new_page()
+    operator.goto(detail)
+    operator.on("dialog", lambda dialog: dialog.accept())
+    operator.click("button:has-text('Cancel')")
+    expect(operator.locator(".flash-info")).to_contain_text("Cancel requested")
+    expect(operator.locator("#live")).to_have_attribute("data-phase", "Canceled", timeout=60_000)
+
+
+def test_prefix_functions_schedules_and_job_logs(
+    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+) -> None:
+    start_worker("job_flows", path=FLOWS, hold=1, name="jobs")
+    start_worker("ui_flows", path=FLOWS, hold=1, name="flows")
+    printed = "migrating\\nERROR: column 'id' already exists\\n"
+    name = client.create_execution("script-with-logs", {"printed": printed})["metadata"]["name"]
+    client.wait(name, timeout=90)
+    schedule = "nightly"
+    client.kube.create(
+        _kube.SCHEDULED_EXECUTIONS,
+        client.namespace,
+        {
+            "apiVersion": "kontinue.cloud/v1alpha1",
+            "kind": "ScheduledExecution",
+            "metadata": {"name": schedule},
+            "spec": {"schedule": "0 3 * * *", "function": "ui-child", "arguments": "nightly",
+                     "suspend": True},
+        },
+    )  # fmt: skip
+    ui = start_ui("--path-prefix", "/kontinue")
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+
+    # behind an ingress that keeps the prefix, and one that strips it: links carry it
+    for path in ("/kontinue/executions", "/executions"):
+        page.goto(ui.url + path)
+        link = page.locator(f"tr[data-name={name}] a")
+        assert link.get_attribute("href") == f"/kontinue/executions/{client.namespace}/{name}"
+    page.click(f"tr[data-name={name}] a")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed")
+    page.click("#logs-script-1 summary")
+    expect(page.locator("#logs-script-1 .logs-text")).to_contain_text("column 'id' already exists")
+    page.screenshot(path=screenshot_path("job-logs"), full_page=True)
+
+    page.goto(ui.url + "/kontinue/functions")
+    row = page.locator("tr[data-function=script-with-logs]")
+    expect(row).to_contain_text("jobs")  # the worker serving it
+    expect(row).to_contain_text("ago")
+    expect(page.locator("tr[data-function=paced-approval]")).to_contain_text("flows")
+
+    page.goto(ui.url + "/kontinue/schedules")
+    row = page.locator(f"tr[data-schedule={schedule}]")
+    expect(row).to_contain_text("suspended")
+    row.locator("button:has-text('Trigger now')").click()
+    expect(page.locator(".flash-info")).to_contain_text(f"Started {schedule}-manual-")
+    runs = client.list(label_selector=f"kontinue.cloud/scheduled-execution={schedule}")
+    assert len(runs) == 1 and runs[0]["spec"]["function"] == "ui-child"
+    page.locator(f"tr[data-schedule={schedule}] button:has-text('Unsuspend')").click()
+    expect(page.locator(".flash-info")).to_contain_text(f"Unsuspended {schedule}")
+    got = client.kube.get(_kube.SCHEDULED_EXECUTIONS, client.namespace, schedule)
+    assert got["spec"]["suspend"] is False
+    page.screenshot(path=screenshot_path("schedules"), full_page=True)
+    assert client.wait(runs[0]["metadata"]["name"], timeout=60)["status"]["result"] == (
+        "child nightly done"
+    )

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers
+.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-engine: install testbin ## Engine benchmark: prints latency, throughput an
 
 bench-sleepers: install testbin ## Sleepers benchmark: controller memory and wake-up lateness, 5,000 sleeps
 	$(BIN)/python hack/bench/sleepers.py
+
+bench-ui: install testbin ## UI benchmark: list page server time with 10,000 executions
+	$(BIN)/python hack/bench/ui_list.py
 
 lint: install ## ruff, ruff format --check and mypy
 	$(BIN)/ruff check .

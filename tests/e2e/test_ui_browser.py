@@ -335,6 +335,14 @@ def test_cancel_from_the_page(
     assert client.get(name)["spec"]["cancel"] is True
     page.screenshot(path=screenshot_path("canceled"), full_page=True)
 
+    # a sleep ended early with "Resume now"
+    sleeper = client.create_execution("long-wait")["metadata"]["name"]
+    page.goto(f"{ui.url}/executions/{client.namespace}/{sleeper}")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Suspended", timeout=60_000)
+    page.click("button:has-text('Resume now')")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed", timeout=60_000)
+    expect(page.locator("#result")).to_contain_text("woke up")
+
 
 def test_read_only_and_csrf(
     start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,3 +86,51 @@ def test_a_cluster_without_the_crds_is_a_clear_error(tmp_path: Path) -> None:
         "kontinue: the kontinue CRDs are not installed in this cluster "
         "(kubectl apply -f crds/, or helm install kontinue)"
     )
+
+
+def test_dev_on_an_existing_cluster_leaves_that_cluster_running(tmp_path: Path) -> None:
+    with LocalCluster(find_testbin(), tmp_path / "existing") as cluster:
+        kubeconfig = tmp_path / "external.kubeconfig"  # a path only our processes mention
+        shutil.copy(cluster.kubeconfig, kubeconfig)
+        log = tmp_path / "dev.log"
+        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        with log.open("wb") as sink:
+            dev = subprocess.Popen(
+                [KONTINUE, "dev", "--kubeconfig", str(kubeconfig), "--workdir",
+                 str(tmp_path / "dev"), "--ui-port", "0"],
+                cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_for(
+                "kontinue dev to be ready",
+                lambda: "kontinue is running." in log.read_text() or dev.poll() is not None,
+                timeout=120,
+            )
+            assert dev.poll() is None, log.read_text()
+            assert "starting the local control plane" not in log.read_text()
+            run_env = {**env, "KUBECONFIG": str(kubeconfig)}
+            wait_for(  # the CRDs went in and the worker registered the examples
+                "hello-world to be registered",
+                lambda: "hello-world" in subprocess.run(
+                    [KONTINUE, "functions"], env=run_env, capture_output=True, text=True
+                ).stdout,
+                timeout=60,
+            )  # fmt: skip
+            done = subprocess.run(
+                [KONTINUE, "execute", "hello-world", "--wait"],
+                env=run_env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 0 and '"Hello, World!"' in done.stdout, done.stdout
+            assert len(_running(str(kubeconfig))) >= 3  # controller, worker, UI
+        finally:
+            dev.send_signal(signal.SIGINT)
+            code = dev.wait(timeout=60)
+        assert code == 0, log.read_text()
+        time.sleep(0.5)
+        assert _running(str(kubeconfig)) == []
+        still = subprocess.run(  # the cluster kontinue dev was pointed at still runs
+            [KONTINUE, "list", "-o", "name"],
+            env={**env, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True,
+        )  # fmt: skip
+        assert still.returncode == 0 and "hello-world-" in still.stdout, still.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -42,9 +43,7 @@ def index() -> Any:
     except selectors.SelectorError as exc:
         error = str(exc)
         page = listing.run(
-            state.cache.snapshot(),
-            listing.Query(**{**query.__dict__, "label": ""}),
-            state.settings.page_size,
+            state.cache.snapshot(), replace(query, label=""), state.settings.page_size
         )
     if request.args.get("since") == page.token:
         return Response(status=204)

@@ -349,12 +349,19 @@ def _panels(node: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def _queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
+    """Every PromQL query: the panels' targets and the template variables' queries."""
+    panels = [
         (panel.get("title", ""), target["expr"])
         for panel in _panels(dashboard)
         for target in panel.get("targets") or []
         if target.get("expr")
     ]
+    variables = [
+        (f"${variable['name']}", variable["definition"])
+        for variable in (dashboard.get("templating") or {}).get("list") or []
+        if variable.get("type") == "query"
+    ]
+    return panels + variables
 
 
 def test_every_dashboard_query_names_exported_metrics(

@@ -314,11 +314,13 @@ def test_one_trace_follows_a_tree_across_a_killed_worker(
     assert _value(controller, "kontinue_lease_takeovers_total", namespace=namespace) == 2
 
 
-def test_errors_are_recorded_on_spans(
+def test_errors_are_recorded_on_spans_and_json_logs_carry_the_ids(
     client: Client, start_worker: StartWorker, tmp_path: Path
 ) -> None:
     traces = tmp_path / "traces.jsonl"
-    start_worker("obs_flows", path=FLOWS, env=trace_file_env(traces))
+    worker = start_worker(
+        "obs_flows", path=FLOWS, env=trace_file_env(traces), extra=("--log-format", "json")
+    )
     name = client.create_execution(
         "obs-fails", options=ExecuteOptions(retry=RetryOptions(retries=0))
     )["metadata"]["name"]
@@ -337,6 +339,14 @@ def test_errors_are_recorded_on_spans(
     assert execution["status"] == "ERROR"
     assert execution["attributes"]["kontinue.phase"] == "Failed"
     assert execution["attributes"]["kontinue.error.kind"] == "execution"
+
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    (failed,) = [line for line in lines if line.get("execution") == name]
+    assert "attempt failed" in failed["message"]
+    assert failed["trace_id"] == execution["trace_id"]
+    assert failed["span_id"] == attempt["span_id"]  # logged within the attempt
+    assert failed["function"] == "obs-fails" and failed["namespace"] == client.namespace
 
 
 # -- dashboards --------------------------------------------------------------------------------

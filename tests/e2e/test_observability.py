@@ -195,6 +195,37 @@ def test_metrics_count_what_ran_and_the_queue_drains(
             assert not {v for _, v in sample_labels} & {*quick, *fails, sleeper}
 
 
+def test_metrics_and_tracing_add_no_api_writes(
+    client: Client,
+    start_worker: StartWorker,
+    kube_cluster: TestCluster,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    traces = tmp_path / "traces.jsonl"
+    start_worker("obs_flows", path=FLOWS, metrics_port=free_port(), env=trace_file_env(traces))
+    name = client.create_execution("obs-trivial")["metadata"]["name"]
+    assert client.wait(name, timeout=60)["status"]["phase"] == "Completed"
+    wait_for("the execution span", lambda: _of(_spans(traces), "execution ", name), timeout=10)
+    writes = []
+    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef") or {}
+        if (
+            ref.get("namespace") == namespace
+            and event.get("stage") == "ResponseComplete"
+            and event.get("verb") in ("create", "update", "patch", "delete")
+            and ref.get("resource") in ("executions", "events")  # the only execution here
+        ):
+            writes.append((event["verb"], ref.get("resource"), ref.get("subresource")))
+    # the design's budget for a trivial execution: create, claim, complete
+    assert writes == [
+        ("create", "executions", None),
+        ("patch", "executions", "status"),
+        ("patch", "executions", "status"),
+    ]
+
+
 # -- traces ------------------------------------------------------------------------------------
 
 

@@ -233,7 +233,8 @@ def _spans(*files: Path) -> list[dict[str, Any]]:
     spans = []
     for path in files:
         if path.exists():
-            spans += [json.loads(line) for line in path.read_text().splitlines() if line]
+            complete = path.read_text().split("\n")[:-1]  # a line being appended is left out
+            spans += [json.loads(line) for line in complete if line]
     return spans
 
 

@@ -19,11 +19,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import yaml
 from kubernetes import client, config
 
 from kontinue._devcluster import LocalCluster, find_testbin
-from kontinue._devcluster._process import kill_with_parent
+from kontinue._devcluster._process import free_port, kill_with_parent
 
 _CLUSTER_DIR_ENV = "KONTINUE_TEST_CLUSTER_DIR"
 _CLUSTER_ROOT_ENV = "KONTINUE_TEST_CLUSTER_ROOT"
@@ -373,13 +374,6 @@ class SessionController:
         self.process = self.start()
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def trace_file_env(path: Path) -> dict[str, str]:
     """The environment that makes a service write its finished spans to ``path``."""
     return {
@@ -478,6 +472,79 @@ def start_worker(
             worker.kill()
         if failed is not None and failed.failed:
             print(f"\n--- {worker.name} log ---\n{worker.log()[-6000:]}")
+
+
+@dataclass
+class UiProcess:
+    """A running ``kontinue-ui``."""
+
+    url: str
+    process: WorkerProcess
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        """GET ``path``; returns the status and body."""
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """One plain HTTP request (no browser, no cookies)."""
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers or {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+StartUi = Callable[..., UiProcess]
+
+
+@pytest.fixture
+def start_ui(
+    kube_cluster: TestCluster, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StartUi]:
+    """Start ``kontinue-ui`` processes for the test's namespace; stopped afterwards.
+
+    ``start_ui(*extra_flags)`` returns once ``/readyz`` answers 200 (its cache is synced):
+    one gunicorn worker, pages refreshing every 0.5 s, no metrics unless ``extra`` asks.
+    """
+    started: list[UiProcess] = []
+
+    def start(*extra: str) -> UiProcess:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "kontinue_ui", "--namespace", namespace,
+            "--port", str(port), "--workers", "1", "--refresh-seconds", "0.5",
+            "--metrics-port", "0", *extra,
+        ]  # fmt: skip
+        log = tmp_path / f"ui-{len(started)}.log"
+        process = spawn(kube_cluster, command, f"ui-{len(started)}", log)
+        ui = UiProcess(f"http://127.0.0.1:{port}", process)
+        started.append(ui)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.process.poll() is None, f"kontinue-ui exited:\n{process.log()}"
+            try:
+                if ui.get("/readyz")[0] == 200:
+                    return ui
+            except (urllib.error.URLError, OSError):
+                pass
+            assert time.monotonic() < deadline, f"kontinue-ui not ready:\n{process.log()}"
+            time.sleep(0.1)
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for ui in started:
+        ui.process.stop(timeout=10)
+        if failed is not None and failed.failed:
+            print(f"\n--- {ui.process.name} log ---\n{ui.process.log()[-6000:]}")
 
 
 @pytest.hookimpl(wrapper=True)

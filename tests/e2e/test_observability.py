@@ -20,15 +20,16 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from kontinue._devcluster._process import free_port
 from kontinue.api import labels
 from kontinue.client import Client
 from kontinue.telemetry import trace_ids
 from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import (
     SessionController,
+    StartUi,
     TestCluster,
     WorkerProcess,
-    free_port,
     trace_file_env,
     wait_for,
 )
@@ -38,18 +39,6 @@ FLOWS = Path(__file__).parent / "workflows"
 DASHBOARDS = ROOT / "charts" / "kontinue" / "dashboards"
 StartWorker = Callable[..., WorkerProcess]
 
-UI_METRIC_NAMES = frozenset(
-    {
-        "kontinue_ui_request_duration_seconds_bucket",
-        "kontinue_ui_request_duration_seconds_count",
-        "kontinue_ui_request_duration_seconds_sum",
-    }
-)
-"""The series the UI exports (a histogram: method, route, status), which the dashboards query.
-
-The UI is not scraped here yet: once its service exists, replace this constant by a scrape of
-its /metrics in ``test_every_dashboard_query_names_exported_metrics``.
-"""
 
 _SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -406,11 +395,33 @@ def _queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return panels + variables
 
 
+def test_the_ui_adds_up_its_workers_request_metrics(start_ui: StartUi) -> None:
+    port = free_port()
+    ui = start_ui("--workers", "2", "--metrics-port", str(port))
+    for _ in range(12):  # spread over both gunicorn workers
+        assert ui.get("/executions")[0] == 200
+    assert ui.get("/executions/elsewhere/x")[0] == 404  # a namespace it does not serve
+    samples = _samples(_scrape(f"http://127.0.0.1:{port}/metrics"))
+    wanted = {"method": "GET", "route": "/executions", "status": "200"}
+    assert _value(samples, "kontinue_ui_request_duration_seconds_count", **wanted) == 12
+    assert _value(samples, "kontinue_ui_request_duration_seconds_bucket", le="+Inf", **wanted) == 12
+    assert _value(samples, "kontinue_ui_request_duration_seconds_sum", **wanted) > 0
+    not_served = {"method": "GET", "route": "/executions/<namespace>/<name>", "status": "404"}
+    assert _value(samples, "kontinue_ui_request_duration_seconds_count", **not_served) == 1
+    paths = {dict(labels).get("route") for (name, labels) in samples}
+    assert "/executions/elsewhere/x" not in paths  # routes, never raw paths
+    assert ui.process.log().count("Booting worker") == 2  # the counts above add up both
+
+
 def test_every_dashboard_query_names_exported_metrics(
     client: Client,
     start_worker: StartWorker,
+    start_ui: StartUi,
     kontinue_controller: SessionController,
 ) -> None:
+    ui_port = free_port()
+    ui = start_ui("--metrics-port", str(ui_port))
+    assert ui.get("/executions")[0] == 200
     port = free_port()
     start_worker("obs_flows", path=FLOWS, hold=1, metrics_port=port)
     names = [
@@ -422,7 +433,7 @@ def test_every_dashboard_query_names_exported_metrics(
     exported = (
         _exposed_names(_scrape(_worker_url(port)))
         | _exposed_names(_scrape(kontinue_controller.metrics_url))
-        | UI_METRIC_NAMES
+        | _exposed_names(_scrape(f"http://127.0.0.1:{ui_port}/metrics"))
     )
     files = sorted(DASHBOARDS.glob("*.json"))
     assert {f.stem for f in files} >= {

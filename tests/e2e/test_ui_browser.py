@@ -8,89 +8,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from kontinue._devcluster._process import free_port
 from kontinue.client import Client, _kube
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, spawn, wait_for
+from kontinue_testkit.pytest_plugin import StartUi, TestCluster, WorkerProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 CHROMIUM_ENV = "KONTINUE_CHROMIUM"
-
-
-@dataclass
-class UiProcess:
-    """A running ``kontinue-ui``."""
-
-    url: str
-    process: WorkerProcess
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-        """GET ``path``; returns the status and body."""
-        return self.request("GET", path, headers=headers)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        data: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, str]:
-        """One plain HTTP request (no browser, no cookies)."""
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers=headers or {}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-
-StartUi = Callable[..., UiProcess]
-
-
-@pytest.fixture
-def start_ui(kube_cluster: TestCluster, namespace: str, tmp_path: Path) -> Iterator[StartUi]:
-    """Start ``kontinue-ui`` processes for the test's namespace; stopped afterwards."""
-    started: list[UiProcess] = []
-
-    def start(*extra: str) -> UiProcess:
-        port = free_port()
-        command = [
-            sys.executable, "-m", "kontinue_ui", "--namespace", namespace,
-            "--port", str(port), "--workers", "1", "--refresh-seconds", "0.5", *extra,
-        ]  # fmt: skip
-        log = tmp_path / f"ui-{len(started)}.log"
-        process = spawn(kube_cluster, command, f"ui-{len(started)}", log)
-        ui = UiProcess(f"http://127.0.0.1:{port}", process)
-        started.append(ui)
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.process.poll() is None, f"kontinue-ui exited:\n{process.log()}"
-            try:
-                if ui.get("/readyz")[0] == 200:
-                    return ui
-            except (urllib.error.URLError, OSError):
-                pass
-            assert time.monotonic() < deadline, f"kontinue-ui not ready:\n{process.log()}"
-            time.sleep(0.1)
-
-    yield start
-    for ui in started:
-        ui.process.stop(timeout=10)
-        print(f"--- {ui.process.name} log ---\n{ui.process.log()[-6000:]}")
 
 
 def chromium_path() -> str:

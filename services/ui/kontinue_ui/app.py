@@ -5,14 +5,15 @@ from __future__ import annotations
 import secrets
 import time
 
-from flask import Flask, g, redirect, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask import Response as FlaskResponse
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from kontinue.client import Kube
-from kontinue_ui import access, errors, formatting
+from kontinue.telemetry import api_errors
+from kontinue_ui import access, errors, formatting, metrics
 from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.settings import Settings
 from kontinue_ui.state import UiState
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     namespaces = (
         None if settings.all_namespaces else (settings.namespaces or (kube.default_namespace,))
     )
+    api_errors.count_api_errors(kube)
     cache = ExecutionCache(kube, namespaces)
 
     app = Flask(__name__)
@@ -69,8 +71,10 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     def _server_timing(response: FlaskResponse) -> FlaskResponse:
         started = g.get("started")
         if started is not None:  # seen in the browser's network panel; the benchmark reads it
-            elapsed = (time.perf_counter() - started) * 1000
-            response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            elapsed = time.perf_counter() - started
+            response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
+            rule = request.url_rule.rule if request.url_rule is not None else None
+            metrics.observe(request.method, rule, response.status_code, elapsed)
         return response
 
     @app.get("/")

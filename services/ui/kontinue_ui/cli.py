@@ -4,6 +4,11 @@ Defaults suit one replica: 2 gthread workers with 8 threads each. Every worker p
 own watch-fed execution cache; all share one secret key (``$KONTINUE_UI_SECRET_KEY``, or one
 generated at start), so a CSRF token from one worker is accepted by another. Replicas behind
 one Service must be given the same ``$KONTINUE_UI_SECRET_KEY``.
+
+Metrics: with ``--metrics-port`` (default 9466; 0 disables) prometheus-client runs in
+multi-process mode (``$PROMETHEUS_MULTIPROC_DIR``, a fresh temporary directory unless set;
+emptied at start), the workers write their samples there and the master serves their sum on
+``/metrics``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -19,6 +25,10 @@ from gunicorn.app.base import BaseApplication
 from kontinue import _service
 from kontinue.client import Kube, Unreachable
 from kontinue_ui.settings import Settings
+
+MULTIPROC_ENV = (
+    "PROMETHEUS_MULTIPROC_DIR"  # not imported: importing prometheus-client fixes its mode
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,6 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how often open pages ask whether they changed",
     )
     _service.add_common_arguments(parser)
+    _service.add_telemetry_arguments(parser, metrics_port=9466)
     args = parser.parse_args(argv)
     if args.page_size < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--page-size, --threads and --workers must be at least 1")
@@ -92,10 +103,40 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def _metrics_hooks(port: int) -> dict[str, Any]:
+    """Gunicorn server hooks: an empty multi-process directory, /metrics from the master."""
+
+    def on_starting(server: Any) -> None:
+        from kontinue.telemetry import metrics_server
+
+        metrics_server.prepare_multiprocess_dir()
+
+    def when_ready(server: Any) -> None:
+        from kontinue.telemetry import metrics_server
+
+        try:
+            metrics_server.start_metrics_server(port)
+        except OSError as exc:  # as the other services: run without metrics rather than not
+            server.log.error("cannot serve metrics on port %d: %s", port, exc)
+
+    def child_exit(server: Any, worker: Any) -> None:
+        from kontinue.telemetry import metrics_server
+
+        metrics_server.mark_process_dead(worker.pid)
+
+    return {"on_starting": on_starting, "when_ready": when_ready, "child_exit": child_exit}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the cluster configuration, then serve until SIGTERM or Ctrl-C."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level)
+    _service.setup_logging(args.log_level, args.log_format)
+    hooks: dict[str, Any] = {}
+    if args.metrics_port:
+        # before prometheus-client is first imported here or in a worker: it picks its value
+        # store at import
+        os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="kontinue-ui-metrics-"))
+        hooks = _metrics_hooks(args.metrics_port)
     try:
         Kube(args.kubeconfig, args.context)
     except Unreachable as exc:
@@ -127,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
         "proc_name": "kontinue-ui",
         "control_socket_disable": True,  # no writable home in the image; nothing uses it
+        **hooks,
     }
     _Server(settings, options, args.path_prefix).run()
     return 0

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCAL := .local
 CLUSTER_DIR := $(LOCAL)/cluster
-PACKAGES := -e 'sdk[devcluster]' -e services/controller -e services/worker -e services/ui -e testkit
+PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
 .PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers

@@ -8,6 +8,8 @@ import os
 import socket
 import uuid
 
+from kontinue.client import _kube
+
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """``--kubeconfig``, ``--context`` and ``--log-level``."""
@@ -24,8 +26,33 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def setup_logging(level: str) -> None:
-    """Plain-text logs with time, level and logger name."""
+def add_telemetry_arguments(parser: argparse.ArgumentParser, *, metrics_port: int) -> None:
+    """``--metrics-port`` (0 disables ``/metrics``) and ``--log-format`` (text or json)."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("KONTINUE_METRICS_PORT", metrics_port)),
+        help=f"port of the Prometheus /metrics endpoint, 0 disables it "
+        f"(default: $KONTINUE_METRICS_PORT or {metrics_port})",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("KONTINUE_LOG_FORMAT", "text"),
+        help="text, or json lines with trace and execution ids (default: $KONTINUE_LOG_FORMAT "
+        "or text)",
+    )
+
+
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """Logs on stderr: plain text with time, level and logger name, or JSON lines."""
+    if log_format == "json":
+        from kontinue.telemetry.json_logs import JsonLogFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=level.upper(), handlers=[handler])
+        return
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -34,3 +61,29 @@ def setup_logging(level: str) -> None:
 def default_identity() -> str:
     """The pod name in a cluster, else the host name with a random suffix."""
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+
+
+def start_telemetry(
+    args: argparse.Namespace, service: str, identity: str, kube: _kube.Kube | None = None
+) -> int | None:
+    """Traces from the ``OTEL_*`` environment, API error counts, ``/metrics`` on its port.
+
+    A port that cannot be bound is logged, not fatal: a service runs without its metrics
+    rather than not at all.
+
+    Returns:
+        The port ``/metrics`` is served on, or None.
+    """
+    from kontinue.telemetry import api_errors, metrics_server, tracing
+
+    if tracing.configure_tracing(service, identity):
+        logging.getLogger(service).info("tracing on")
+    if kube is not None:
+        api_errors.count_api_errors(kube)
+    try:
+        return metrics_server.start_metrics_server(args.metrics_port)
+    except OSError as exc:
+        logging.getLogger(service).warning(
+            "cannot serve metrics on port %d: %s", args.metrics_port, exc
+        )
+        return None

@@ -19,12 +19,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,8 @@ def spawn_controller(
     lease_duration: int = 4,
     lease_name: str = "kontinue-controller",
     scope: tuple[str, ...] = ("--all-namespaces",),
+    metrics_port: int = 0,
+    env: Mapping[str, str] | None = None,
 ) -> WorkerProcess:
     """Start a ``kontinue-controller`` replica (every namespace unless ``scope`` says)."""
     command = [
@@ -282,19 +285,34 @@ def spawn_controller(
         identity,
         "--lease-duration",
         str(lease_duration),
+        "--metrics-port",
+        str(metrics_port),
     ]
-    return spawn(kube_cluster, command, identity, log_path)
+    return spawn(kube_cluster, command, identity, log_path, env=env)
 
 
 def spawn(
-    kube_cluster: TestCluster, command: list[str], name: str, log_path: Path
+    kube_cluster: TestCluster,
+    command: list[str],
+    name: str,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> WorkerProcess:
-    """Start a service process against the test cluster; it dies with the test session."""
-    env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+    """Start a service process against the test cluster; it dies with the test session.
+
+    ``env`` adds to (or overrides) the test process's environment.
+    """
+    full_env = {
+        **os.environ,
+        "KUBECONFIG": str(kube_cluster.kubeconfig),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     with log_path.open("wb") as sink:
         process = subprocess.Popen(
             command,
-            env=env,
+            env=full_env,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -304,19 +322,34 @@ def spawn(
 
 
 class SessionController:
-    """The session's controller; tests may kill and restart it."""
+    """The session's controller; tests may kill and restart it.
+
+    It serves ``/metrics`` on a free port (:attr:`metrics_url`) and writes its spans (the
+    attempts it takes over, the executions it ends) as JSON lines to :attr:`traces_file`.
+    """
 
     def __init__(self, kube_cluster: TestCluster, directory: Path) -> None:
         self._cluster = kube_cluster
         self._directory = directory
         self.restarts = 0
+        self.traces_file = directory / "controller-traces.jsonl"
+        self.metrics_port = free_port()
         self.process = self.start()
+
+    @property
+    def metrics_url(self) -> str:
+        """The controller's ``/metrics`` URL."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def start(self) -> WorkerProcess:
         """Start a replica and wait until it leads."""
         log_path = self._directory / f"controller-{self.restarts}.log"
         process = spawn_controller(
-            self._cluster, log_path, identity=f"session-controller-{self.restarts}"
+            self._cluster,
+            log_path,
+            identity=f"session-controller-{self.restarts}",
+            metrics_port=self.metrics_port,
+            env=trace_file_env(self.traces_file),
         )
         try:
             wait_for(
@@ -338,6 +371,22 @@ class SessionController:
         """Start a new replica after :meth:`kill`."""
         self.restarts += 1
         self.process = self.start()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def trace_file_env(path: Path) -> dict[str, str]:
+    """The environment that makes a service write its finished spans to ``path``."""
+    return {
+        "OTEL_TRACES_EXPORTER": "jsonl",
+        "KONTINUE_TRACES_FILE": str(path),
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -366,7 +415,8 @@ def start_worker(
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start ``kontinue-worker`` processes in the test's namespace; all are stopped afterwards.
 
-    ``start_worker(module, path=..., group=..., hold=..., lease_duration=..., name=...)``.
+    ``start_worker(module, path=..., group=..., hold=..., lease_duration=..., name=...,
+    metrics_port=..., env=...)``; ``/metrics`` is off unless a ``metrics_port`` is given.
     """
     started: list[WorkerProcess] = []
 
@@ -380,6 +430,8 @@ def start_worker(
         name: str | None = None,
         concurrency: int = 16,
         extra: tuple[str, ...] = (),
+        metrics_port: int = 0,
+        env: Mapping[str, str] | None = None,
     ) -> WorkerProcess:
         worker_name = name or f"worker-{len(started) + 1}"
         log_path = tmp_path / f"{worker_name}.log"
@@ -403,11 +455,13 @@ def start_worker(
             str(concurrency),
             "--grace",
             "5",
+            "--metrics-port",
+            str(metrics_port),
             *extra,
         ]
         if path is not None:
             command += ["--path", str(path)]
-        worker = spawn(kube_cluster, command, worker_name, log_path)
+        worker = spawn(kube_cluster, command, worker_name, log_path, env=env)
         started.append(worker)
         wait_for(  # registered its functions and claiming
             f"worker {worker_name} to serve",

@@ -58,3 +58,8 @@ TEST_LOGS = "kontinue.test/logs"
 TEST_RUN_TIME = "kontinue.test/run-time"
 """Pod annotation: how long a Job's pod stays Running before it finishes (a Go duration,
 default ``500ms``)."""
+
+TRACEPARENT = f"{PREFIX}/traceparent"
+"""Annotation: the W3C ``traceparent`` of the span a child Execution's spans hang under (its
+parent's execution span), set when the parent creates it, so the child joins its parent's trace
+whichever worker runs it and however often it resumes. A root may carry one from its creator."""

@@ -51,6 +51,7 @@ def execution_manifest(
     display_name: str | None = None,
     description: str | None = None,
     extra_labels: Mapping[str, str] | None = None,
+    extra_annotations: Mapping[str, str] | None = None,
     parent: Parent | None = None,
 ) -> dict[str, Any]:
     """An Execution object ready to create."""
@@ -72,7 +73,10 @@ def execution_manifest(
     if len(function) > 63:
         object_labels.pop(labels.FUNCTION)
     metadata["labels"] = object_labels
-    metadata["annotations"] = {labels.CREATED: timestamps.format_micro_time(datetime.now(UTC))}
+    metadata["annotations"] = {
+        **(extra_annotations or {}),
+        labels.CREATED: timestamps.format_micro_time(datetime.now(UTC)),
+    }
     if arguments is not None:
         spec["arguments"] = arguments
     for key, value in (("retry", retry), ("timeout", timeout), ("ttl", ttl)):

@@ -14,7 +14,7 @@ import copy
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +175,8 @@ class Kube:
         self._cfg = cfg
         self._impersonation: tuple[tuple[str, str], ...] = ()
         self.user_agent = user_agent
+        self.error_observer: Callable[[str, int], None] | None = None
+        """Told of every failed request: the HTTP method and status (0: unreachable)."""
         self.host = cfg.host.rstrip("/")
         self._lock = threading.Lock()
         self._pool = urllib3.PoolManager(
@@ -255,8 +257,12 @@ class Kube:
                 timeout=urllib3.Timeout(connect=10, read=timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
+            if self.error_observer is not None:
+                self.error_observer(method, 0)
             raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
         if response.status >= 400:
+            if self.error_observer is not None:
+                self.error_observer(method, response.status)
             _raise_for(response.status, response.data)
         if raw:
             return response.data.decode(errors="replace")
@@ -449,9 +455,13 @@ class Kube:
                 timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
             )
         except urllib3.exceptions.HTTPError as exc:
+            if self.error_observer is not None:
+                self.error_observer("WATCH", 0)
             raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
         try:
             if response.status >= 400:
+                if self.error_observer is not None:
+                    self.error_observer("WATCH", response.status)
                 _raise_for(response.status, response.read())
             buffer = b""
             for chunk in response.stream(64 * 1024, decode_content=True):

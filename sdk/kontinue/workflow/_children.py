@@ -12,6 +12,7 @@ failed one stays visible; completed children are reused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from kontinue import errors
@@ -30,6 +31,18 @@ def spawn_execution(
     options: ExecuteOptions | None = None,
 ) -> ChildExecution:
     """Start a child execution without waiting; a replay returns the same child."""
+    with ExitStack() as scope:
+        return _spawn(ktx, function, arguments, options, scope)
+
+
+def _spawn(
+    ktx: ExecutionContext,
+    function: str,
+    arguments: Any,
+    options: ExecuteOptions | None,
+    scope: ExitStack,
+) -> ChildExecution:
+    """Start (or find) the child; a child created now is observed as a step within ``scope``."""
     name, index, recorded = ktx.begin_step("execute", options)
     child = recorded.child if recorded is not None and recorded.child else None
     child = child or names.child_name(ktx.name, name)
@@ -45,6 +58,7 @@ def spawn_execution(
         child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         state = ktx.journal.child(child)
     if state is None:
+        scope.enter_context(ktx.observe_step(name, "execute"))
         data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
         ktx.journal.create_child(ChildSpec(
             name=child, step=name, function=function, arguments=data,
@@ -98,9 +112,9 @@ def execute(
     result_type: Any = None,
 ) -> Any:
     """Run a child execution and return its result (JSON, or ``result_type``)."""
-    return wait_execution(
-        ktx, spawn_execution(ktx, function, arguments, options), result_type=result_type
-    )
+    with ExitStack() as scope:  # the step's observed scope also covers the wait
+        child = _spawn(ktx, function, arguments, options, scope)
+        return wait_execution(ktx, child, result_type=result_type)
 
 
 def execute_parallel(

@@ -12,12 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
 from kontinue.api import names
 from kontinue.workflow._journal import Journal, StepRecord
+from kontinue.workflow._observer import StepObserver
 from kontinue.workflow._options import StepOptions
 
 T = TypeVar("T")
@@ -31,12 +33,19 @@ class ExecutionContext:
         hold: seconds a step may wait inside the worker before the execution is released
             (phase Suspended) and the worker slot freed.
         logger: logger for the workflow's own messages.
+        observer: told of the steps this attempt runs (the worker's spans and metrics).
     """
 
     def __init__(
-        self, journal: Journal, *, hold: float = 30.0, logger: logging.Logger | None = None
+        self,
+        journal: Journal,
+        *,
+        hold: float = 30.0,
+        logger: logging.Logger | None = None,
+        observer: StepObserver | None = None,
     ) -> None:
         self._journal = journal
+        self._observer = observer
         self.hold = hold
         self._logger = logger or logging.getLogger(f"kontinue.workflow.{journal.name}")
         self._counters: dict[str, int] = {}
@@ -150,6 +159,12 @@ class ExecutionContext:
         count = self._counters.get(prefix, 0) + 1
         self._counters[prefix] = count
         return f"{prefix}-{count}"
+
+    def observe_step(self, name: str, step_type: str) -> AbstractContextManager[None]:
+        """A scope around the work of a step that this attempt runs (not a replayed one)."""
+        if self._observer is None:
+            return nullcontext()
+        return self._observer.step(name, step_type)
 
     def record(
         self, name: str, index: int, step_type: str, options: StepOptions | None, **fields: Any

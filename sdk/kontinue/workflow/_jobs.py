@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from kontinue import errors
 from kontinue.api import names
 from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import JobState
+from kontinue.workflow._journal import JobState, StepRecord
 from kontinue.workflow._options import (
     JobOptions,
     LogOptions,
@@ -212,6 +213,23 @@ def _run(
     if not isinstance(spec.get("template"), Mapping):
         raise errors.ValidationError(f"the {step_type} step's Job spec needs a pod template")
     name, index, recorded = ktx.begin_step(step_type, options)
+    with ExitStack() as scope:
+        return _run_step(ktx, step_type, options, spec, extra_labels, extra_annotations, scope,
+                         name, index, recorded)  # fmt: skip
+
+
+def _run_step(
+    ktx: ExecutionContext,
+    step_type: str,
+    options: StepOptions,
+    spec: Mapping[str, Any],
+    extra_labels: Mapping[str, str],
+    extra_annotations: Mapping[str, str],
+    scope: ExitStack,
+    name: str,
+    index: int,
+    recorded: StepRecord | None,
+) -> JobResult:
     job_name = (recorded.child if recorded is not None else None) or names.child_name(
         ktx.name, name
     )
@@ -227,6 +245,7 @@ def _run(
             return result
         job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
     if ktx.journal.job(job_name) is None:
+        scope.enter_context(ktx.observe_step(name, step_type))
         ktx.journal.create_job(job_name, name, spec, extra_labels, extra_annotations)
     running = ktx.record(name, index, step_type, options, child=job_name)
     running.phase = "Running"

@@ -20,6 +20,7 @@ from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import Journal
+from kontinue.workflow._observer import StepObserver
 from kontinue.workflow._registry import FunctionDef
 
 MAX_RESULT_BYTES = 512 * 1024
@@ -65,10 +66,15 @@ def _arguments(definition: FunctionDef, raw: Any) -> Any:
 
 
 def run_attempt(
-    definition: FunctionDef, journal: Journal, *, hold: float, logger: logging.Logger | None = None
+    definition: FunctionDef,
+    journal: Journal,
+    *,
+    hold: float,
+    logger: logging.Logger | None = None,
+    observer: StepObserver | None = None,
 ) -> Outcome:
     """Run the function once against ``journal``; every exception becomes an Outcome."""
-    ktx = ExecutionContext(journal, hold=hold, logger=logger)
+    ktx = ExecutionContext(journal, hold=hold, logger=logger, observer=observer)
     spec = journal.execution().get("spec") or {}
     try:
         call_args: tuple[Any, ...] = (ktx,)

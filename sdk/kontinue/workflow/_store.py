@@ -43,25 +43,26 @@ def store_named(
         value = ktx.journal.stored(name)
         type_ = result_type or _convert.resolve_type_ref(recorded.value_type)
         return _convert.from_json(value, type_, f"stored value of step {name!r}")  # type: ignore[no-any-return]
-    started = format_time(ktx.now())
-    result = fn()
-    data = _convert.to_json(result, f"the value of store step {name!r}")
-    _convert.check_size(
-        data,
-        MAX_STORED_BYTES,
-        f"store step {name!r} produced {{size}} bytes of JSON; one stored value may be at most "
-        "{limit} bytes (keep large data elsewhere and store a reference)",
-    )
-    record = ktx.record(
-        name,
-        index,
-        "store",
-        options,
-        started_at=started,
-        finished_at=format_time(ktx.now()),
-        value_type=_convert.type_ref(result),
-    )
-    ktx.journal.commit_store(record, data)
+    with ktx.observe_step(name, "store"):
+        started = format_time(ktx.now())
+        result = fn()
+        data = _convert.to_json(result, f"the value of store step {name!r}")
+        _convert.check_size(
+            data,
+            MAX_STORED_BYTES,
+            f"store step {name!r} produced {{size}} bytes of JSON; one stored value may be at "
+            "most {limit} bytes (keep large data elsewhere and store a reference)",
+        )
+        record = ktx.record(
+            name,
+            index,
+            "store",
+            options,
+            started_at=started,
+            finished_at=format_time(ktx.now()),
+            value_type=_convert.type_ref(result),
+        )
+        ktx.journal.commit_store(record, data)
     if result_type is not None:
         return _convert.from_json(data, result_type, f"the value of store step {name!r}")  # type: ignore[no-any-return]
     return result
@@ -81,12 +82,13 @@ def poll_until_named(
     name, index, recorded = ktx.begin_step("poll", options)
     if recorded is not None and recorded.phase == "Completed":
         return
-    started = format_time(ktx.now())
-    interval = to_timedelta(options.interval).total_seconds()
-    while not condition():
-        ktx.check_cancelled()
-        ktx.cancelled.wait(interval)
-    record = ktx.record(
-        name, index, "poll", options, started_at=started, finished_at=format_time(ktx.now())
-    )
-    ktx.journal.commit_store(record, True)
+    with ktx.observe_step(name, "poll"):
+        started = format_time(ktx.now())
+        interval = to_timedelta(options.interval).total_seconds()
+        while not condition():
+            ktx.check_cancelled()
+            ktx.cancelled.wait(interval)
+        record = ktx.record(
+            name, index, "poll", options, started_at=started, finished_at=format_time(ktx.now())
+        )
+        ktx.journal.commit_store(record, True)

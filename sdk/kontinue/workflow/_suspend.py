@@ -7,6 +7,7 @@ JSON payload given on resume.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -31,9 +32,18 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
     if duration < timedelta(0):
         raise errors.ValidationError(f"sleep duration must not be negative: {options.duration}")
     name, index, _ = ktx.begin_step("sleep", options)
+    with ExitStack() as scope:
+        _sleep(ktx, options, name, index, scope)
+
+
+def _sleep(
+    ktx: ExecutionContext, options: SleepOptions, name: str, index: int, scope: ExitStack
+) -> None:
+    duration = to_timedelta(options.duration)
     suspension_name = names.child_name(ktx.name, name)
     state = ktx.journal.suspension(suspension_name)
     if state is None:
+        scope.enter_context(ktx.observe_step(name, "sleep"))
         state = ktx.journal.create_suspension(
             suspension_name, name, ktx.now() + duration, options.display_name, options.description
         )
@@ -60,8 +70,16 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
 def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any:
     """Pause until resumed through the API, CLI or UI; returns the resume payload (or None)."""
     name, index, _ = ktx.begin_step("suspend", options)
+    with ExitStack() as scope:
+        return _suspend(ktx, options, name, index, scope)
+
+
+def _suspend(
+    ktx: ExecutionContext, options: SuspendOptions | None, name: str, index: int, scope: ExitStack
+) -> Any:
     suspension_name = names.child_name(ktx.name, name)
     if ktx.journal.suspension(suspension_name) is None:
+        scope.enter_context(ktx.observe_step(name, "suspend"))
         ktx.journal.create_suspension(
             suspension_name,
             name,

@@ -11,9 +11,12 @@ import sys
 import threading
 
 import kopf
+from prometheus_client import REGISTRY
 
 from kontinue import _service
 from kontinue.client import _kube
+from kontinue.telemetry import tracing
+from kontinue_controller import metrics
 from kontinue_controller.handlers import build_registry
 from kontinue_controller.leadership import LeaderElector
 from kontinue_controller.timekeeping import Timekeeper
@@ -52,13 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="this replica's name (default: host name and a random suffix)",
     )
     _service.add_common_arguments(parser)
+    _service.add_telemetry_arguments(parser, metrics_port=9464)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Campaign for leadership; while leading, run the operator. Exit when it ends."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level)
+    _service.setup_logging(args.log_level, args.log_format)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     identity = args.identity or _service.default_identity()
@@ -69,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except _kube.Unreachable as exc:
         print(f"kontinue-controller: {exc}", file=sys.stderr)
         return 2
+    _service.start_telemetry(args, "kontinue-controller", identity, kube)
     namespaces = [] if args.all_namespaces else (args.namespace or [kube.default_namespace])
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     timekeeper = Timekeeper(kube, stop, identity=identity)
     timekeeper.start()
+    REGISTRY.register(metrics.ViewCollector(timekeeper.objects))
+    metrics.LEADING.set(1)
 
     def stop_when_leadership_is_lost() -> None:
         elector.lost.wait()
@@ -115,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     operator.start()
     stop.wait()
     operator.join(timeout=15)
+    metrics.LEADING.set(0)
+    tracing.flush()
     if elector.lost.is_set():
         return 1
     elector.release()

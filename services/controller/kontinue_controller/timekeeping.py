@@ -32,7 +32,10 @@ from typing import Any
 from kontinue.api import labels, leases, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.client import _kube
+from kontinue.telemetry import execution_metrics
+from kontinue_controller import metrics
 from kontinue_controller.logic import deadlines
+from kontinue_controller.lost_attempts import end_lost_attempt
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +145,20 @@ class Timekeeper:
         """Start the timer thread."""
         self.timers.start()
 
-    def at(self, duty: str, key: Key, when: datetime, callback: Callable[[], None]) -> None:
-        """Run ``callback`` at ``when``: one timer per duty and object (a later call moves it)."""
+    def at(
+        self,
+        duty: str,
+        key: Key,
+        when: datetime,
+        callback: Callable[[], None],
+        *,
+        measured: bool = True,
+    ) -> None:
+        """Run ``callback`` at ``when``: one timer per duty and object (a later call moves it).
+
+        A ``measured`` timer reports how late it fired
+        (``kontinue_controller_timer_lateness_seconds``).
+        """
         with self._lock:
             duties = self._due.setdefault(key, {})
             if duties.get(duty) == when:
@@ -158,18 +173,26 @@ class Timekeeper:
                 del duties[duty]
                 if not duties:
                     del self._due[key]
+            if measured:
+                late = (datetime.now(UTC) - when).total_seconds()
+                metrics.TIMER_LATENESS.labels(duty=duty).observe(max(0.0, late))
             callback()
 
         self.timers.at(when, fire)
 
     def soon(self, duty: str, key: Key, callback: Callable[[], None]) -> None:
         """Run ``callback`` now, once for the calls of the same duty and object in a second."""
-        self.at(duty, key, datetime.now(UTC).replace(microsecond=0), callback)
+        self.at(duty, key, datetime.now(UTC).replace(microsecond=0), callback, measured=False)
 
     def cached(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The view's copy of an object (slim), if it has one."""
         with self._lock:
             return self._objects.get((kind, namespace, name))
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` in the view (slim copies)."""
+        with self._lock:
+            return [obj for (k, _, _), obj in self._objects.items() if k == kind]
 
     def owned(self, kind: str, namespace: str, parent: str) -> list[dict[str, Any]]:
         """The view's children (``Execution``) or suspensions (``Suspension``) of ``parent``."""
@@ -321,6 +344,8 @@ class Timekeeper:
             return None
         if event:
             self.post_event(obj, reason, str(status.get("message") or reason), warning=warning)
+        if execution_phase(updated).terminal:
+            execution_metrics.record_finished(updated)
         return updated
 
     def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
@@ -433,13 +458,14 @@ class Timekeeper:
             field_selector=f"spec.workerGroup={group},status.phase=Executing",
         )
         for obj in listing.get("items") or []:
-            if (obj.get("status") or {}).get("workerName") == holder:
-                self._to_pending(
-                    obj,
-                    "TakenOver",
-                    f"worker {holder} stopped renewing its lease; resuming",
-                    workerName=None,
-                )
+            if (obj.get("status") or {}).get("workerName") == holder and self._to_pending(
+                obj,
+                "TakenOver",
+                f"worker {holder} stopped renewing its lease; resuming",
+                workerName=None,
+            ):
+                metrics.LEASE_TAKEOVERS.labels(namespace=key[1]).inc()
+                end_lost_attempt(obj, str(holder))
         try:
             self.kube.request(
                 "DELETE",

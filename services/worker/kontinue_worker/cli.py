@@ -12,6 +12,7 @@ import threading
 from kontinue import _service
 from kontinue.api import durations
 from kontinue.client import _kube
+from kontinue.telemetry import tracing
 from kontinue_worker.loader import LoadError, load
 from kontinue_worker.worker import Worker, WorkerConfig
 
@@ -78,13 +79,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="worker name (default: host name and a random suffix)",
     )
     _service.add_common_arguments(parser)
+    _service.add_telemetry_arguments(parser, metrics_port=9465)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a worker until SIGTERM or SIGINT."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level)
+    _service.setup_logging(args.log_level, args.log_format)
     try:
         registry = load(args.module, path=args.path)
         name = args.name or _service.default_identity()
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LoadError, _kube.Unreachable) as exc:
         print(f"kontinue-worker: {exc}", file=sys.stderr)
         return 2
+    _service.start_telemetry(args, "kontinue-worker", name, kube)
     config = WorkerConfig(
         name=name,
         namespaces=args.namespace or [kube.default_namespace],
@@ -113,4 +116,5 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     logging.getLogger(__name__).info("shutting down")
     worker.shutdown()
+    tracing.flush()
     return 0

@@ -33,6 +33,7 @@ from kontinue.api import labels, manifests, names
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.client import _kube
+from kontinue.telemetry import trace_ids
 from kontinue.workflow import (
     ChildSpec,
     ChildState,
@@ -122,6 +123,8 @@ class KubeJournal:
         self._workflow_message = False
         self.taken: str | None = None
         """Why the execution was taken from this attempt (canceled, timed out, handed over)."""
+        self.taken_phase: str | None = None
+        """The phase the execution had when it was taken (``gone`` when it was deleted)."""
         meta = execution["metadata"]
         self._parent_base = manifests.Parent(
             name=meta["name"],
@@ -132,6 +135,7 @@ class KubeJournal:
         )
         if (execution.get("spec") or {}).get("cancel"):
             self._cancelled.set()
+        self._trace = trace_ids.execution_trace(execution)
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -158,6 +162,7 @@ class KubeJournal:
         if gone or not self._still_mine(current):
             status = current.get("status") or {}
             phase = status.get("phase") or "gone"
+            self.taken_phase = "gone" if gone else phase
             self.taken = f"{phase}: {status.get('message') or 'taken from this worker'}"
             self._cancelled.set()
         elif (current.get("spec") or {}).get("cancel"):
@@ -334,6 +339,7 @@ class KubeJournal:
             worker_group=self._parent_base.worker_group, retry=spec.retry,
             timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
             description=spec.description, parent=self._parent(spec.step),
+            extra_annotations={labels.TRACEPARENT: self._trace.child_traceparent()},
         )  # fmt: skip
         self._hub.observe("Execution", self._create_owned(_kube.EXECUTIONS, manifest))
 

@@ -31,10 +31,12 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import labels, leases
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.api.timestamps import format_time
+from kontinue.api.timestamps import format_micro_time, format_time, parse_time
 from kontinue.client import _kube
+from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
-from kontinue_worker import leasing, registration
+from kontinue_worker import leasing, metrics, registration
+from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.waiting import WaitHub
 from kontinue_worker.watching import Informer
@@ -71,6 +73,12 @@ class Worker:
         self._leases: dict[tuple[str, str], dict[str, Any]] = {}
         self._unserved_noted: dict[tuple[str, str], str] = {}
         self._running: dict[tuple[str, str], KubeJournal] = {}
+        self._seen_pending: dict[tuple[str, str], float] = {}
+        self._busy = 0
+        metrics.WORKER_SLOTS.labels(state="busy").set_function(lambda: self._busy)
+        metrics.WORKER_SLOTS.labels(state="free").set_function(
+            lambda: config.concurrency - self._busy
+        )
         self._slots = threading.Semaphore(config.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
         self.hub = WaitHub(kube, config.namespaces, config.group, self.stop_event)
@@ -175,7 +183,10 @@ class Worker:
             ):
                 self._candidates.pop(key, None)
                 self._sources.setdefault(source, set()).discard(key)
+                if event == "DELETED" or execution_phase(obj) != Phase.PENDING:
+                    self._seen_pending.pop(key, None)
             else:
+                self._seen_pending.setdefault(key, time.monotonic())
                 self._candidates[key] = obj
                 self._sources.setdefault(source, set()).add(key)
             self._cond.notify_all()
@@ -257,15 +268,25 @@ class Worker:
                 self._note_unserved(obj)
             if candidate is None:
                 continue
-            self._slots.acquire()
+            self._acquire_slot()
             if self.stop_event.is_set():
-                self._slots.release()
+                self._release_slot()
                 return
             claimed = self._claim(candidate)
             if claimed is None:
-                self._slots.release()
+                self._release_slot()
                 continue
             self._pool.submit(self._run, claimed)
+
+    def _acquire_slot(self) -> None:
+        self._slots.acquire()
+        with self._cond:
+            self._busy += 1
+
+    def _release_slot(self) -> None:
+        with self._cond:
+            self._busy -= 1
+        self._slots.release()
 
     def _claim(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         status = obj.get("status") or {}
@@ -276,6 +297,7 @@ class Worker:
             "phase": Phase.EXECUTING.value,
             "workerName": self.config.name,
             "claim": claim,
+            "claimedAt": format_micro_time(datetime.now(UTC)),
             "attempt": attempt,
             "message": None,
         }
@@ -295,11 +317,33 @@ class Worker:
                 resource_version=obj["metadata"]["resourceVersion"],
             )
         except (_kube.Conflict, _kube.NotFound):
+            metrics.CLAIM_CONFLICTS.labels(function=self._function_of(obj)).inc()
             return None
         except (_kube.ApiError, _kube.Unreachable):
             log.exception("claiming %s failed", obj["metadata"]["name"])
             return None
+        self._count_claim(obj, first=claim == 1)
         return claimed
+
+    @staticmethod
+    def _function_of(obj: dict[str, Any]) -> str:
+        return str((obj.get("spec") or {}).get("function") or "")
+
+    def _count_claim(self, obj: dict[str, Any], *, first: bool) -> None:
+        """Claim latency (from creation for a first claim), starts and resumptions."""
+        meta = obj["metadata"]
+        function = self._function_of(obj)
+        seen = self._seen_pending.pop((meta["namespace"], meta["name"]), None)
+        created = parse_time((meta.get("annotations") or {}).get(labels.CREATED))
+        if first and created is not None:
+            latency = (datetime.now(UTC) - created).total_seconds()
+        else:
+            latency = time.monotonic() - seen if seen is not None else 0.0
+        metrics.CLAIM_LATENCY.labels(function=function).observe(max(0.0, latency))
+        if first:
+            metrics.EXECUTIONS_STARTED.labels(function=function).inc()
+        else:
+            metrics.RESUMPTIONS.labels(function=function).inc()
 
     def _note_unserved(self, obj: dict[str, Any]) -> None:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
@@ -357,6 +401,28 @@ class Worker:
 
     def _run(self, execution: dict[str, Any]) -> None:
         key = (execution["metadata"]["namespace"], execution["metadata"]["name"])
+        attempt = AttemptTrace(execution, self.config.name)
+        running = metrics.EXECUTIONS_RUNNING.labels(
+            function=attempt.function, namespace=key[0], worker=self.config.name
+        )
+        running.inc()
+        try:
+            with (
+                json_logs.execution_scope(key[0], key[1], attempt.function),
+                attempt.active(),
+            ):
+                self._attempt(execution, key, attempt)
+        finally:
+            running.dec()
+            self._running.pop(key, None)
+            self._release_slot()
+            with self._cond:
+                self._cond.notify_all()
+
+    def _attempt(
+        self, execution: dict[str, Any], key: tuple[str, str], attempt: AttemptTrace
+    ) -> None:
+        """Run one claim, record how it ended, and report it (metrics, spans)."""
         journal: KubeJournal | None = None
         try:
             journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
@@ -368,24 +434,37 @@ class Worker:
                 journal,
                 hold=self.config.hold,
                 logger=logging.getLogger(f"kontinue.workflow.{key[1]}"),
+                observer=attempt,
             )
             if outcome.kind == "canceled" and not self._claiming.is_set():
+                attempt.end("shutdown")
                 return  # released by shutdown, not canceled by a user
             if journal.taken is not None:
                 log.info("execution %s/%s stopped: %s", *key, journal.taken)
+                attempt.end(*_taken_outcome(journal))
                 return
             journal.finish(outcome)
+            attempt.end(outcome.kind, outcome.error)
+            if execution_phase(dict(journal.execution())).terminal:
+                execution_metrics.record_finished(journal.execution(), worker=self.config.name)
             if outcome.kind == "canceled":
                 log.info("execution %s/%s stopped: canceled (%s)", *key, outcome.message)
             if outcome.kind == "failed":
                 log.info("execution %s/%s attempt failed: %s", *key, outcome.error)
         except errors.Fenced:
+            attempt.end("fenced")
             log.warning("execution %s/%s fenced: another worker holds it", *key)
         except Exception as exc:  # noqa: BLE001 - a worker never dies of one execution
             log.exception("execution %s/%s could not be run or finished", *key)
+            attempt.end("broken", exc)
             self._record_breakdown(execution, journal, exc)
-        finally:
-            self._running.pop(key, None)
-            self._slots.release()
-            with self._cond:
-                self._cond.notify_all()
+
+
+def _taken_outcome(journal: KubeJournal) -> tuple[str, str | None]:
+    """How a claim the controller ended ended: a takeover, a cancellation or a timeout."""
+    phase = journal.taken_phase
+    if phase in (Phase.PENDING.value, "gone"):
+        return "taken", None
+    if phase == Phase.CANCELED.value:
+        return "canceled", None
+    return "failed", journal.taken

@@ -17,6 +17,12 @@ from kontinue_worker.loader import LoadError, load
 from kontinue_worker.worker import Worker, WorkerConfig
 
 
+MODULES_ENV = "KONTINUE_WORKER_MODULES"
+"""Modules to load when no ``--module`` is given (comma-separated)."""
+PATH_ENV = "KONTINUE_WORKER_PATH"
+"""Import path entries when no ``--path`` is given (``os.pathsep``-separated)."""
+
+
 def _seconds(text: str) -> float:
     try:
         return float(text)
@@ -31,14 +37,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--module",
         "-m",
         action="append",
-        required=True,
-        help="Python module with @kontinue.function workflows (repeatable)",
+        default=[],
+        help="Python module with @kontinue.function workflows (repeatable; default: "
+        f"${MODULES_ENV}, comma-separated: what an image built FROM kontinue-worker sets)",
     )
     parser.add_argument(
         "--path",
         action="append",
         default=[],
-        help="directory to add to the import path (repeatable)",
+        help=f"directory to add to the import path (repeatable; default: ${PATH_ENV}, "
+        "separated by ':')",
     )
     parser.add_argument(
         "--namespace",
@@ -103,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         hold=args.hold,
         lease_duration=args.lease_duration,
         grace=args.grace,
+        job_steps=args.job_steps,
     )
     worker = Worker(kube, registry, config)
     stop = threading.Event()

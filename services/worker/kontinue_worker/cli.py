@@ -16,7 +16,6 @@ from kontinue.telemetry import tracing
 from kontinue_worker.loader import LoadError, load
 from kontinue_worker.worker import Worker, WorkerConfig
 
-
 MODULES_ENV = "KONTINUE_WORKER_MODULES"
 """Modules to load when no ``--module`` is given (comma-separated)."""
 PATH_ENV = "KONTINUE_WORKER_PATH"

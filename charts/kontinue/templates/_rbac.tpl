@@ -40,7 +40,7 @@ has the table). Each template renders a YAML list of PolicyRules.
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   resourceNames: [{{ include "kontinue.controller.fullname" . }}]
-  verbs: [get, update, delete]
+  verbs: [get, update, patch, delete]
 {{- end }}
 
 {{- define "kontinue.worker.rules" -}}

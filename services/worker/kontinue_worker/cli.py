@@ -44,8 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--path",
         action="append",
         default=[],
-        help=f"directory to add to the import path (repeatable; default: ${PATH_ENV}, "
-        "separated by ':')",
+        help=f"directory to add to the import path (repeatable; ${PATH_ENV}, separated by "
+        "':', adds more)",
     )
     parser.add_argument(
         "--namespace",
@@ -85,9 +85,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="worker name (default: host name and a random suffix)",
     )
+    parser.add_argument(
+        "--no-job-steps",
+        dest="job_steps",
+        action="store_false",
+        help="this worker may not run Jobs (no RBAC for them): do not watch Jobs",
+    )
     _service.add_common_arguments(parser)
     _service.add_telemetry_arguments(parser, metrics_port=9465)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.module = args.module or _split(os.environ.get(MODULES_ENV, ""), ",")
+    args.path = args.path + _split(os.environ.get(PATH_ENV, ""), os.pathsep)
+    if not args.module:
+        parser.error(f"no workflow module: pass --module or set ${MODULES_ENV}")
+    return args
+
+
+def _split(text: str, separator: str) -> list[str]:
+    return [part.strip() for part in text.split(separator) if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

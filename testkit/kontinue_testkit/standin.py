@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from kontinue_testkit.images import image_config
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, spawn_with_env, wait_for
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -62,11 +63,8 @@ def deployments(manifests: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, A
 
 
 def image_env(dockerfile: Path) -> dict[str, str]:
-    """The ``ENV`` of a Dockerfile's final stage, except ``PATH``."""
-    from dockerfile_parse import DockerfileParser
-
-    parser = DockerfileParser(path=str(dockerfile))
-    return {k: v for k, v in parser.envs.items() if k != "PATH"}
+    """The ``ENV`` of the image a Dockerfile builds, except ``PATH``."""
+    return {k: v for k, v in image_config(dockerfile).env.items() if k != "PATH"}
 
 
 def service_account_kubeconfig(

@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 
+from kontinue_testkit.images import image_config
 from kontinue_testkit.pytest_plugin import SessionController, TestCluster, free_port, wait_for
 from kontinue_testkit.standin import ContainerProcess, deployments, image_env
 
@@ -179,18 +180,13 @@ def test_values_schema_refuses(kube_cluster: TestCluster, bad: str) -> None:
 
 def test_images_run_what_the_deployments_run(kube_cluster: TestCluster) -> None:
     """Each image's ENTRYPOINT is the command its Deployment runs (the stand-in relies on it)."""
-    from dockerfile_parse import DockerfileParser
-
     objects = render(kube_cluster, "kontinue-system")
     for component, dockerfile in DOCKERFILES.items():
-        parser = DockerfileParser(path=str(dockerfile))
-        entrypoint = json.loads(
-            [i for i in parser.structure if i["instruction"] == "ENTRYPOINT"][-1]["value"]
-        )
-        assert entrypoint == container(objects, component)["command"], component
-        assert not [i for i in parser.structure if i["instruction"] == "CMD"], component
-        users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
-        assert users and users[-1].split(":")[0] == "10001", component
+        image = image_config(dockerfile)
+        assert image.entrypoint == container(objects, component)["command"], component
+        assert image.cmd is None, component  # the Deployment's args are the whole command line
+        assert image.user is not None and image.user.split(":")[0] == "10001", component
+        assert "runtime" in image.stages, component
     # the example worker image names its modules; the chart can run them without worker.modules
     example = image_env(EXAMPLE_IMAGE / "Dockerfile")
     assert example["KONTINUE_WORKER_MODULES"] == "release_train.flows"
@@ -227,7 +223,7 @@ _MONITORING_CRDS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def monitoring_crds(kube_cluster: TestCluster) -> Iterator[None]:
     """Schema-less stand-ins of the Prometheus Operator's two CRDs the chart may render."""
     kube_cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_MONITORING_CRDS))
@@ -237,7 +233,7 @@ def monitoring_crds(kube_cluster: TestCluster) -> Iterator[None]:
         )
     yield
     kube_cluster.kubectl(
-        "delete", "crd", *(c["metadata"]["name"] for c in _MONITORING_CRDS), "--wait=false"
+        "delete", "crd", *(c["metadata"]["name"] for c in _MONITORING_CRDS), "--timeout=60s"
     )
 
 

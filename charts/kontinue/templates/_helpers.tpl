@@ -177,3 +177,17 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "kontinue.containerSecurityContext" -}}
 {{- toYaml .Values.containerSecurityContext }}
 {{- end }}
+
+{{/*
+The container command: the image's entrypoint, or (dev.reload, skaffold's dev profile) the same
+command line under watchfiles, restarted when the synced sources in /opt/kontinue/dev change.
+(list $ "kontinue-worker"), the worker also watching its workflows in /app/workflows.
+*/}}
+{{- define "kontinue.command" -}}
+{{- if (index . 0).Values.dev.reload }}
+{{- $watched := ternary "/opt/kontinue/dev /app/workflows" "/opt/kontinue/dev" (eq (index . 1) "kontinue-worker") }}
+command: [sh, -c, 'exec watchfiles --filter python "$0 $*" {{ $watched }}', {{ index . 1 }}]
+{{- else }}
+command: [{{ index . 1 }}]
+{{- end }}
+{{- end }}

@@ -58,6 +58,8 @@ def start_worker(
             name,
             "--concurrency",
             "32",
+            "--metrics-port",
+            "0",
         ],
         env=env,
         stdout=log,

@@ -69,7 +69,8 @@ def start_telemetry(
     """Traces from the ``OTEL_*`` environment, API error counts, ``/metrics`` on its port.
 
     A port that cannot be bound is logged, not fatal: a service runs without its metrics
-    rather than not at all.
+    rather than not at all. For a single-process service; a gunicorn app serves ``/metrics``
+    from its master instead (see :mod:`kontinue.telemetry.metrics_server`).
 
     Returns:
         The port ``/metrics`` is served on, or None.

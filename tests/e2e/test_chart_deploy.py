@@ -149,6 +149,11 @@ def _check_value_set(name: str, objects: Objects) -> None:
         assert "replicas" not in deployments(objects)["worker"]["spec"]
         assert of_kind(objects, "ServiceMonitor") and of_kind(objects, "PodMonitor")
         assert of_kind(objects, "Ingress")
+        (dashboards,) = of_kind(objects, "ConfigMap")
+        assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert sorted(dashboards["data"]) == sorted(
+            p.name for p in (CHART / "dashboards").glob("*.json")
+        )
         env = {e["name"]: e for e in container(objects, "worker")["env"]}
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http://otel-collector")
         assert env["OTEL_SERVICE_NAME"]["value"] == "kontinue-worker"

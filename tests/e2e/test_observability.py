@@ -195,6 +195,37 @@ def test_metrics_count_what_ran_and_the_queue_drains(
             assert not {v for _, v in sample_labels} & {*quick, *fails, sleeper}
 
 
+def test_metrics_and_tracing_add_no_api_writes(
+    client: Client,
+    start_worker: StartWorker,
+    kube_cluster: TestCluster,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    traces = tmp_path / "traces.jsonl"
+    start_worker("obs_flows", path=FLOWS, metrics_port=free_port(), env=trace_file_env(traces))
+    name = client.create_execution("obs-trivial")["metadata"]["name"]
+    assert client.wait(name, timeout=60)["status"]["phase"] == "Completed"
+    wait_for("the execution span", lambda: _of(_spans(traces), "execution ", name), timeout=10)
+    writes = []
+    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef") or {}
+        if (
+            ref.get("namespace") == namespace
+            and event.get("stage") == "ResponseComplete"
+            and event.get("verb") in ("create", "update", "patch", "delete")
+            and ref.get("resource") in ("executions", "events")  # the only execution here
+        ):
+            writes.append((event["verb"], ref.get("resource"), ref.get("subresource")))
+    # the design's budget for a trivial execution: create, claim, complete
+    assert writes == [
+        ("create", "executions", None),
+        ("patch", "executions", "status"),
+        ("patch", "executions", "status"),
+    ]
+
+
 # -- traces ------------------------------------------------------------------------------------
 
 
@@ -202,7 +233,8 @@ def _spans(*files: Path) -> list[dict[str, Any]]:
     spans = []
     for path in files:
         if path.exists():
-            spans += [json.loads(line) for line in path.read_text().splitlines() if line]
+            complete = path.read_text().split("\n")[:-1]  # a line being appended is left out
+            spans += [json.loads(line) for line in complete if line]
     return spans
 
 
@@ -314,11 +346,13 @@ def test_one_trace_follows_a_tree_across_a_killed_worker(
     assert _value(controller, "kontinue_lease_takeovers_total", namespace=namespace) == 2
 
 
-def test_errors_are_recorded_on_spans(
+def test_errors_are_recorded_on_spans_and_json_logs_carry_the_ids(
     client: Client, start_worker: StartWorker, tmp_path: Path
 ) -> None:
     traces = tmp_path / "traces.jsonl"
-    start_worker("obs_flows", path=FLOWS, env=trace_file_env(traces))
+    worker = start_worker(
+        "obs_flows", path=FLOWS, env=trace_file_env(traces), extra=("--log-format", "json")
+    )
     name = client.create_execution(
         "obs-fails", options=ExecuteOptions(retry=RetryOptions(retries=0))
     )["metadata"]["name"]
@@ -338,6 +372,14 @@ def test_errors_are_recorded_on_spans(
     assert execution["attributes"]["kontinue.phase"] == "Failed"
     assert execution["attributes"]["kontinue.error.kind"] == "execution"
 
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    (failed,) = [line for line in lines if line.get("execution") == name]
+    assert "attempt failed" in failed["message"]
+    assert failed["trace_id"] == execution["trace_id"]
+    assert failed["span_id"] == attempt["span_id"]  # logged within the attempt
+    assert failed["function"] == "obs-fails" and failed["namespace"] == client.namespace
+
 
 # -- dashboards --------------------------------------------------------------------------------
 
@@ -349,12 +391,19 @@ def _panels(node: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def _queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
+    """Every PromQL query: the panels' targets and the template variables' queries."""
+    panels = [
         (panel.get("title", ""), target["expr"])
         for panel in _panels(dashboard)
         for target in panel.get("targets") or []
         if target.get("expr")
     ]
+    variables = [
+        (f"${variable['name']}", variable["definition"])
+        for variable in (dashboard.get("templating") or {}).get("list") or []
+        if variable.get("type") == "query"
+    ]
+    return panels + variables
 
 
 def test_every_dashboard_query_names_exported_metrics(

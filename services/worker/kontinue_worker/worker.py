@@ -211,9 +211,12 @@ class Worker:
             journal.observe(obj, gone=event == "DELETED")
 
     def _sync(self, source: str, items: list[dict[str, Any]]) -> None:
+        listed = {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items}
         with self._cond:
             for key in self._sources.pop(source, set()):
                 self._candidates.pop(key, None)
+                if key not in listed:
+                    self._seen_pending.pop(key, None)
         for item in items:
             self._candidate(source, "ADDED", item)
 

@@ -62,3 +62,9 @@ def tree(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> int:
         ],
     )
     return int(sum(results))
+
+
+@kontinue.function("obs-trivial")
+def trivial(ktx: kontinue.ExecutionContext) -> str:
+    """No step at all: create, claim and completion are its only writes."""
+    return "ok"

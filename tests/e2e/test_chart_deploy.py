@@ -367,9 +367,14 @@ def test_chart_runs_a_workflow_through_its_own_processes(
 ) -> None:
     """Controller, worker and UI as the chart runs them, each with only its own RBAC."""
     ports = {"controller": free_port(), "worker": free_port(), "ui": free_port()}
+    traces = tmp_path / "worker-traces.jsonl"
     values = {
-        "controller": {"metricsPort": ports["controller"], "leaseDuration": 5},
+        # traces through the chart's OTEL settings, written as JSON lines by the worker
+        "otel": {"enabled": True, "tracesExporter": "jsonl", "sampler": "parentbased_always_on"},
+        "controller": {"metricsPort": ports["controller"], "leaseDuration": 5, "replicas": 1},
         "worker": {
+            "replicas": 1,
+            "extraEnv": [{"name": "KONTINUE_TRACES_FILE", "value": str(traces)}],
             # the example image's module, imported from the checkout instead of /app/workflows
             "modules": [image_env(EXAMPLE_IMAGE / "Dockerfile")["KONTINUE_WORKER_MODULES"]],
             "paths": [str(EXAMPLE_IMAGE / "workflows")],
@@ -465,6 +470,9 @@ def test_chart_runs_a_workflow_through_its_own_processes(
         for component in ("ui", "worker", "controller"):  # SIGTERM drains and exits cleanly
             running = processes[component].process
             assert running is not None and running.stop() == 0, processes[component].log()[-4000:]
+        spans = [json.loads(line) for line in traces.read_text().splitlines() if line.strip()]
+        assert {span["service"] for span in spans} == {"kontinue-worker"}
+        assert len({span["trace_id"] for span in spans}) == 1  # the child joined the root's trace
     except BaseException:
         for component, process in processes.items():
             print(f"\n--- {component} ({process.pod_name}) log ---\n{process.log()[-6000:]}")

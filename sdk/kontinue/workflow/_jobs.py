@@ -24,7 +24,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import names
 from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import JobState, StepRecord
+from kontinue.workflow._journal import JobState
 from kontinue.workflow._options import (
     JobOptions,
     LogOptions,
@@ -213,57 +213,41 @@ def _run(
     if not isinstance(spec.get("template"), Mapping):
         raise errors.ValidationError(f"the {step_type} step's Job spec needs a pod template")
     name, index, recorded = ktx.begin_step(step_type, options)
-    with ExitStack() as scope:
-        return _run_step(ktx, step_type, options, spec, extra_labels, extra_annotations, scope,
-                         name, index, recorded)  # fmt: skip
-
-
-def _run_step(
-    ktx: ExecutionContext,
-    step_type: str,
-    options: StepOptions,
-    spec: Mapping[str, Any],
-    extra_labels: Mapping[str, str],
-    extra_annotations: Mapping[str, str],
-    scope: ExitStack,
-    name: str,
-    index: int,
-    recorded: StepRecord | None,
-) -> JobResult:
-    job_name = (recorded.child if recorded is not None else None) or names.child_name(
-        ktx.name, name
-    )
-    rerun = False
-    if recorded is not None and recorded.phase == "Completed":
-        result = JobResult.from_json(ktx.journal.stored(name))
-        rerun = (
-            not result.succeeded()
-            and ktx.child_policy == "RetryFailed"
-            and (recorded.attempt or 1) <= ktx.attempts
+    with ExitStack() as scope:  # the step's observed scope, opened when the Job is created
+        job_name = (recorded.child if recorded is not None else None) or names.child_name(
+            ktx.name, name
         )
-        if not rerun:
-            return result
-        job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
-    if ktx.journal.job(job_name) is None:
-        scope.enter_context(ktx.observe_step(name, step_type))
-        ktx.journal.create_job(job_name, name, spec, extra_labels, extra_annotations)
-    running = ktx.record(name, index, step_type, options, child=job_name)
-    running.phase = "Running"
-    ktx.journal.record(running, replace=rerun)
+        rerun = False
+        if recorded is not None and recorded.phase == "Completed":
+            result = JobResult.from_json(ktx.journal.stored(name))
+            rerun = (
+                not result.succeeded()
+                and ktx.child_policy == "RetryFailed"
+                and (recorded.attempt or 1) <= ktx.attempts
+            )
+            if not rerun:
+                return result
+            job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+        if ktx.journal.job(job_name) is None:
+            scope.enter_context(ktx.observe_step(name, step_type))
+            ktx.journal.create_job(job_name, name, spec, extra_labels, extra_annotations)
+        running = ktx.record(name, index, step_type, options, child=job_name)
+        running.phase = "Running"
+        ktx.journal.record(running, replace=rerun)
 
-    def finished() -> JobState | None:
-        state = ktx.journal.job(job_name)
-        if state is None:
-            raise errors.InfrastructureError(f"job {job_name} disappeared while it was awaited")
-        return state if state.finished else None
+        def finished() -> JobState | None:
+            state = ktx.journal.job(job_name)
+            if state is None:
+                raise errors.InfrastructureError(f"job {job_name} disappeared while it was awaited")
+            return state if state.finished else None
 
-    state = ktx.await_resolution([("Job", job_name)], finished, f"job {job_name}")
-    pods = tuple(PodResult.from_pod(p) for p in ktx.journal.job_pods(job_name))
-    result = JobResult(job_name, state.succeeded, state.failed, state.message, pods)
-    ktx.journal.commit_store(
-        ktx.record(name, index, step_type, options, child=job_name), result.to_json()
-    )
-    return result
+        state = ktx.await_resolution([("Job", job_name)], finished, f"job {job_name}")
+        pods = tuple(PodResult.from_pod(p) for p in ktx.journal.job_pods(job_name))
+        result = JobResult(job_name, state.succeeded, state.failed, state.message, pods)
+        ktx.journal.commit_store(
+            ktx.record(name, index, step_type, options, child=job_name), result.to_json()
+        )
+        return result
 
 
 def run_job(ktx: ExecutionContext, options: JobOptions) -> JobResult:

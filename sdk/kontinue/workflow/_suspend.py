@@ -32,72 +32,66 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
     if duration < timedelta(0):
         raise errors.ValidationError(f"sleep duration must not be negative: {options.duration}")
     name, index, _ = ktx.begin_step("sleep", options)
-    with ExitStack() as scope:
-        _sleep(ktx, options, name, index, scope)
+    with ExitStack() as scope:  # the step's observed scope, opened when the sleep starts
+        suspension_name = names.child_name(ktx.name, name)
+        state = ktx.journal.suspension(suspension_name)
+        if state is None:
+            scope.enter_context(ktx.observe_step(name, "sleep"))
+            state = ktx.journal.create_suspension(
+                suspension_name,
+                name,
+                ktx.now() + duration,
+                options.display_name,
+                options.description,
+            )
+        ktx.journal.record(ktx.record(name, index, "sleep", options, child=suspension_name))
+        resume_at = state.resume_at
 
+        def remaining() -> float | None:
+            return None if resume_at is None else (resume_at - ktx.now()).total_seconds()
 
-def _sleep(
-    ktx: ExecutionContext, options: SleepOptions, name: str, index: int, scope: ExitStack
-) -> None:
-    duration = to_timedelta(options.duration)
-    suspension_name = names.child_name(ktx.name, name)
-    state = ktx.journal.suspension(suspension_name)
-    if state is None:
-        scope.enter_context(ktx.observe_step(name, "sleep"))
-        state = ktx.journal.create_suspension(
-            suspension_name, name, ktx.now() + duration, options.display_name, options.description
+        def resolve() -> object | None:
+            current = ktx.journal.suspension(suspension_name)
+            if current is not None and current.phase == SuspensionPhase.CANCELED:
+                raise errors.Canceled(f"sleep {name!r} was canceled")
+            if current is not None and current.phase == SuspensionPhase.COMPLETED:
+                return _DONE
+            left = remaining()
+            return _DONE if left is not None and left <= 0 else None
+
+        ktx.await_resolution(
+            [("Suspension", suspension_name)],
+            resolve,
+            f"sleep {name!r} until {resume_at}",
+            remaining,
         )
-    ktx.journal.record(ktx.record(name, index, "sleep", options, child=suspension_name))
-    resume_at = state.resume_at
-
-    def remaining() -> float | None:
-        return None if resume_at is None else (resume_at - ktx.now()).total_seconds()
-
-    def resolve() -> object | None:
-        current = ktx.journal.suspension(suspension_name)
-        if current is not None and current.phase == SuspensionPhase.CANCELED:
-            raise errors.Canceled(f"sleep {name!r} was canceled")
-        if current is not None and current.phase == SuspensionPhase.COMPLETED:
-            return _DONE
-        left = remaining()
-        return _DONE if left is not None and left <= 0 else None
-
-    ktx.await_resolution(
-        [("Suspension", suspension_name)], resolve, f"sleep {name!r} until {resume_at}", remaining
-    )
 
 
 def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any:
     """Pause until resumed through the API, CLI or UI; returns the resume payload (or None)."""
     name, index, _ = ktx.begin_step("suspend", options)
-    with ExitStack() as scope:
-        return _suspend(ktx, options, name, index, scope)
+    with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
+        suspension_name = names.child_name(ktx.name, name)
+        if ktx.journal.suspension(suspension_name) is None:
+            scope.enter_context(ktx.observe_step(name, "suspend"))
+            ktx.journal.create_suspension(
+                suspension_name,
+                name,
+                None,
+                options.display_name if options else None,
+                options.description if options else None,
+            )
+        ktx.journal.record(ktx.record(name, index, "suspend", options, child=suspension_name))
 
+        def resolve() -> SuspensionState | None:
+            current = ktx.journal.suspension(suspension_name)
+            if current is None:
+                raise errors.InfrastructureError(f"suspension {suspension_name} disappeared")
+            if current.phase == SuspensionPhase.CANCELED:
+                raise errors.Canceled(f"suspension {name!r} was canceled")
+            return current if current.phase == SuspensionPhase.COMPLETED else None
 
-def _suspend(
-    ktx: ExecutionContext, options: SuspendOptions | None, name: str, index: int, scope: ExitStack
-) -> Any:
-    suspension_name = names.child_name(ktx.name, name)
-    if ktx.journal.suspension(suspension_name) is None:
-        scope.enter_context(ktx.observe_step(name, "suspend"))
-        ktx.journal.create_suspension(
-            suspension_name,
-            name,
-            None,
-            options.display_name if options else None,
-            options.description if options else None,
-        )
-    ktx.journal.record(ktx.record(name, index, "suspend", options, child=suspension_name))
-
-    def resolve() -> SuspensionState | None:
-        current = ktx.journal.suspension(suspension_name)
-        if current is None:
-            raise errors.InfrastructureError(f"suspension {suspension_name} disappeared")
-        if current.phase == SuspensionPhase.CANCELED:
-            raise errors.Canceled(f"suspension {name!r} was canceled")
-        return current if current.phase == SuspensionPhase.COMPLETED else None
-
-    label = options.display_name if options and options.display_name else name
-    return ktx.await_resolution(
-        [("Suspension", suspension_name)], resolve, f"suspension {label!r} to be resumed"
-    ).data
+        label = options.display_name if options and options.display_name else name
+        return ktx.await_resolution(
+            [("Suspension", suspension_name)], resolve, f"suspension {label!r} to be resumed"
+        ).data

@@ -10,7 +10,11 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui
+.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+
+VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
+IMAGE_PREFIX ?=
+DOCKERFILES := services/controller/Dockerfile services/worker/Dockerfile services/ui/Dockerfile examples/worker-image/Dockerfile
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +61,16 @@ lint: install ## ruff, ruff format --check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+images: ## Build the controller, worker, UI and example worker images (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "no Docker engine reachable (docker info failed); 'make lint-images' lints the Dockerfiles" >&2; exit 1; }
+	docker build -f services/controller/Dockerfile -t $(IMAGE_PREFIX)kontinue-controller:$(VERSION) .
+	docker build -f services/worker/Dockerfile -t $(IMAGE_PREFIX)kontinue-worker:$(VERSION) .
+	docker build -f services/ui/Dockerfile -t $(IMAGE_PREFIX)kontinue-ui:$(VERSION) .
+	docker build --build-arg KONTINUE_WORKER_IMAGE=$(IMAGE_PREFIX)kontinue-worker:$(VERSION) -t $(IMAGE_PREFIX)kontinue-example-worker:$(VERSION) examples/worker-image
+
+lint-images: install ## Lint the Dockerfiles (hadolint), no Docker engine needed
+	$(BIN)/hadolint $(DOCKERFILES)
 
 fmt: install ## Format the code
 	$(BIN)/ruff format .

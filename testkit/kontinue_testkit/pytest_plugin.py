@@ -310,10 +310,20 @@ def spawn(
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
+    return spawn_with_env(command, full_env, name, log_path)
+
+
+def spawn_with_env(
+    command: list[str], env: Mapping[str, str], name: str, log_path: Path
+) -> WorkerProcess:
+    """Start a process with exactly ``env``; its output goes to ``log_path``.
+
+    It runs in its own session and dies with the test session.
+    """
     with log_path.open("wb") as sink:
         process = subprocess.Popen(
             command,
-            env=full_env,
+            env=dict(env),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,

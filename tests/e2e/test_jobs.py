@@ -152,3 +152,16 @@ def test_logs_a_cluster_cannot_serve_are_a_clear_error(
     error = done["result"]["error"]
     assert error.startswith(f"the logs of pod {name}-script-1-")
     assert "no logs found for container" in error
+
+
+def test_a_worker_without_job_steps_fails_a_job_step_clearly(
+    client: Client, start_worker: StartWorker
+) -> None:
+    """--no-job-steps (the chart's worker.jobSteps.enabled=false): no Job watch, no Job made."""
+    start_worker("job_flows", path=FLOWS, hold=1, extra=("--no-job-steps",))
+    name = client.create_execution("two-scripts")["metadata"]["name"]
+    done = client.wait(name, timeout=60)["status"]
+    assert done["phase"] == "Failed", done
+    assert done["error"]["kind"] == "validation" and not done["error"]["retryable"]
+    assert "--no-job-steps" in done["error"]["message"]
+    assert _jobs(client, name) == {}

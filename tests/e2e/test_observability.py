@@ -126,10 +126,22 @@ def test_metrics_count_what_ran_and_the_queue_drains(
         sleeper: "Completed",
     }
 
-    worker = _samples(_scrape(_worker_url(port)))
+    finished = "kontinue_executions_finished_total"
+
+    def all_counted() -> Samples | None:
+        # a worker counts an execution just after its terminal write, which the test may see
+        # first (on a loaded machine it does): wait until the last ones are counted too
+        samples = _samples(_scrape(_worker_url(port)))
+        counts = [
+            _value(samples, finished, function="obs-quick", outcome="completed"),
+            _value(samples, finished, function="obs-fails", outcome="failed"),
+            _value(samples, finished, function="obs-sleeper", outcome="completed"),
+        ]
+        return samples if counts == [5, 2, 1] else None
+
+    worker = wait_for("the worker to count every finished execution", all_counted, timeout=10)
     assert _value(worker, "kontinue_executions_started_total", function="obs-quick") == 5
     assert _value(worker, "kontinue_executions_started_total", function="obs-fails") == 2
-    finished = "kontinue_executions_finished_total"
     assert _value(worker, finished, function="obs-quick", outcome="completed") == 5
     assert _value(worker, finished, function="obs-fails", outcome="failed") == 2
     assert _value(worker, finished, function="obs-sleeper", outcome="completed") == 1

@@ -214,7 +214,8 @@ class Kube:
             refresh = getattr(self._cfg, "refresh_api_key_hook", None)
             if refresh is not None:
                 refresh(self._cfg)
-            token = self._cfg.get_api_key_with_prefix("authorization")
+            # kubernetes >= 35 keeps a kubeconfig's or a pod's token under "BearerToken"
+            token = self._cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
         if token:
             headers["Authorization"] = token
         if self._impersonation:

@@ -23,6 +23,9 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False
+        # the watched resources are fixed and the namespaces named exactly: no need to list
+        # and watch CustomResourceDefinitions and Namespaces (cluster-scope rights in RBAC)
+        settings.scanning.disabled = True
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 60

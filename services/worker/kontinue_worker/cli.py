@@ -16,6 +16,11 @@ from kontinue.telemetry import tracing
 from kontinue_worker.loader import LoadError, load
 from kontinue_worker.worker import Worker, WorkerConfig
 
+MODULES_ENV = "KONTINUE_WORKER_MODULES"
+"""Modules to load when no ``--module`` is given (comma-separated)."""
+PATH_ENV = "KONTINUE_WORKER_PATH"
+"""Import path entries when no ``--path`` is given (``os.pathsep``-separated)."""
+
 
 def _seconds(text: str) -> float:
     try:
@@ -31,14 +36,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--module",
         "-m",
         action="append",
-        required=True,
-        help="Python module with @kontinue.function workflows (repeatable)",
+        default=[],
+        help="Python module with @kontinue.function workflows (repeatable; default: "
+        f"${MODULES_ENV}, comma-separated: what an image built FROM kontinue-worker sets)",
     )
     parser.add_argument(
         "--path",
         action="append",
         default=[],
-        help="directory to add to the import path (repeatable)",
+        help=f"directory to add to the import path (repeatable; ${PATH_ENV}, separated by "
+        "':', adds more)",
     )
     parser.add_argument(
         "--namespace",
@@ -78,9 +85,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="worker name (default: host name and a random suffix)",
     )
+    parser.add_argument(
+        "--no-job-steps",
+        dest="job_steps",
+        action="store_false",
+        help="this worker may not run Jobs (no RBAC for them): do not watch Jobs",
+    )
     _service.add_common_arguments(parser)
     _service.add_telemetry_arguments(parser, metrics_port=9465)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.module = args.module or _split(os.environ.get(MODULES_ENV, ""), ",")
+    args.path = args.path + _split(os.environ.get(PATH_ENV, ""), os.pathsep)
+    if not args.module:
+        parser.error(f"no workflow module: pass --module or set ${MODULES_ENV}")
+    return args
+
+
+def _split(text: str, separator: str) -> list[str]:
+    return [part.strip() for part in text.split(separator) if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         hold=args.hold,
         lease_duration=args.lease_duration,
         grace=args.grace,
+        job_steps=args.job_steps,
     )
     worker = Worker(kube, registry, config)
     stop = threading.Event()

@@ -416,6 +416,11 @@ class KubeJournal:
         extra_labels: Mapping[str, str],
         extra_annotations: Mapping[str, str],
     ) -> JobState:
+        if not self._hub.jobs:
+            raise errors.ValidationError(
+                f"step {step} runs a Job, but this worker runs no Job steps (--no-job-steps; "
+                "enable them in the chart with worker.jobSteps.enabled)"
+            )
         manifest = manifests.job_manifest(
             name, self._parent(step), spec, extra_labels=extra_labels,
             extra_annotations=extra_annotations,

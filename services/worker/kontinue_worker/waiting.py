@@ -29,26 +29,35 @@ class WaitHub:
     """Caches the children and suspensions of one worker group."""
 
     def __init__(
-        self, kube: _kube.Kube, namespaces: list[str], group: str, stop: threading.Event
+        self,
+        kube: _kube.Kube,
+        namespaces: list[str],
+        group: str,
+        stop: threading.Event,
+        *,
+        jobs: bool = True,
     ) -> None:
         self._kube = kube
         self._namespaces = namespaces
         self._group = group
         self._stop = stop
+        self._jobs = jobs
         self._cache: dict[Key, dict[str, Any]] = {}
         self._changes: dict[Key, int] = {}
         self._cond = threading.Condition()
         self.informers: list[Informer] = []
 
     def start(self) -> None:
-        """Start the watches (children of the group's executions, and its suspensions)."""
+        """Start the watches (children of the group's executions, its suspensions and Jobs)."""
         group = f"{labels.WORKER_GROUP}={self._group}"
+        watched = [
+            ("Execution", _kube.EXECUTIONS, f"{group},{labels.PARENT}"),
+            ("Suspension", _kube.SUSPENSIONS, group),
+        ]
+        if self._jobs:
+            watched.append(("Job", _kube.JOBS, group))
         for namespace in self._namespaces:
-            for kind, resource, selector in (
-                ("Execution", _kube.EXECUTIONS, f"{group},{labels.PARENT}"),
-                ("Suspension", _kube.SUSPENSIONS, group),
-                ("Job", _kube.JOBS, group),
-            ):
+            for kind, resource, selector in watched:
                 informer = Informer(
                     self._kube,
                     resource,
@@ -60,6 +69,11 @@ class WaitHub:
                 )
                 informer.start()
                 self.informers.append(informer)
+
+    @property
+    def jobs(self) -> bool:
+        """Whether this worker runs Job steps (and so watches Jobs)."""
+        return self._jobs
 
     def _event(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])

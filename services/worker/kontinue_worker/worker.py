@@ -55,6 +55,8 @@ class WorkerConfig:
     hold: float = 30.0
     lease_duration: int = 15
     grace: float = 20.0
+    job_steps: bool = True
+    """Whether this worker may run Job steps (watches Jobs); without, a Job step fails."""
 
 
 class Worker:
@@ -81,7 +83,9 @@ class Worker:
         )
         self._slots = threading.Semaphore(config.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
-        self.hub = WaitHub(kube, config.namespaces, config.group, self.stop_event)
+        self.hub = WaitHub(
+            kube, config.namespaces, config.group, self.stop_event, jobs=config.job_steps
+        )
         self.lease = leasing.LeaseKeeper(
             kube, config.namespaces, worker=config.name, group=config.group,
             functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,

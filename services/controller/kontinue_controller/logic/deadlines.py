@@ -24,8 +24,14 @@ def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
     """When the running attempt times out (None without ``timeout.attempt`` or attempt)."""
     if execution_phase(dict(execution)).terminal:
         return None
+    status = execution.get("status") or {}
+    number = status.get("attempt")
+    if number is not None and int(number) <= len(status.get("attempts") or []):
+        # that attempt ended (Backoff, or Pending after it): the next one has not started, and
+        # the ended one's attemptStartedAt must not time out the execution before a claim
+        return None
     limit = _spec_duration(execution, "timeout", "attempt")
-    started = parse_time((execution.get("status") or {}).get("attemptStartedAt"))
+    started = parse_time(status.get("attemptStartedAt"))
     return started + limit if limit is not None and started is not None else None
 
 

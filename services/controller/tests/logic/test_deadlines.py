@@ -30,6 +30,28 @@ def test_timeouts_count_from_the_attempt_and_the_first_start() -> None:
     assert deadlines.overall_deadline(execution("Pending", {"timeout": {"overall": "1h"}})) is None
 
 
+def test_an_ended_attempt_has_no_deadline_until_the_next_claim() -> None:
+    timeout = {"timeout": {"attempt": "3s"}}
+    first = {"startedAt": "2030-01-01T10:00:00Z", "attemptStartedAt": "2030-01-01T10:00:00Z"}
+    ended = [{"phase": "Failed", "startedAt": "2030-01-01T10:00:00Z"}]
+    running = execution("Executing", timeout, attempt=1, attempts=[], **first)
+    assert deadlines.attempt_deadline(running) == at("2030-01-01T10:00:03")
+    taken_over = execution("Pending", timeout, attempt=1, attempts=[], **first)
+    assert deadlines.attempt_deadline(taken_over) == at("2030-01-01T10:00:03")
+    for phase in ("Backoff", "Pending"):  # after the timeout, before the next claim
+        waiting = execution(phase, timeout, attempt=1, attempts=ended, **first)
+        assert deadlines.attempt_deadline(waiting) is None
+    second = execution(
+        "Executing",
+        timeout,
+        attempt=2,
+        attempts=ended,
+        startedAt="2030-01-01T10:00:00Z",
+        attemptStartedAt="2030-01-01T10:00:05Z",
+    )
+    assert deadlines.attempt_deadline(second) == at("2030-01-01T10:00:08")
+
+
 def test_backoff_end() -> None:
     assert deadlines.backoff_end(execution("Backoff", nextAttemptAt="2030-01-01T10:00:05Z")) == at(
         "2030-01-01T10:00:05"

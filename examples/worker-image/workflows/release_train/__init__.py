@@ -1,0 +1,1 @@
+"""release-train: the workflows of the example worker image (examples/worker-image)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ import pytest
 import requests
 import yaml
 
+from kontinue._devcluster._process import free_port
 from kontinue_testkit.images import image_config
-from kontinue_testkit.pytest_plugin import SessionController, TestCluster, free_port, wait_for
+from kontinue_testkit.pytest_plugin import SessionController, TestCluster, wait_for
 from kontinue_testkit.standin import ContainerProcess, deployments, image_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -366,7 +368,10 @@ def test_chart_runs_a_workflow_through_its_own_processes(
     tmp_path: Path,
 ) -> None:
     """Controller, worker and UI as the chart runs them, each with only its own RBAC."""
-    ports = {"controller": free_port(), "worker": free_port(), "ui": free_port()}
+    ports = {
+        "controller": free_port(), "worker": free_port(), "ui": free_port(),
+        "ui-metrics": free_port(),
+    }  # fmt: skip
     traces = tmp_path / "worker-traces.jsonl"
     values = {
         # traces through the chart's OTEL settings, written as JSON lines by the worker
@@ -382,7 +387,7 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "hold": 1,  # release the execution at once: the controller must wake it up
             "grace": 5,
         },
-        "ui": {"port": ports["ui"], "workers": 1, "threads": 4},
+        "ui": {"port": ports["ui"], "workers": 1, "threads": 4, "metricsPort": ports["ui-metrics"]},
     }
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
@@ -464,6 +469,8 @@ def test_chart_runs_a_workflow_through_its_own_processes(
         children = kube_cluster.get(namespace, "executions", "-l", f"kontinue.cloud/parent={name}")
         assert [c["status"]["phase"] for c in children["items"]] == ["Completed"]
         assert "registry.local/payments:2.0.0 shipped" in ui.page(page)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['ui-metrics']}/metrics")
+        assert 'route="/start/<namespace>/<group>/<name>",status="303"' in metrics.read().decode()
 
         for component, process in processes.items():
             assert "forbidden" not in process.log().lower(), (component, process.log()[-4000:])

@@ -39,7 +39,7 @@ class LeaderElector(threading.Thread):
         self._name = name
         self.identity = identity
         self.duration = duration
-        self._stop = stop
+        self._stopping = stop
         self.leading = threading.Event()
         self.lost = threading.Event()
 
@@ -92,7 +92,7 @@ class LeaderElector(threading.Thread):
         """Campaign, then renew; set ``lost`` when leadership ends."""
         interval = max(0.5, self.duration / 5)
         last_renewal = datetime.now(UTC)
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 if not self.leading.is_set():
                     if self._try_acquire():
@@ -109,8 +109,8 @@ class LeaderElector(threading.Thread):
                     seconds=self.duration
                 ):
                     break
-            self._stop.wait(interval)
-        if self.leading.is_set() and not self._stop.is_set():
+            self._stopping.wait(interval)
+        if self.leading.is_set() and not self._stopping.is_set():
             log.warning("%s lost the leadership", self.identity)
             self.lost.set()
 

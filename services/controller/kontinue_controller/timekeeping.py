@@ -56,7 +56,7 @@ class Timers(threading.Thread):
         self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
-        self._stop = stop
+        self._stopping = stop
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="timer")
 
     def at(self, when: datetime, callback: Callable[[], None]) -> None:
@@ -71,7 +71,7 @@ class Timers(threading.Thread):
 
     def run(self) -> None:
         """Fire callbacks as they come due."""
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             with self._cond:
                 now = datetime.now(UTC)
                 due = []

@@ -58,7 +58,7 @@ class LeaseKeeper(threading.Thread):
         self._group = group
         self._functions = functions
         self.duration = duration
-        self._stop = stop
+        self._stopping = stop
         self.renewals = 0
 
     def _manifest(self, now: datetime) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         """Renew until stopped (recreating a Lease someone deleted)."""
         interval = max(1.0, self.duration / 3)
-        while not self._stop.wait(interval):
+        while not self._stopping.wait(interval):
             try:
                 self.renew()
             except _kube.NotFound:

@@ -43,12 +43,12 @@ class Informer(threading.Thread):
         self._on_sync = on_sync
         self._labels = label_selector
         self._fields = field_selector
-        self._stop = stop
+        self._stopping = stop
         self.synced = threading.Event()
 
     def run(self) -> None:
         """List, then watch; list again after any failure."""
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 listing = self._kube.list(
                     self._resource,
@@ -64,7 +64,7 @@ class Informer(threading.Thread):
                         self._on_event("ADDED", item)
                 self.synced.set()
                 version = listing["metadata"]["resourceVersion"]
-                while not self._stop.is_set():
+                while not self._stopping.is_set():
                     for event, obj in self._kube.watch(
                         self._resource,
                         self._namespace,
@@ -76,13 +76,13 @@ class Informer(threading.Thread):
                         version = obj["metadata"].get("resourceVersion", version)
                         if event != "BOOKMARK":
                             self._on_event(event, obj)
-                        if self._stop.is_set():
+                        if self._stopping.is_set():
                             return
             except _kube.Gone:
                 continue
             except _kube.ApiError as exc:
                 log.warning("watch of %s: %s; listing again", self.name, exc)
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)
             except Exception:  # noqa: BLE001 - keep watching whatever happens
                 log.exception("watch of %s failed; listing again", self.name)
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)

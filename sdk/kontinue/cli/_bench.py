@@ -109,6 +109,8 @@ def _watch(
             version = c.kube.list(_kube.EXECUTIONS, c.namespace, label_selector=selector)[
                 "metadata"
             ]["resourceVersion"]
+        except (_kube.Unreachable, _kube.ApiError):  # a dropped watch: resume where it was
+            stop.wait(0.5)
 
 
 @click.command()
@@ -180,11 +182,17 @@ def bench(
                 tally.lock.wait(0.5)
         pace.take()
         api.take()
-        created = c.create_execution(
-            function, arguments, generate_name=f"bench-{run}-", labels={BENCH_LABEL: run}
-        )
+        # named and timed before the create: under load the watch may report it finished
+        # before the create call returns
+        name = f"bench-{run}-{len(tally.created) + 1}"
         with tally.lock:
-            tally.created[created["metadata"]["name"]] = time.monotonic()
+            tally.created[name] = time.monotonic()
+        try:
+            c.create_execution(function, arguments, name=name, labels={BENCH_LABEL: run})
+        except Exception:
+            with tally.lock:
+                del tally.created[name]
+            raise
     creating = time.monotonic() - started
     deadline = time.monotonic() + wait_timeout
     with tally.lock:

@@ -59,7 +59,9 @@ class Summary:
             progress=(float(current), float(progress.get("max") or 0))
             if current is not None
             else None,
-            created=parse_time(meta.get("creationTimestamp")),
+            # the SDK's microsecond creation annotation orders executions created in one second
+            created=parse_time((meta.get("annotations") or {}).get(kontinue_labels.CREATED))
+            or parse_time(meta.get("creationTimestamp")),
             started=parse_time(status.get("startedAt")),
             finished=parse_time(status.get("finishedAt")),
             labels=labels,

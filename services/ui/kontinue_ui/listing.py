@@ -16,7 +16,7 @@ from kontinue_ui import selectors
 from kontinue_ui.cache import Summary
 
 SORTS: dict[str, Callable[[Summary], Any]] = {
-    "created": lambda s: s.created or datetime.min.replace(tzinfo=UTC),
+    "created": lambda s: (s.created or datetime.min.replace(tzinfo=UTC), s.name),
     "name": lambda s: (s.name, s.namespace),
     "phase": lambda s: (s.phase, s.name),
     "function": lambda s: (s.function, s.name),

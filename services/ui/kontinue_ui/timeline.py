@@ -53,16 +53,20 @@ def steps(execution: Mapping[str, Any], now: datetime | None = None) -> list[Ste
     end = parse_time(status.get("finishedAt")) or now
     total = max(1.0, (end - begin).total_seconds())
     rows = []
-    for name, record in records:
+    previous_end = begin
+    for position, (name, record) in enumerate(records):
         started = parse_time(record.get("startedAt"))
         finished = parse_time(record.get("finishedAt"))
-        offset = 0.0
-        width = _MIN_WIDTH
-        if started is not None:
-            offset = min(100.0 - _MIN_WIDTH, 100 * (started - begin).total_seconds() / total)
-            stop = finished or now
-            width = max(_MIN_WIDTH, 100 * (stop - started).total_seconds() / total)
-            width = min(width, 100.0 - offset)
+        # A step recorded without times (a child, a suspension) is drawn from where the step
+        # before it ended to where the next timed one started (its own times show nothing).
+        bar_start = started or previous_end
+        later = [t for t in times[position + 1 :] if t is not None]
+        bar_end = finished or (later[0] if later else end)
+        bar_end = max(bar_end, bar_start)
+        previous_end = bar_end
+        offset = min(100.0 - _MIN_WIDTH, 100 * (bar_start - begin).total_seconds() / total)
+        width = max(_MIN_WIDTH, 100 * (bar_end - bar_start).total_seconds() / total)
+        width = min(width, 100.0 - offset)
         rows.append(
             Step(
                 name=name,

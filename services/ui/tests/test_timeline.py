@@ -46,3 +46,24 @@ def test_durations_read_like_kubectl() -> None:
     assert formatting.duration(7500) == "2h 05m"
     assert formatting.duration(90000) == "1d 1h"
     assert formatting.percent((3, 6)) == 50 and formatting.percent((3, 0)) is None
+
+
+def test_steps_without_times_sit_between_their_neighbours() -> None:
+    execution = {
+        "metadata": {},
+        "status": {
+            "startedAt": "2030-01-01T10:00:00Z",
+            "finishedAt": "2030-01-01T10:01:40Z",
+            "steps": {
+                "build": {"index": 0, "type": "store", "startedAt": "2030-01-01T10:00:00Z",
+                          "finishedAt": "2030-01-01T10:00:20Z"},
+                "approval": {"index": 1, "type": "suspend"},
+                "ship": {"index": 2, "type": "store", "startedAt": "2030-01-01T10:01:30Z",
+                         "finishedAt": "2030-01-01T10:01:40Z"},
+            },
+        },
+    }  # fmt: skip
+    build, approval, ship = timeline.steps(execution)
+    assert (approval.offset, approval.width) == (20.0, 70.0)
+    assert approval.seconds is None  # no invented duration is shown
+    assert (ship.offset, ship.width) == (90.0, 10.0)

@@ -26,6 +26,21 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scope_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--namespace``/``-n`` (repeatable) or ``--all-namespaces``/``-A``: what to ``verb``."""
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help=f"namespace to {verb} (repeatable; default: the kubeconfig's)",
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", help=f"{verb} every namespace"
+    )
+
+
 def add_telemetry_arguments(parser: argparse.ArgumentParser, *, metrics_port: int) -> None:
     """``--metrics-port`` (0 disables ``/metrics``) and ``--log-format`` (text or json)."""
     parser.add_argument(

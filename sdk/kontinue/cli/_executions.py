@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 from rich.tree import Tree
 
-from kontinue.api import labels
+from kontinue.api import labels, schemas
 from kontinue.api.phases import execution_phase, job_end
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
@@ -82,14 +82,6 @@ _CLICK_TYPES: dict[str, click.ParamType[Any]] = {
 _SKIP = object()
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        resolved: Mapping[str, Any] = (root.get("$defs") or {}).get(ref.rsplit("/", 1)[1], {})
-        return resolved
-    return schema
-
-
 def _prompt_value(name: str, prop: Mapping[str, Any], required: bool) -> Any:
     label = str(prop.get("title") or name)
     if prop.get("description"):
@@ -126,15 +118,12 @@ def prompt_arguments(function: Mapping[str, Any]) -> Any:
     schema = function["spec"].get("argumentsSchema")
     if schema is None:
         return None
-    root = _resolve(schema, schema)
-    properties = root.get("properties")
-    if root.get("type") != "object" or not isinstance(properties, Mapping):
+    root = schemas.resolve(schema, schema)
+    if root.get("type") != "object" or not isinstance(root.get("properties"), Mapping):
         return _prompt_value("arguments", root, required=True)
-    required = set(root.get("required") or [])
-    order = [n for n in root.get("x-order") or [] if n in properties]
     values: dict[str, Any] = {}
-    for name in order + [n for n in properties if n not in order]:
-        value = _prompt_value(name, _resolve(properties[name], schema), required=name in required)
+    for name, prop, required in schemas.properties_in_order(root, schema):
+        value = _prompt_value(name, prop, required=required)
         if value is not _SKIP:
             values[name] = value
     return values
@@ -300,15 +289,7 @@ def list_executions(
 
 def related(name: str) -> dict[str, list[dict[str, Any]]]:
     """The children, suspensions and jobs of an execution."""
-    c = client()
-    selector = f"{labels.PARENT}={name}"
-    return {
-        "children": c.list(label_selector=selector),
-        "suspensions": c.kube.list(_kube.SUSPENSIONS, c.namespace, label_selector=selector)[
-            "items"
-        ],
-        "jobs": c.kube.list(_kube.JOBS, c.namespace, label_selector=selector)["items"],
-    }
+    return client().related(name)
 
 
 def _job_phase(job: Mapping[str, Any]) -> str:

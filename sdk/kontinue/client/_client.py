@@ -159,6 +159,18 @@ class Client:
             if not token:
                 return items
 
+    def related(
+        self, name: str, *, namespace: str | None = None
+    ) -> dict[str, builtins.list[dict[str, Any]]]:
+        """An execution's direct ``children``, ``suspensions`` and (job steps') ``jobs``."""
+        ns = self._ns(namespace)
+        selector = f"{labels.PARENT}={name}"
+        return {
+            "children": self.kube.list(_kube.EXECUTIONS, ns, label_selector=selector)["items"],
+            "suspensions": self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector)["items"],
+            "jobs": self.kube.list(_kube.JOBS, ns, label_selector=selector)["items"],
+        }
+
     def list_archives(
         self,
         *,

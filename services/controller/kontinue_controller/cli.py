@@ -27,15 +27,7 @@ log = logging.getLogger("kontinue_controller")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="kontinue-controller", description=__doc__)
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument(
-        "--namespace",
-        "-n",
-        action="append",
-        default=[],
-        help="namespace to manage (repeatable; default: the kubeconfig's)",
-    )
-    scope.add_argument("--all-namespaces", "-A", action="store_true", help="manage every namespace")
+    _service.add_scope_arguments(parser, "manage")
     parser.add_argument(
         "--lease-namespace",
         default=os.environ.get("POD_NAMESPACE"),

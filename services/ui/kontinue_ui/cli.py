@@ -34,15 +34,7 @@ MULTIPROC_ENV = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="kontinue-ui", description=__doc__)
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument(
-        "--namespace",
-        "-n",
-        action="append",
-        default=[],
-        help="namespace to show (repeatable; default: the kubeconfig's)",
-    )
-    scope.add_argument("--all-namespaces", "-A", action="store_true", help="every namespace")
+    _service.add_scope_arguments(parser, "show")
     parser.add_argument("--host", default=os.environ.get("KONTINUE_UI_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("KONTINUE_UI_PORT", 8080)))
     parser.add_argument(

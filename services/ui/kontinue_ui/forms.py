@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from kontinue.api import schemas
 from kontinue.api.durations import parse_duration
 
 JSON_FIELD = "arguments"
@@ -60,14 +61,6 @@ class Parsed:
         return not self.errors
 
 
-def _resolve(prop: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = prop.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        resolved: Mapping[str, Any] = (root.get("$defs") or {}).get(ref.rsplit("/", 1)[1], {})
-        return resolved
-    return prop
-
-
 def fields_for(schema: Mapping[str, Any] | None) -> list[Field] | None:
     """The inputs for ``schema``; None when it needs the JSON editor instead.
 
@@ -77,13 +70,8 @@ def fields_for(schema: Mapping[str, Any] | None) -> list[Field] | None:
         return []
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), Mapping):
         return None
-    properties: Mapping[str, Any] = schema["properties"]
-    order = [n for n in schema.get("x-order") or [] if n in properties]
-    order += [n for n in properties if n not in order]
-    required = set(schema.get("required") or [])
     fields = []
-    for name in order:
-        prop = _resolve(properties[name], schema)
+    for name, prop, required in schemas.properties_in_order(schema):
         if "enum" in prop and all(isinstance(v, str | int | float) for v in prop["enum"]):
             kind = "enum"
         elif prop.get("type") in _SIMPLE:
@@ -95,7 +83,7 @@ def fields_for(schema: Mapping[str, Any] | None) -> list[Field] | None:
                 name=name,
                 label=str(prop.get("title") or name),
                 kind=kind,
-                required=name in required,
+                required=required,
                 default=prop.get("default"),
                 options=list(prop.get("enum") or []),
                 description=str(prop.get("description") or ""),

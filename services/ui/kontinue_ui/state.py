@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort, current_app
 
-from kontinue.client import Client, Kube
+from kontinue.client import Client, Kube, _kube
 from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.settings import Settings
 
@@ -34,6 +35,14 @@ class UiState:
         """Answer 404 for a namespace the UI does not serve."""
         if not self.in_scope(namespace):
             abort(404, f"namespace {namespace} is not served by this UI")
+
+    def list_in_scope(self, resource: _kube.Resource) -> list[dict[str, Any]]:
+        """Every object of ``resource`` in the namespaces the UI serves."""
+        scopes: tuple[str | None, ...] = self.namespaces if self.namespaces else (None,)
+        items: list[dict[str, Any]] = []
+        for scope in scopes:
+            items += self.kube.list(resource, scope)["items"]
+        return items
 
     @property
     def default_namespace(self) -> str:

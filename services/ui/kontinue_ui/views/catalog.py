@@ -23,12 +23,10 @@ def functions() -> str:
 
 def list_schedules() -> list[dict[str, Any]]:
     """Every ScheduledExecution in scope."""
-    state = ui_state()
-    scopes: tuple[str | None, ...] = state.namespaces if state.namespaces else (None,)
-    items: list[dict[str, Any]] = []
-    for scope in scopes:
-        items += state.kube.list(_kube.SCHEDULED_EXECUTIONS, scope)["items"]
-    return sorted(items, key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"]))
+    return sorted(
+        ui_state().list_in_scope(_kube.SCHEDULED_EXECUTIONS),
+        key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"]),
+    )
 
 
 @blueprint.get("/schedules")
@@ -50,19 +48,20 @@ def trigger(namespace: str, name: str) -> Response:
     return _back()
 
 
+def _set_suspended(namespace: str, name: str, suspend: bool) -> Response:
+    ui_state().check_scope(namespace)
+    acting_client().suspend_schedule(name, suspend, namespace=namespace)
+    flash(f"{'Suspended' if suspend else 'Unsuspended'} {name}.", "info")
+    return _back()
+
+
 @blueprint.post("/schedules/<namespace>/<name>/suspend")
 def suspend(namespace: str, name: str) -> Response:
     """Stop the schedule creating runs."""
-    ui_state().check_scope(namespace)
-    acting_client().suspend_schedule(name, True, namespace=namespace)
-    flash(f"Suspended {name}.", "info")
-    return _back()
+    return _set_suspended(namespace, name, True)
 
 
 @blueprint.post("/schedules/<namespace>/<name>/unsuspend")
 def unsuspend(namespace: str, name: str) -> Response:
     """Let the schedule create runs again."""
-    ui_state().check_scope(namespace)
-    acting_client().suspend_schedule(name, False, namespace=namespace)
-    flash(f"Unsuspended {name}.", "info")
-    return _back()
+    return _set_suspended(namespace, name, False)

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from kontinue.api import labels
 from kontinue.api.phases import Phase, execution_phase, job_end
 from kontinue.client import SuspensionNotWaiting, _kube
-from kontinue_ui import listing, selectors, timeline
+from kontinue_ui import formatting, listing, selectors, timeline
 from kontinue_ui.access import acting_client, actor_name
 from kontinue_ui.state import ui_state
 
@@ -62,19 +62,11 @@ def index() -> Any:
 
 
 def _related(namespace: str, name: str) -> dict[str, list[dict[str, Any]]]:
-    kube = ui_state().kube
-    selector = f"{labels.PARENT}={name}"
-
-    def listed(resource: _kube.Resource) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = kube.list(resource, namespace, label_selector=selector)[
-            "items"
-        ]
-        return sorted(items, key=lambda o: o["metadata"].get("creationTimestamp") or "")
-
+    """Children, suspensions and jobs in creation order."""
+    parts = ui_state().client.related(name, namespace=namespace)
     return {
-        "children": listed(_kube.EXECUTIONS),
-        "suspensions": listed(_kube.SUSPENSIONS),
-        "jobs": listed(_kube.JOBS),
+        kind: sorted(items, key=lambda o: o["metadata"].get("creationTimestamp") or "")
+        for kind, items in parts.items()
     }
 
 
@@ -139,7 +131,7 @@ def _progress(status: Mapping[str, Any]) -> dict[str, Any] | None:
     if "current" not in progress:
         return None
     maximum = progress.get("max") or 0
-    percent = max(0, min(100, round(100 * progress["current"] / maximum))) if maximum else None
+    percent = formatting.percent((progress["current"], maximum))
     return {"current": progress["current"], "max": maximum, "percent": percent}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from kontinue.api import names
 from kontinue.client import _kube
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue_ui import forms
@@ -17,13 +18,8 @@ blueprint = Blueprint("start", __name__, url_prefix="/start")
 
 def list_functions() -> list[dict[str, Any]]:
     """Every Function in scope, sorted by namespace, group and name."""
-    state = ui_state()
-    scopes: tuple[str | None, ...] = state.namespaces if state.namespaces else (None,)
-    items: list[dict[str, Any]] = []
-    for scope in scopes:
-        items += state.kube.list(_kube.FUNCTIONS, scope)["items"]
     return sorted(
-        items,
+        ui_state().list_in_scope(_kube.FUNCTIONS),
         key=lambda f: (
             f["metadata"]["namespace"],
             f["spec"].get("workerGroup") or "default",
@@ -35,11 +31,12 @@ def list_functions() -> list[dict[str, Any]]:
 def _function(namespace: str, group: str, name: str) -> dict[str, Any]:
     state = ui_state()
     state.check_scope(namespace)
-    for item in state.kube.list(_kube.FUNCTIONS, namespace)["items"]:
-        spec = item["spec"]
-        if spec["name"] == name and (spec.get("workerGroup") or "default") == group:
-            return dict(item)
-    abort(404, f"no worker of group {group} serves function {name} in namespace {namespace}")
+    found = state.kube.get_or_none(
+        _kube.FUNCTIONS, namespace, names.function_object_name(name, group)
+    )
+    if found is None:
+        abort(404, f"no worker of group {group} serves function {name} in namespace {namespace}")
+    return found
 
 
 @blueprint.get("")

@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from apimetrics import pct, write_counts
+from benchcluster import create_namespace, start_cluster
 
-from kontinue._devcluster import LocalCluster, find_testbin
+from kontinue._devcluster import LocalCluster
 from kontinue.client import Client, Kube, _kube
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
@@ -172,20 +171,14 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=300)
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="kontinue-bench-"))
-    cluster = LocalCluster(find_testbin(), workdir, log=lambda line: None)
-    cluster.start()
+    cluster = start_cluster("kontinue-bench-")
+    workdir = cluster.workdir
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        cluster.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
         kube = Kube(str(cluster.kubeconfig))
         figures: dict[str, Any] = {}
         for namespace in ("bench-1", "bench-2"):
-            kube.create(
-                _kube.Resource("/api/v1", "namespaces"),
-                None,
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-            )
+            create_namespace(kube, namespace)
         client = Client(namespace="bench-1", kube=kube)
 
         # the controller runs through everything below: its writes count in the budget too

@@ -32,7 +32,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -44,12 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from apimetrics import pct, write_counts
+from benchcluster import create_namespace, start_cluster
 
-from kontinue._devcluster import LocalCluster, find_testbin
 from kontinue.api import manifests, timestamps
 from kontinue.client import Kube, _kube
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "bench-sleepers"
 IDENTITY = "bench-sleepers-controller"
 LEASE_NAME = "kontinue-controller"
@@ -431,9 +429,8 @@ def main() -> int:
     args = parser.parse_args()
     count = args.count
 
-    workdir = Path(tempfile.mkdtemp(prefix="kontinue-bench-sleepers-"))
-    controller_log = workdir / "controller.log"
-    cluster = LocalCluster(find_testbin(), workdir, log=lambda line: None)
+    cluster = start_cluster("kontinue-bench-sleepers-")
+    controller_log = cluster.workdir / "controller.log"
     stop = threading.Event()
     controller: subprocess.Popen[bytes] | None = None
     figures: dict[str, Any] = {
@@ -442,15 +439,9 @@ def main() -> int:
         "controller_started": "after creation" if args.controller_after else "before creation",
     }
     notes: list[str] = []
-    cluster.start()
     try:
-        cluster.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
         kube = Kube(str(cluster.kubeconfig), user_agent="kontinue-bench-sleepers")
-        kube.create(
-            _kube.Resource("/api/v1", "namespaces"),
-            None,
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        )
+        create_namespace(kube, NAMESPACE)
         recorder = Recorder(count)
         watchers = [
             Watcher(kube, _kube.SUSPENSIONS, NAMESPACE, recorder.on_suspension, stop),

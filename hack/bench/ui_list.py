@@ -16,19 +16,17 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from apimetrics import pct
+from benchcluster import create_namespace, start_cluster
 
-from kontinue._devcluster import LocalCluster, find_testbin
 from kontinue._devcluster._process import free_port
 from kontinue.client import Kube, _kube
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "bench-ui"
 PHASES = ["Completed"] * 5 + ["Failed"] * 2 + ["Canceled"] + ["Pending", "Suspended"]
 
@@ -91,18 +89,11 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="kontinue-bench-ui-"))
-    cluster = LocalCluster(find_testbin(), workdir, log=lambda line: None)
-    cluster.start()
+    cluster = start_cluster("kontinue-bench-ui-")
     ui: subprocess.Popen[bytes] | None = None
     try:
-        cluster.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
         kube = Kube(str(cluster.kubeconfig))
-        kube.create(
-            _kube.Resource("/api/v1", "namespaces"),
-            None,
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        )
+        create_namespace(kube, NAMESPACE)
         started = time.monotonic()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda i: create(kube, i), range(args.executions)))

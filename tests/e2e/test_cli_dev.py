@@ -27,37 +27,50 @@ def _running(marker: str) -> list[str]:
     return [line for line in found.splitlines() if "pgrep" not in line]
 
 
+def _start_dev(log: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``kontinue dev ARGS`` from the checkout, its output in ``log``."""
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [KONTINUE, "dev", *args], cwd=ROOT, env=env, stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def _wait_running(dev: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    wait_for(
+        "kontinue dev to be ready",
+        lambda: "kontinue is running." in log.read_text() or dev.poll() is not None,
+        timeout=timeout,
+    )
+    assert dev.poll() is None, log.read_text()
+
+
+def _hello(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Once the worker registered the examples, ``kontinue execute hello-world ... --wait``."""
+    wait_for(
+        "hello-world to be registered",
+        lambda: "hello-world" in subprocess.run(
+            [KONTINUE, "functions"], env=env, capture_output=True, text=True
+        ).stdout,
+        timeout=60,
+    )  # fmt: skip
+    return subprocess.run(
+        [KONTINUE, "execute", "hello-world", *arguments, "--wait"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def test_dev_runs_the_examples_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     workdir = tmp_path / "dev"
     log = tmp_path / "dev.log"
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    with log.open("wb") as sink:
-        dev = subprocess.Popen(
-            [KONTINUE, "dev", "--workdir", str(workdir)], cwd=ROOT, env=env, stdout=sink,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    dev = _start_dev(log, env, "--workdir", str(workdir))
     try:
-        wait_for(
-            "kontinue dev to be ready",
-            lambda: "kontinue is running." in log.read_text() or dev.poll() is not None,
-            timeout=180,
-        )
+        _wait_running(dev, log, timeout=180)
         text = log.read_text()
-        assert dev.poll() is None, text
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", text)
         assert kubeconfig is not None, text
-        run_env = {**env, "KUBECONFIG": kubeconfig.group(1)}
-        wait_for(  # the worker registers the examples
-            "hello-world to be registered",
-            lambda: "hello-world" in subprocess.run(
-                [KONTINUE, "functions"], env=run_env, capture_output=True, text=True
-            ).stdout,
-            timeout=60,
-        )  # fmt: skip
-        done = subprocess.run(
-            [KONTINUE, "execute", "hello-world", '{"name": "dev"}', "--wait"],
-            env=run_env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        done = _hello({**env, "KUBECONFIG": kubeconfig.group(1)}, '{"name": "dev"}')
         assert done.returncode == 0, (done.stdout, done.stderr)
         assert "Completed" in done.stdout and '"Hello, dev!"' in done.stdout
         ui = re.search(r"UI:\s+(http://\S+)", text)
@@ -94,33 +107,14 @@ def test_dev_on_an_existing_cluster_leaves_that_cluster_running(tmp_path: Path) 
         shutil.copy(cluster.kubeconfig, kubeconfig)
         log = tmp_path / "dev.log"
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-        with log.open("wb") as sink:
-            dev = subprocess.Popen(
-                [KONTINUE, "dev", "--kubeconfig", str(kubeconfig), "--workdir",
-                 str(tmp_path / "dev"), "--ui-port", "0"],
-                cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+        dev = _start_dev(
+            log, env, "--kubeconfig", str(kubeconfig), "--workdir", str(tmp_path / "dev"),
+            "--ui-port", "0",
+        )  # fmt: skip
         try:
-            wait_for(
-                "kontinue dev to be ready",
-                lambda: "kontinue is running." in log.read_text() or dev.poll() is not None,
-                timeout=120,
-            )
-            assert dev.poll() is None, log.read_text()
+            _wait_running(dev, log, timeout=120)
             assert "starting the local control plane" not in log.read_text()
-            run_env = {**env, "KUBECONFIG": str(kubeconfig)}
-            wait_for(  # the CRDs went in and the worker registered the examples
-                "hello-world to be registered",
-                lambda: "hello-world" in subprocess.run(
-                    [KONTINUE, "functions"], env=run_env, capture_output=True, text=True
-                ).stdout,
-                timeout=60,
-            )  # fmt: skip
-            done = subprocess.run(
-                [KONTINUE, "execute", "hello-world", "--wait"],
-                env=run_env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+            done = _hello({**env, "KUBECONFIG": str(kubeconfig)})  # the CRDs went in there
             assert done.returncode == 0 and '"Hello, World!"' in done.stdout, done.stdout
             assert len(_running(str(kubeconfig))) >= 3  # controller, worker, UI
         finally:

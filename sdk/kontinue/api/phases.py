@@ -43,6 +43,13 @@ def execution_phase(obj: dict[str, object]) -> Phase:
     return Phase(phase) if phase else Phase.PENDING
 
 
+def suspension_phase(obj: Mapping[str, Any]) -> SuspensionPhase:
+    """The phase of a Suspension object; one without a status yet is Suspended (waiting)."""
+    status = obj.get("status")
+    phase = status.get("phase") if isinstance(status, Mapping) else None
+    return SuspensionPhase(phase) if phase else SuspensionPhase.SUSPENDED
+
+
 def job_end(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A batch/v1 Job's Complete or Failed condition once it has finished, else None."""
     for condition in (job.get("status") or {}).get("conditions") or []:

@@ -13,7 +13,7 @@ import yaml
 from rich.tree import Tree
 
 from kontinue.api import labels, schemas
-from kontinue.api.phases import execution_phase, job_end
+from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
@@ -355,7 +355,7 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
 
 
 def _suspension_label(suspension: Mapping[str, Any]) -> str:
-    phase = (suspension.get("status") or {}).get("phase") or "Suspended"
+    phase = suspension_phase(suspension)
     resume_at = (suspension.get("spec") or {}).get("resumeAt")
     kind = f"sleep until {resume_at}" if resume_at else "suspension"
     return f"{kind} {suspension['metadata']['name']} {_render.phase_text(phase)}"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue.api import archive, labels, manifests, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import _kube
 from kontinue.workflow import _convert
 from kontinue.workflow._options import ExecuteOptions, TTLOptions
@@ -261,7 +261,7 @@ class Client:
         """
         ns = self._ns(namespace)
         current = self.kube.get(_kube.SUSPENSIONS, ns, name)
-        phase = (current.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED.value
+        phase = suspension_phase(current)
         if phase != SuspensionPhase.SUSPENDED:
             raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
         status: dict[str, Any] = {
@@ -296,8 +296,7 @@ class Client:
         for suspension in (
             self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector).get("items") or []
         ):
-            phase = (suspension.get("status") or {}).get("phase") or "Suspended"
-            if phase == SuspensionPhase.SUSPENDED:
+            if suspension_phase(suspension) == SuspensionPhase.SUSPENDED:
                 self.resume_suspension(suspension["metadata"]["name"], data, namespace=ns)
                 resumed.append(suspension["metadata"]["name"])
         if recursive:

@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import _kube
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ class Cancellation:
             except _kube.NotFound:
                 pass
         for suspension in self._tk.owned("Suspension", namespace, name):
-            phase = (suspension.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED
-            if phase != SuspensionPhase.SUSPENDED:
+            if suspension_phase(suspension) != SuspensionPhase.SUSPENDED:
                 continue
             status = {
                 "phase": SuspensionPhase.CANCELED.value,

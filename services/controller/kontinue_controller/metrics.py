@@ -16,6 +16,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from kontinue.api.phases import SuspensionPhase, suspension_phase
+
 LEASE_TAKEOVERS = Counter(
     "kontinue_lease_takeovers",
     "Executions put back to Pending because their worker's Lease expired, by namespace.",
@@ -79,10 +81,10 @@ class ViewCollector(Collector):
         yield pending_family
         waiting: dict[tuple[str, str], int] = {}
         for obj in self._objects("Suspension"):
-            phase = (obj.get("status") or {}).get("phase") or "Suspended"
             kind = "sleep" if (obj.get("spec") or {}).get("resumeAt") else "suspend"
             key2 = (obj["metadata"]["namespace"], kind)
-            waiting[key2] = waiting.get(key2, 0) + (phase == "Suspended")
+            is_waiting = suspension_phase(obj) == SuspensionPhase.SUSPENDED
+            waiting[key2] = waiting.get(key2, 0) + is_waiting
         waiting_family = GaugeMetricFamily(
             "kontinue_suspensions_waiting",
             "Suspensions still waiting, by namespace and type: sleep (ends by itself) or "

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kontinue.api import labels, leases, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
@@ -261,7 +261,7 @@ class Timekeeper:
         """A Suspension changed (or was listed)."""
         key = self._remember("Suspension", event, obj)
         if event != "DELETED":
-            phase = (obj.get("status") or {}).get("phase") or SuspensionPhase.SUSPENDED
+            phase = suspension_phase(obj)
             resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
             if resume_at is not None and phase == SuspensionPhase.SUSPENDED:
                 self.at("sleep", key, resume_at, lambda: self._end_sleep(key[1], key[2]))
@@ -374,7 +374,7 @@ class Timekeeper:
                 current = self.kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
             if current is None:
                 return
-            if ((current.get("status") or {}).get("phase") or "Suspended") != "Suspended":
+            if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
             status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
             try:
@@ -414,8 +414,7 @@ class Timekeeper:
             return execution_phase(obj).terminal
         if kind == "Job":
             return job_end(obj) is not None
-        phase = (obj.get("status") or {}).get("phase") or "Suspended"
-        if phase != "Suspended":
+        if suspension_phase(obj) != SuspensionPhase.SUSPENDED:
             return True
         resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
         return resume_at is not None and resume_at <= datetime.now(UTC)

@@ -30,7 +30,7 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api import labels, manifests, names
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
+from kontinue.api.phases import Phase, execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.client import _kube
 from kontinue.telemetry import trace_ids
@@ -70,7 +70,7 @@ def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
     status = obj.get("status") or {}
     return SuspensionState(
         name=obj["metadata"]["name"],
-        phase=SuspensionPhase(status.get("phase") or "Suspended"),
+        phase=suspension_phase(obj),
         resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
         data=status.get("data"),
     )

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from kontinue.api import labels
-from kontinue.api.phases import Phase, execution_phase, job_end
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, _kube
 from kontinue_ui import formatting, listing, selectors, timeline
 from kontinue_ui.access import acting_client, actor_name
@@ -113,9 +113,7 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "children": parts["children"],
         "suspensions": parts["suspensions"],
         "waiting": [
-            s
-            for s in parts["suspensions"]
-            if ((s.get("status") or {}).get("phase") or "Suspended") == "Suspended"
+            s for s in parts["suspensions"] if suspension_phase(s) == SuspensionPhase.SUSPENDED
         ],
         "jobs": jobs,
         "job_steps": [s for s in steps if s.child in jobs],

@@ -185,3 +185,11 @@ class Fenced(WorkflowInterrupt):
 
 class Canceled(WorkflowInterrupt):
     """The execution was canceled while running."""
+
+
+class Interrupted(WorkflowInterrupt):
+    """The worker could not reach the API server long enough to go on with this attempt.
+
+    Not a failure of the workflow: the worker hands the execution back (phase Pending) and a
+    later claim replays it; committed steps are not run again.
+    """

@@ -134,6 +134,17 @@ class AttemptTimeoutError(KontinueError):
     default_retryable = True
 
 
+class StepObjectDeletedError(KontinueError):
+    """The object a recorded step created (a child, a Job, a Suspension) was deleted.
+
+    The step is not run again (a deleted Job would run its pod twice); the execution fails
+    and names the object. Not retryable: a retry would find the same history.
+    """
+
+    default_kind = ErrorKind.INTERNAL
+    default_retryable = False
+
+
 class InfrastructureError(KontinueError):
     """The Kubernetes API failed in a way a retry may fix."""
 

@@ -194,7 +194,7 @@ def scheduled_run_manifest(
         timeout=defaults.get("timeout"),
         ttl=defaults.get("ttl"),
         mutex=(defaults.get("mutex") or {}).get("name"),
-        extra_labels={labels.SCHEDULE: meta["name"]},
+        extra_labels={labels.SCHEDULE: names.label_value(meta["name"])},
     )
     manifest["metadata"]["ownerReferences"] = [
         {

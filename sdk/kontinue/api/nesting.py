@@ -72,13 +72,24 @@ def nesting_depth(value: Any, stop_after: int | None = None) -> int:
 def check_depth(value: Any, what: str, limit: int = MAX_VALUE_DEPTH) -> None:
     """Raise :class:`TooDeep` when ``value`` nests deeper than ``limit`` or lost parts.
 
-    A value that contains :data:`TOO_DEEP` lost its deepest parts when it was read.
+    A value that contains :data:`TOO_DEEP` lost its deepest parts when it was read. One pass,
+    without recursion.
     """
-    depth = nesting_depth(value, stop_after=limit)
-    if depth > limit:
-        raise TooDeep(what, depth, limit)
-    if contains_dropped(value):
-        raise TooDeep(what, MAX_OBJECT_DEPTH, limit)
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            if item == TOO_DEEP:
+                raise TooDeep(what, MAX_OBJECT_DEPTH, limit)
+            continue
+        depth += 1
+        if depth > limit:
+            raise TooDeep(what, depth, limit)
+        stack.extend((child, depth) for child in children)
 
 
 def contains_dropped(value: Any) -> bool:
@@ -86,12 +97,12 @@ def contains_dropped(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
-        if item == TOO_DEEP:
-            return True
         if isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+        elif item == TOO_DEEP:
+            return True
     return False
 
 

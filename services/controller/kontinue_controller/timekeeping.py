@@ -262,7 +262,7 @@ class Timekeeper:
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
         """An Execution changed (or was listed)."""
         key = self._remember("Execution", event, obj)
-        schedule = (obj["metadata"].get("labels") or {}).get(labels.SCHEDULE)
+        schedule = _schedule_of(obj)
         phase = execution_phase(obj)
         if schedule and (event == "DELETED" or phase.terminal):
             self.scheduler.touch(key[1], schedule)
@@ -461,3 +461,13 @@ class Timekeeper:
             self.to_pending(
                 obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None
             )
+
+
+def _schedule_of(execution: Mapping[str, Any]) -> str | None:
+    """The ScheduledExecution that created ``execution`` (its owner), if any."""
+    if not (execution["metadata"].get("labels") or {}).get(labels.SCHEDULE):
+        return None
+    for owner in execution["metadata"].get("ownerReferences") or []:
+        if owner.get("kind") == "ScheduledExecution":
+            return str(owner.get("name"))
+    return None

@@ -6,7 +6,9 @@ through untouched). On demand it:
 
 - :meth:`FaultProxy.drop`: resets every open connection at once (RST, as a broken link does);
 - :meth:`FaultProxy.refuse`: for a while also resets every new connection as soon as it comes
-  (the API server out of reach), then lets them through again.
+  (the API server out of reach), then lets them through again;
+- :meth:`FaultProxy.mute`: for a while forwards requests but throws the answers away, then
+  resets those connections: writes that land without their client hearing of it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._refuse_until = 0.0
+        self._mute_until = 0.0
         self._closed = threading.Event()
         self.connections = 0
         """Connections accepted so far."""
@@ -62,6 +65,13 @@ class FaultProxy:
         """Reset every open connection and, for ``seconds``, every new one at once."""
         with self._lock:
             self._refuse_until = time.monotonic() + seconds
+        self.drop()
+
+    def mute(self, seconds: float) -> None:
+        """For ``seconds``, drop every answer (requests still go through); then reset."""
+        with self._lock:
+            self._mute_until = time.monotonic() + seconds
+        time.sleep(seconds)
         self.drop()
 
     def close(self) -> None:
@@ -106,6 +116,8 @@ class FaultProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is upstream and time.monotonic() < self._mute_until:
+                        continue  # the answer is lost on its way back
                     peers[sock].sendall(data)
         except (OSError, ValueError):
             return

@@ -303,7 +303,8 @@ class KubeJournal:
             raise self._fenced("it was deleted")
         version = current["metadata"]["resourceVersion"]
         if version != base and applied(current.get("status") or {}, patch):
-            self._obj = current  # the write landed; only its answer was lost
+            log.info("status write of %s: the write landed; only its answer was lost", self.name)
+            self._obj = current
             return True
         if not self._still_mine(current):
             raise self._fenced("another claim holds it")

@@ -91,9 +91,7 @@ def test_durations_beyond_the_cap_are_refused_naming_the_field(
     assert "spec.executionDefaults.ttl.deleteAfter" in refused.stderr
 
 
-def test_a_huge_error_message_is_cut_and_kept(
-    client: Client, start_worker: StartWorker
-) -> None:
+def test_a_huge_error_message_is_cut_and_kept(client: Client, start_worker: StartWorker) -> None:
     start_worker("durability_flows", path=FLOWS)
     name = client.create_execution("loud-failure", {"size": 100_000})["metadata"]["name"]
     done = client.wait(name, timeout=60)["status"]
@@ -172,9 +170,9 @@ def test_arguments_changed_after_the_start_fail_the_next_attempt(
 def test_fields_that_route_or_fence_an_execution_cannot_change(
     kube_cluster: TestCluster, client: Client, namespace: str
 ) -> None:
-    name = client.create_execution(
-        "echo", {"a": 1}, ExecuteOptions(), worker_group="nobody"
-    )["metadata"]["name"]
+    name = client.create_execution("echo", {"a": 1}, ExecuteOptions(), worker_group="nobody")[
+        "metadata"
+    ]["name"]
     for change, field in (
         ({"spec": {"workerGroup": "other"}}, "spec.workerGroup is immutable"),
         ({"spec": {"mutex": {"name": "m"}}}, "spec.mutex is immutable"),

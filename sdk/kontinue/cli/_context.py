@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from kontinue.cli._render import clean
 from kontinue.client import Client, _kube
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +25,7 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print ``kontinue: <message>`` on standard error."""
-        click.echo(f"kontinue: {self.message}", err=True)
+        click.echo(f"kontinue: {clean(self.message)}", err=True)  # it may quote cluster text
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -119,9 +119,11 @@ def _proxy_viewer() -> Viewer:
         abort(401, f"not signed in: the auth proxy named no user ({settings.user_header})")
     _refuse_reserved("user", user)
     raw = request.headers.get(settings.groups_header, "")
-    ordered = tuple(sorted({name.strip() for name in raw.split(",")} - {""}))
-    for name in ordered:
+    named = sorted({name.strip() for name in raw.split(",")} - {""})
+    for name in named:
         _refuse_reserved("group", name)
+    allowed = settings.proxy_groups
+    ordered = tuple(n for n in named if allowed is None or n in allowed)
     return Viewer(
         user, ordered, state.kube.impersonating(user, ordered), f"proxy:{user}:{','.join(ordered)}"
     )

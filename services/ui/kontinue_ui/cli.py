@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--user-header", default="X-Forwarded-User")
     parser.add_argument("--groups-header", default="X-Forwarded-Groups")
     parser.add_argument(
+        "--proxy-groups",
+        default=None,
+        help="comma-separated groups the UI may act as; others the proxy names are ignored "
+        "(default: any group but system: ones; empty: none)",
+    )
+    parser.add_argument(
         "--forwarded-allow-ips",
         default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
         help="addresses or networks (comma-separated, * for any) whose X-Forwarded-* headers "
@@ -207,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             proxy_secret_header=args.proxy_secret_header,
             user_header=args.user_header,
             groups_header=args.groups_header,
+            proxy_groups=None
+            if args.proxy_groups is None
+            else tuple(g.strip() for g in args.proxy_groups.split(",") if g.strip()),
             forwarded_allow_ips=tuple(str(n) for n in args.forwarded_networks),
             kubeconfig=args.kubeconfig,
             context=args.context,

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_FORWARDED = ("HTTP_X_FORWARDED_", "HTTP_FORWARDED")
+_FORWARDED = frozenset(
+    f"HTTP_X_FORWARDED_{part}" for part in ("FOR", "PROTO", "HOST", "PORT", "PREFIX")
+) | {"HTTP_FORWARDED"}
+"""The headers ProxyFix reads (not the auth proxy's identity headers: access.py has those)."""
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -59,6 +62,6 @@ class TrustedForwarded:
         """Serve the request with the forwarded headers applied or removed."""
         if self.trusted and self._is_trusted(str(environ.get("REMOTE_ADDR") or "")):
             return self.fixed(environ, start_response)
-        for key in [k for k in environ if k.startswith(_FORWARDED)]:
+        for key in _FORWARDED & environ.keys():
             del environ[key]
         return self.app(environ, start_response)

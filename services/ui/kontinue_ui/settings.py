@@ -45,6 +45,8 @@ class Settings:
         proxy_secret_header: the header carrying ``proxy_secret``.
         user_header: the header naming the user (set only by the auth proxy).
         groups_header: the header naming the user's groups (comma-separated).
+        proxy_groups: the groups the UI may act as; others the proxy names are ignored (None:
+            any group; ``system:`` groups are refused either way).
         forwarded_allow_ips: addresses (or networks) whose ``X-Forwarded-*`` headers (proto,
             host, port, prefix, for) are honoured; empty: none are.
         kubeconfig: kubeconfig file (default: ``$KUBECONFIG``, ``~/.kube/config`` or in-cluster).
@@ -67,6 +69,7 @@ class Settings:
     proxy_secret_header: str = DEFAULT_PROXY_SECRET_HEADER
     user_header: str = "X-Forwarded-User"
     groups_header: str = "X-Forwarded-Groups"
+    proxy_groups: tuple[str, ...] | None = None
     forwarded_allow_ips: tuple[str, ...] = ()
     kubeconfig: str | None = None
     context: str | None = None

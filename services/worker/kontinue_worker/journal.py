@@ -44,6 +44,7 @@ from kontinue.workflow import (
     SuspensionState,
     finish_status,
 )
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.patches import status_operations
 from kontinue_worker.waiting import WaitHub
 
@@ -105,12 +106,19 @@ class KubeJournal:
     """Journal of one execution claimed by this worker (claim counter ``claim``)."""
 
     def __init__(
-        self, kube: _kube.Kube, execution: dict[str, Any], *, worker: str, hub: WaitHub
+        self,
+        kube: _kube.Kube,
+        execution: dict[str, Any],
+        *,
+        worker: str,
+        hub: WaitHub,
+        job_pods: JobPodDefaults | None = None,
     ) -> None:
         self._kube = kube
         self._obj = execution
         self._worker = worker
         self._hub = hub
+        self._job_pods = job_pods or JobPodDefaults()
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, StepRecord] = {}
@@ -422,7 +430,7 @@ class KubeJournal:
                 "enable them in the chart with worker.jobSteps.enabled)"
             )
         manifest = manifests.job_manifest(
-            name, self._parent(step), spec, extra_labels=extra_labels,
+            name, self._parent(step), self._job_pods.apply(spec), extra_labels=extra_labels,
             extra_annotations=extra_annotations,
         )  # fmt: skip
         created = self._create_owned(_kube.JOBS, manifest)

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.waiting import WaitHub
 from kontinue_worker.watching import Informer
@@ -57,6 +58,8 @@ class WorkerConfig:
     grace: float = 20.0
     job_steps: bool = True
     """Whether this worker may run Job steps (watches Jobs); without, a Job step fails."""
+    job_pods: JobPodDefaults = field(default_factory=JobPodDefaults)
+    """ServiceAccount and token mount of job-step pods that do not say."""
 
 
 class Worker:
@@ -432,7 +435,10 @@ class Worker:
         """Run one claim, record how it ended, and report it (metrics, spans)."""
         journal: KubeJournal | None = None
         try:
-            journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
+            journal = KubeJournal(
+                self.kube, execution, worker=self.config.name, hub=self.hub,
+                job_pods=self.config.job_pods,
+            )  # fmt: skip
             self._running[key] = journal
             definition = self.registry.get(execution["spec"]["function"])
             assert definition is not None

@@ -51,7 +51,7 @@ def test_job_steps_run_only_as_the_job_service_account(
             name = client.create_execution("job-from-input", args)["metadata"]["name"]
             return client.wait(name, timeout=90)
 
-        refused = {
+        refused: dict[str, tuple[dict[str, Any], str]] = {
             "a ServiceAccount of the caller's choice": (
                 {"pod": {"serviceAccountName": "default"}},
                 f"job pods may run as ServiceAccount {job_account} only, not default",

@@ -512,6 +512,9 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "create", "rolebinding", "release-manager", "-n", workflows,
             f"--clusterrole=kontinue.{namespace}.edit", "--user=release-manager",
         )  # fmt: skip
+        kube_cluster.wait_allowed(
+            "release-manager", "create", "executions.kontinue.cloud", workflows
+        )
         manifest = kube_cluster.helm("get", "manifest", release, "-n", namespace).stdout
         rendered = deployments(yaml.safe_load_all(manifest))
         for component in ("controller", "worker", "ui"):

@@ -191,6 +191,12 @@ def grant(
                       "name": who}],
     }  # fmt: skip
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all([role, binding]))
+    first = rules[0]
+    resource = f"{first['resources'][0]}.{first['apiGroups'][0]}".rstrip(".")
+    if kind == "user":
+        cluster.wait_allowed(who, first["verbs"][0], resource, namespace)
+    else:
+        cluster.wait_allowed("a-member", first["verbs"][0], resource, namespace, groups=(who,))
 
 
 @pytest.fixture

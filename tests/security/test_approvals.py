@@ -69,6 +69,7 @@ def test_a_resume_records_who_made_it_and_nobody_else(
         "create", "rolebinding", "carol-edits", "-n", release.workflows,
         f"--clusterrole={release.fullname}.{release.namespace}.edit", "--user=carol",
     )  # fmt: skip
+    kube_cluster.wait_allowed("carol", "list", "suspensions.kontinue.cloud", release.workflows)
     carol = admin.impersonating("carol")
 
     # carol approves in her own name: the client asks the API server who she is
@@ -116,6 +117,7 @@ def test_the_ui_records_the_user_its_proxy_names(
         "create", "rolebinding", "carol-edits", "-n", release.workflows,
         f"--clusterrole={release.fullname}.{release.namespace}.edit", "--user=carol",
     )  # fmt: skip
+    kube_cluster.wait_allowed("carol", "list", "suspensions.kontinue.cloud", release.workflows)
     secret = secrets.token_hex(24)
     (tmp_path / "proxy").write_text(secret)
     ui = start_ui(

@@ -49,6 +49,7 @@ def test_the_controller_may_create_scheduled_runs_under_owner_reference_enforcem
         "create", "rolebinding", "dana-starts", "-n", release.workflows, "--role=starter",
         "--user=dana",
     )  # fmt: skip
+    kube_cluster.wait_allowed("dana", "create", "executions.kontinue.cloud", release.workflows)
     dana = Client(kube=admin.impersonating("dana"), namespace=release.workflows)
     try:
         dana.trigger_schedule("nightly")

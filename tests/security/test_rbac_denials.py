@@ -21,6 +21,7 @@ import pytest
 from kontinue.api import labels, manifests, names, timestamps
 from kontinue.client import Client, Kube, _kube
 from kontinue_testkit.chart import InstallChart, OwnToken, Release, job_manifest
+from kontinue_testkit.pytest_plugin import TestCluster
 
 MERGE = _kube.MERGE_PATCH
 CORE, BATCH = "/api/v1", "/apis/batch/v1"
@@ -331,7 +332,7 @@ def test_each_component_is_denied_what_it_does_not_need(
 
 
 def test_the_ui_may_impersonate_only_users_and_the_listed_groups(
-    install_chart: InstallChart, admin: Kube, own_token: OwnToken
+    install_chart: InstallChart, admin: Kube, own_token: OwnToken, kube_cluster: TestCluster
 ) -> None:
     """Proxy mode: the impersonation ClusterRole and nothing more."""
     first = install_chart()  # the namespace the workflows run in
@@ -341,6 +342,9 @@ def test_the_ui_may_impersonate_only_users_and_the_listed_groups(
         "ui.auth.proxy.groups={release-managers}",
         f"scope.namespaces={{{first.workflows}}}",
         workflows=first.workflows,
+    )
+    kube_cluster.wait_allowed(
+        release.user("ui"), "impersonate", "groups/release-managers", release.workflows
     )
     ui = own_token(release, "ui")
     review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",

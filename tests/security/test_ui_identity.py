@@ -48,6 +48,7 @@ def _grant_read(cluster: TestCluster, namespace: str, user: str) -> None:
                     "--verb=get,list,watch", f"--resource={resources}")  # fmt: skip
     cluster.kubectl("create", "rolebinding", f"{user}-reads", "-n", namespace,
                     "--role=kontinue-reader", f"--user={user}")  # fmt: skip
+    cluster.wait_allowed(user, "list", "executions.kontinue.cloud", namespace)
 
 
 def _session(headers: dict[str, str]) -> requests.Session:

@@ -16,8 +16,9 @@ from kontinue.api.timestamps import parse_time
 
 
 def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
+    """A duration of the spec; one stored before the cap existed counts as the cap."""
     raw = ((execution.get("spec") or {}).get(block) or {}).get(key)
-    return durations.parse_duration(raw) if raw else None
+    return durations.parse_duration(raw, clamp=True) if raw else None
 
 
 def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
@@ -36,11 +37,16 @@ def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
 
 
 def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
-    """When the whole execution times out (None without ``timeout.overall`` or a start)."""
+    """When the whole execution times out (None without ``timeout.overall``).
+
+    Counted from the execution's creation, so time spent Pending (no worker serves its function,
+    it waits for a mutex or a slot) counts too: an overall timeout bounds the whole life.
+    """
     if execution_phase(dict(execution)).terminal:
         return None
     limit = _spec_duration(execution, "timeout", "overall")
-    started = parse_time((execution.get("status") or {}).get("startedAt"))
+    created = parse_time((execution.get("metadata") or {}).get("creationTimestamp"))
+    started = created or parse_time((execution.get("status") or {}).get("startedAt"))
     return started + limit if limit is not None and started is not None else None
 
 

@@ -16,7 +16,7 @@ from rich.tree import Tree
 from kontinue.api import labels, schemas
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
-from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
 from kontinue.workflow import ExecuteOptions, ExecutionMutex, RetryOptions, TimeoutOptions
 
@@ -34,12 +34,16 @@ def _parse_arguments(text: str | None, source: Any) -> Any:
             return yaml.safe_load(source.read())
         except yaml.YAMLError as exc:
             fail(f"{source.name} is not YAML or JSON: {exc}")
+        except RecursionError:
+            fail(f"{source.name} nests too deeply (at most 100 levels)")
     if text is None:
         return None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"the arguments are not JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        fail("the arguments nest too deeply (at most 100 levels)")
 
 
 def function_object(function: str, group: str) -> dict[str, Any]:
@@ -160,9 +164,9 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
 @click.option("--name", help="Name of the Execution.")
 @click.option("--generate-name", help="Name prefix (a random suffix is added).")
 @click.option("--retries", type=click.IntRange(min=0), help="Retries after a failed attempt.")
-@click.option("--backoff", help="Wait between attempts (e.g. 10s).")
-@click.option("--timeout", help="Overall time limit (e.g. 1h).")
-@click.option("--attempt-timeout", help="Time limit of one attempt.")
+@click.option("--backoff", type=DURATION, help="Wait between attempts (e.g. 10s).")
+@click.option("--timeout", type=DURATION, help="Overall time limit (e.g. 1h).")
+@click.option("--attempt-timeout", type=DURATION, help="Time limit of one attempt.")
 @click.option("--mutex", help="Run under this named mutex.")
 @click.option("--group", default="default", show_default=True, help="Worker group.")
 @click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
@@ -407,6 +411,8 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
             payload = json.loads(data)
         except json.JSONDecodeError as exc:
             fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            fail("--data nests too deeply (at most 100 levels)")
     c = client()
     if c.kube.get_or_none(_kube.SUSPENSIONS, c.namespace, name) is not None:
         try:

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kontinue.api import nesting
 from kontinue.api.timestamps import parse_time
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
@@ -111,11 +112,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
 
 
 def dump(data: Any, output: str) -> None:
-    """Print ``data`` as JSON or YAML."""
+    """Print ``data`` as JSON or YAML (the deepest parts cut from a too-deep value)."""
+    try:
+        text = _dumps(data, output)
+    except RecursionError:
+        text = _dumps(nesting.defuse(data, limit=nesting.MAX_VALUE_DEPTH), output)
+    click.echo(text)
+
+
+def _dumps(data: Any, output: str) -> str:
     if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
-    else:
-        click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+        return json.dumps(data, indent=2, sort_keys=False)
+    return yaml.safe_dump(data, sort_keys=False).rstrip()
 
 
 def as_list(kind: str, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

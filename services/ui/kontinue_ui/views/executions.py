@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import group, labels
+from kontinue.api import group, labels, nesting
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, _kube
 from kontinue_ui import access, formatting, listing, selectors, timeline
@@ -193,8 +193,14 @@ def resume(namespace: str, name: str) -> Response:
     if text:
         try:
             payload = json.loads(text)
+            nesting.check_depth(payload, "The payload")
         except json.JSONDecodeError as exc:
             flash(f"The payload is not JSON: {exc.msg} (column {exc.colno}).", "error")
+            return _back(namespace, name)
+        except (RecursionError, nesting.TooDeep):
+            flash(
+                f"The payload nests too deeply (at most {nesting.MAX_VALUE_DEPTH} levels).", "error"
+            )
             return _back(namespace, name)
     suspension = request.form.get("suspension", "").strip()
     if suspension:

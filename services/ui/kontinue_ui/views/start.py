@@ -66,7 +66,6 @@ def form(namespace: str, group: str, name: str) -> Any:
                 name,
                 parsed.arguments,
                 options,
-                generate_name=f"{name[:40]}-",
                 worker_group=group,
                 namespace=namespace,
             )

@@ -1,4 +1,4 @@
-"""Finding 6: an approval names the person who gave it, and nobody can say otherwise.
+"""An approval names the person who gave it, and nobody can say otherwise.
 
 With the chart installed, ``status.resumedBy`` of a Suspension must be the user making the
 request (the chart's admission policy), except for the controller ending a sleep; an ended

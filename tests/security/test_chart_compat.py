@@ -1,4 +1,4 @@
-"""Finding 10: the chart installs only where it works, and with the rights OpenShift asks for.
+"""The chart installs only where it works, and with the rights OpenShift asks for.
 
 - ``kubeVersion``: the workers watch executions through CRD field selectors, on by default from
   Kubernetes 1.31; the chart refuses older clusters instead of installing workers that cannot

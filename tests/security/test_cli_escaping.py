@@ -1,4 +1,4 @@
-"""Finding 9: the CLI shows what the cluster holds as text, never as markup or terminal codes.
+"""The CLI shows what the cluster holds as text, never as markup or terminal codes.
 
 An execution whose message, error and step names carry rich markup (``[/x]``, which crashed
 ``kontinue show``) and terminal escape sequences (clear the screen, set the window title,

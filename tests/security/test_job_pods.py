@@ -1,4 +1,4 @@
-"""Finding 3: a job step cannot run a pod with anybody's rights.
+"""A job step cannot run a pod with anybody's rights.
 
 The chart is installed with default values and its worker runs as the chart describes it, with
 its own ServiceAccount's token (kontinue_testkit.standin), serving a workflow that forwards its

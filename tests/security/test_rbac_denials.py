@@ -1,4 +1,4 @@
-"""Finding 7: each component may do only what it needs, proven against the real API server.
+"""Each component may do only what it needs, proven against the real API server.
 
 The chart is installed for real (cluster mode, the broadest: ClusterRoles; the UI with
 anonymous actions, so it holds write rights too), then every operation below is made as the

@@ -1,4 +1,4 @@
-"""Finding 2: out of the box the UI changes nothing for anyone, and the chart fences it in.
+"""Out of the box the UI changes nothing for anyone, and the chart fences it in.
 
 - ``kontinue-ui`` with no flags offers no action and refuses every one, even a well-formed
   form with a valid CSRF token;

@@ -1,4 +1,4 @@
-"""Finding 8: what the UI tells browsers, which forwarded headers it believes, how long a form
+"""What the UI tells browsers, which forwarded headers it believes, how long a form
 stays valid, how much it reads, and a signing key that GitOps renders leave alone.
 """
 

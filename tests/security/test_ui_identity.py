@@ -1,4 +1,4 @@
-"""Finding 1: the UI believes identity headers only from its authenticating proxy, never takes
+"""The UI believes identity headers only from its authenticating proxy, never takes
 a ``system:`` identity, and reads (not only acts) with the rights of the person using it.
 
 ``kontinue-ui`` runs as a process against the real API server, serving two namespaces: alice

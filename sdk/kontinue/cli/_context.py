@@ -14,6 +14,7 @@ import click
 
 from kontinue import errors
 from kontinue.api import durations
+from kontinue.cli._render import clean
 from kontinue.client import Client, _kube
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +27,7 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print ``kontinue: <message>`` on standard error."""
-        click.echo(f"kontinue: {self.message}", err=True)
+        click.echo(f"kontinue: {clean(self.message)}", err=True)  # it may quote cluster text
 
 
 class DurationType(click.ParamType[str, Any]):

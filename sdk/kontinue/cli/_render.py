@@ -1,8 +1,17 @@
-"""Output: kubectl-like tables, ages and durations, and ``-o json|yaml|name``."""
+r"""Output: kubectl-like tables, ages and durations, and ``-o json|yaml|name``.
+
+Text that comes from the cluster (names, messages, errors, results: anything a namespace user
+or a workflow wrote) is never read as rich markup, and its control characters (ESC, BEL, CR,
+backspace, C1 codes, bidirectional overrides) are shown as escapes (ESC as the text ``\x1b``)
+instead of reaching the terminal: a message cannot restyle the output, hide text, move the
+cursor, set the window title or crash the renderer. Tables and trees are built from
+:class:`rich.text.Text` pieces; plain lines go through :func:`clean`.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +21,7 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kontinue.api import nesting
 from kontinue.api.timestamps import parse_time
@@ -30,16 +40,34 @@ _PHASE_STYLE = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal would act on rather than show (newline and tab are kept)."""
+
+
+def clean(value: object) -> str:
+    r"""``value`` as text safe to print: control characters become ``\xNN`` escapes."""
+
+    def visible(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(visible, str(value))
+
+
 def console() -> Console:
-    """A console on standard output (no colour when it is not a terminal)."""
-    return Console(highlight=False, soft_wrap=False)
+    """A console on standard output (no colour when it is not a terminal, no emoji codes)."""
+    return Console(highlight=False, soft_wrap=False, emoji=False)
 
 
-def phase_text(phase: str | None) -> str:
-    """A phase with its colour (rich markup)."""
+def plain(value: object, style: str = "") -> Text:
+    """Cluster text as a rich Text: never parsed as markup, control characters escaped."""
+    return Text(clean(value), style=style)
+
+
+def phase_text(phase: str | None) -> Text:
+    """A phase with its colour."""
     phase = phase or "Pending"
-    style = _PHASE_STYLE.get(phase)
-    return f"[{style}]{phase}[/{style}]" if style else phase
+    return plain(phase, _PHASE_STYLE.get(phase, ""))
 
 
 def human_duration(seconds: float) -> str:
@@ -73,13 +101,13 @@ def span(start: str | None, end: str | None) -> str:
     return human_duration((last - first).total_seconds())
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Print a borderless kubectl-style table."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
+    """Print a borderless kubectl-style table; string cells are shown as they are (no markup)."""
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for header in headers:
         grid.add_column(header, overflow="fold")
     for row in rows:
-        grid.add_row(*row)
+        grid.add_row(*(cell if isinstance(cell, Text) else plain(cell) for cell in row))
     console().print(grid)
 
 

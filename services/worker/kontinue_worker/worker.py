@@ -32,7 +32,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_atte
 from kontinue_worker import leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.waiting import WaitHub
@@ -72,6 +73,8 @@ class WorkerConfig:
     """Seconds an API operation of an attempt rides out transient failures."""
     identity: str = ""
     """This process's identity (default: ``name`` plus a suffix drawn at start)."""
+    job_pods: JobPodDefaults = field(default_factory=JobPodDefaults)
+    """ServiceAccount and token mount of job-step pods that do not say."""
 
     def __post_init__(self) -> None:
         if not self.identity:
@@ -599,6 +602,7 @@ class Worker:
             journal = KubeJournal(
                 self.kube, execution, worker=self.identity, hub=self.hub,
                 patience=self.config.patience, stop=self.stop_event,
+                job_pods=self.config.job_pods,
             )  # fmt: skip
             self._running[key] = journal
             definition = self.registry.get(execution["spec"]["function"])

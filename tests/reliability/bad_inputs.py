@@ -433,6 +433,7 @@ class BadInputs:
         command = [
             sys.executable, "-m", "kontinue_ui", "--namespace", self.namespace,
             "--port", str(port), "--workers", "1", "--metrics-port", "0",
+            "--anonymous-actions",  # on loopback, for this test alone
         ]  # fmt: skip
         env = {"KUBECONFIG": str(self.cluster.kubeconfig), "PATH": "/usr/bin:/bin"}
         self.ui = spawn_with_env(command, env, "ui", self.workdir / "ui.log")

@@ -45,30 +45,6 @@ class TooDeep(ValueError):  # noqa: N818 - a condition, named like the JSON deco
         self.limit = limit
 
 
-def nesting_depth(value: Any, stop_after: int | None = None) -> int:
-    """How many levels of arrays and objects ``value`` has (0 for a scalar), without recursion.
-
-    With ``stop_after``, counting stops as soon as that depth is exceeded.
-    """
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        depth += 1
-        if depth > deepest:
-            deepest = depth
-            if stop_after is not None and deepest > stop_after:
-                return deepest
-        stack.extend((child, depth) for child in children)
-    return deepest
-
-
 def check_depth(value: Any, what: str, limit: int = MAX_VALUE_DEPTH) -> None:
     """Raise :class:`TooDeep` when ``value`` nests deeper than ``limit`` or lost parts.
 

@@ -90,9 +90,9 @@ def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
     if (execution.get("status") or {}).get("argumentsDigest"):
         return {}
     arguments = (execution.get("spec") or {}).get("arguments")
-    if nesting.nesting_depth(arguments, stop_after=nesting.MAX_VALUE_DEPTH) > (
-        nesting.MAX_VALUE_DEPTH
-    ):
+    try:
+        nesting.check_depth(arguments, "spec.arguments")
+    except nesting.TooDeep:
         return {}  # refused by the attempt; nothing to pin
     return {"argumentsDigest": json_digest(arguments)}
 

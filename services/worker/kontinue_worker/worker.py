@@ -81,15 +81,7 @@ class WorkerConfig:
             self.identity = leasing.process_identity(self.name)
 
 
-_NOT_CANDIDATES = (
-    "Executing",
-    "Suspended",
-    "Backoff",
-    "Completed",
-    "Failed",
-    "Canceled",
-    "Skipped",
-)
+_NOT_CANDIDATES = tuple(phase.value for phase in Phase if phase != Phase.PENDING)
 """Phases a worker never claims from: what is left is Pending and no phase yet."""
 
 

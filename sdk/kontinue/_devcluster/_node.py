@@ -14,8 +14,9 @@ Next to kwok's fake node (which keeps its own pods), :class:`RealNode` starts:
 
 Everything stays on this machine: pods live on a bridge of their own (:data:`BRIDGE`) with no
 route out (traffic from the bridge to any other interface is dropped and nothing is
-masqueraded); the Service and pod ranges are blackholed, so a packet for a Service or pod
-address that nothing answers for is dropped here instead of following the default route; the
+masqueraded); the Service and pod ranges are routed onto that bridge, so a packet for a
+Service or pod address that nothing answers for ends there instead of following the default
+route; the
 apiserver listens on an address on the loopback device (``LocalCluster(node_address=...)``).
 
 Every change to the machine is written to an undo log in the node's work directory before or
@@ -72,8 +73,11 @@ NODE_ADDRESS = "10.244.255.254"
 POD_SUBNET = "10.244.128.0/24"
 """The real node's pod addresses (on :data:`BRIDGE`)."""
 
-BLACKHOLED = (SERVICE_CIDR, "10.244.0.0/16")
-"""Cluster ranges that must never leave this machine (pod subnet and node address inside)."""
+CONFINED = (SERVICE_CIDR, "10.244.0.0/16")
+"""Cluster ranges routed onto :data:`BRIDGE` (pod subnet and node address inside), so that a
+packet for an address nothing answers for ends there instead of following the default route.
+(A blackhole route would also refuse this machine's own connections to Service IPs, which
+kube-proxy rewrites only after the route lookup.)"""
 
 BRIDGE = "kontinue0"
 """The pods' bridge."""
@@ -534,8 +538,8 @@ class RealNode:
         _run("ip", "addr", "add", f"{gateway}/{ipaddress.ip_network(POD_SUBNET).prefixlen}",
              "dev", BRIDGE)  # fmt: skip
         _run("ip", "link", "set", BRIDGE, "up")
-        for cidr in BLACKHOLED:
-            spec = ["blackhole", cidr]
+        for cidr in CONFINED:  # the rest of the cluster ranges: onto the bridge, never out
+            spec = [cidr, "dev", BRIDGE]
             self.undo.record("route", spec=spec)
             _run("ip", "route", "replace", *spec)
         # pods talk to each other and to this machine, never past it; Docker's FORWARD policy

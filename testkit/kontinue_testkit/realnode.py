@@ -1,6 +1,7 @@
 """pytest plugin: a local control plane with a real node, and the images built here.
 
 Fixtures (tests using them carry the ``real_node`` marker):
+    kontinue_images (session) the four images built by ``hack/images/build.sh --local-base``.
     real_node   (session) a control plane of its own whose apiserver a real kubelet reaches
                 (``LocalCluster(node_address=...)``), a :class:`~kontinue._devcluster.RealNode`
                 joined to it, and the four kontinue images (plus the local Python base image,
@@ -117,22 +118,27 @@ def _docker_client() -> str:
     return "docker"
 
 
+@dataclass
+class BuiltImages:
+    """The images ``hack/images/build.sh --local-base`` built (or found current)."""
+
+    images: dict[str, Image]
+    """By short name: controller, worker, ui, example-worker."""
+    python_image: str
+    """The local Debian Python base image."""
+    docker: str
+    """The Docker client to use."""
+    tag: str
+
+
 @pytest.fixture(scope="session")
-def real_node(request: pytest.FixtureRequest) -> Iterator[RealNodeEnv]:
-    """A control plane with a real node, the images built and loaded (see the module doc)."""
+def kontinue_images(request: pytest.FixtureRequest) -> BuiltImages:
+    """The four images, built here from the Debian base images (cached by Docker)."""
     repo = Path(str(request.config.rootpath))
-    missing = missing_prerequisites()
-    if missing:
-        _fail("; ".join(missing))
-    try:
-        bin_dir = find_testbin(build=False)
-        node_bin = find_extra_bin("build-node.sh", NODE_REQUIRED)
-        tools_bin = find_extra_bin("build-tools.sh", TOOLS_REQUIRED)
-    except TestbinError as exc:
-        _fail(f"{exc} (bash hack/real-node/prepare.sh builds everything)")
+    if os.geteuid() != 0:
+        _fail("root (the Docker engine and the base images need it)")
     _script(repo, "hack/real-node/system-packages.sh", "--check")
     _script(repo, "hack/images/docker-engine.sh")
-
     started = time.monotonic()
     timings = Path(tempfile.mkstemp(prefix="kontinue-image-timings-")[1])
     try:
@@ -146,11 +152,32 @@ def real_node(request: pytest.FixtureRequest) -> Iterator[RealNodeEnv]:
         timings.unlink()
     assert len(images) == 4, names
     base = dict(line.split("=", 1) for line in _script(repo, "hack/images/base-images.sh").split())
-    docker = _docker_client()
-    tag = images["controller"].name.rsplit(":", 1)[1]
     report(f"images built (or found current) in {time.monotonic() - started:.1f}s")
     for image in images.values():
         report(f"image {image.name}: {image.size / 1e6:.0f} MB, this build {image.seconds}s")
+    tag = images["controller"].name.rsplit(":", 1)[1]
+    return BuiltImages(images, base["PYTHON_IMAGE"], _docker_client(), tag)
+
+
+@pytest.fixture(scope="session")
+def real_node(
+    request: pytest.FixtureRequest, kontinue_images: BuiltImages
+) -> Iterator[RealNodeEnv]:
+    """A control plane with a real node, the images built and loaded (see the module doc)."""
+    repo = Path(str(request.config.rootpath))
+    missing = missing_prerequisites()
+    if missing:
+        _fail("; ".join(missing))
+    try:
+        bin_dir = find_testbin(build=False)
+        node_bin = find_extra_bin("build-node.sh", NODE_REQUIRED)
+        tools_bin = find_extra_bin("build-tools.sh", TOOLS_REQUIRED)
+    except TestbinError as exc:
+        _fail(f"{exc} (bash hack/real-node/prepare.sh builds everything)")
+    images = kontinue_images.images
+    docker = kontinue_images.docker
+    tag = kontinue_images.tag
+    base = {"PYTHON_IMAGE": kontinue_images.python_image}
 
     workdir = Path(tempfile.mkdtemp(prefix="kontinue-realnode-"))
     cluster = LocalCluster(

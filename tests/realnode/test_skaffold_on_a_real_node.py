@@ -122,10 +122,10 @@ def test_skaffold_run_deploys_to_the_real_node(
 ) -> None:
     env = _skaffold_env(real_node)
     skaffold = str(real_node.tools_bin / "skaffold")
-    common = ["-p", "local-base", "--default-repo", registry]
+    common = ["-p", "local-base,push", "--default-repo", registry]
     started = time.monotonic()
     result = subprocess.run(
-        [skaffold, "run", *common, "--push", "--port-forward=off"],
+        [skaffold, "run", *common, "--port-forward=off"],
         cwd=checkout, env=env, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
@@ -153,7 +153,7 @@ def test_skaffold_dev_syncs_a_change_and_ctrl_c_uninstalls(
     log = tmp_path / "skaffold-dev.log"
     with log.open("wb") as sink:
         dev = subprocess.Popen(
-            [skaffold, "dev", "-p", "local-base", "--default-repo", registry, "--push",
+            [skaffold, "dev", "-p", "local-base,push", "--default-repo", registry,
              "--port-forward=off", "--cleanup=true"],
             cwd=checkout, env=env, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -240,3 +240,20 @@ def tool_env(env: RealNodeEnv, kubeconfig: Path | None = None) -> dict[str, str]
         "SKAFFOLD_INTERACTIVE": "false",
         "SKAFFOLD_COLLECT_METRICS": "false",
     }
+
+
+def pod_logs(env: RealNodeEnv, namespace: str, tail: int = 40) -> str:
+    """The last lines of every container of every pod in ``namespace``, previous runs too."""
+    parts = []
+    pods = env.cluster.get(namespace, "pods")["items"]
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            for previous in (False, True):
+                if previous and not status.get("restartCount"):
+                    continue
+                args = ["logs", "-n", namespace, name, "-c", status["name"], f"--tail={tail}"]
+                out = env.cluster.kubectl(*args, *(["--previous"] if previous else []), check=False)
+                label = "previous" if previous else "current"
+                parts.append(f"--- {name}/{status['name']} ({label})\n{out.stdout}{out.stderr}")
+    return "\n".join(parts)

@@ -25,7 +25,7 @@ import yaml
 from kontinue._devcluster._process import Component, free_port
 from kontinue.client import Client
 from kontinue_testkit.pytest_plugin import wait_for
-from kontinue_testkit.realnode import RealNodeEnv, report, tool_env
+from kontinue_testkit.realnode import RealNodeEnv, pod_logs, report, tool_env
 
 pytestmark = [pytest.mark.real_node, pytest.mark.timeout(1500)]
 
@@ -128,6 +128,8 @@ def test_skaffold_run_deploys_to_the_real_node(
         [skaffold, "run", *common, "--port-forward=off"],
         cwd=checkout, env=env, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
+    if result.returncode != 0:
+        print(pod_logs(real_node, NAMESPACE))
     assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
     report(f"skaffold run (build, push to {registry}, helm deploy, Ready): "
            f"{time.monotonic() - started:.0f}s")  # fmt: skip
@@ -161,14 +163,22 @@ def test_skaffold_dev_syncs_a_change_and_ctrl_c_uninstalls(
     client = Client(namespace=NAMESPACE, kubeconfig=str(real_node.cluster.kubeconfig))
     try:
         started = time.monotonic()
-        wait_for(
-            "skaffold dev to deploy",
-            lambda: (
-                "Watching for changes" in log.read_text(errors="replace") or dev.poll() is not None
-            ),
-            timeout=1200,
-        )
-        assert dev.poll() is None, log.read_text(errors="replace")[-4000:]
+        crashes: list[str] = []
+
+        def deployed() -> bool:
+            # a container that restarts while skaffold waits: keep its logs (skaffold's cleanup
+            # removes the pods before the test could read them)
+            restarted = [p for p in _pods(real_node)
+                         for c in (p.get("status") or {}).get("containerStatuses") or []
+                         if c.get("restartCount")]  # fmt: skip
+            if restarted and not crashes:
+                crashes.append(pod_logs(real_node, NAMESPACE))
+            text = log.read_text(errors="replace")
+            return "Watching for changes" in text or dev.poll() is not None
+
+        wait_for("skaffold dev to deploy", deployed, timeout=1200)
+        assert dev.poll() is None, (log.read_text(errors="replace")[-3000:], crashes)
+        assert not crashes, crashes
         report(f"skaffold dev up (dev targets built, pushed, deployed): "
                f"{time.monotonic() - started:.0f}s")  # fmt: skip
         assert _release_build(client, "ledger") == "registry.local/ledger:1.0.0"

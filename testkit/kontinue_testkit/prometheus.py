@@ -133,7 +133,7 @@ def scrape_configs(objects: list[dict[str, Any]], kubeconfig: Path) -> list[dict
     return jobs
 
 
-class PromQLError(AssertionError):
+class PromQLError(RuntimeError):
     """Prometheus refused a query."""
 
 
@@ -221,7 +221,7 @@ class PrometheusServer:
             query=expr,
             start=f"{since:.3f}",
             end=f"{time.time():.3f}",
-            step=f"{step}s",
+            step=f"{step:g}",
         )
         return any(
             value != "NaN" for series in data["result"] for _stamp, value in series["values"]

@@ -415,6 +415,8 @@ def test_a_killed_worker_container_is_restarted_and_nothing_is_lost(release: Rel
     image = release.env.python_image
     names = [release.start("release-smoke-test", {"image": image, "command": SLOW_STEP})
              for _ in range(2)]  # fmt: skip
+    # reported here, not again by the uninstall test's count of executions lost
+    release.started = [n for n in release.started if n not in names]
     victim = sorted(set(_claimed(release, names).values()))[0]
     release.env.node.ctr("tasks", "kill", "--signal", "SIGKILL", _container_id(release, victim))
     for name in names:  # a lease (15 s) and a claim later, well within this

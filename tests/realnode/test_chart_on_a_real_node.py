@@ -27,6 +27,7 @@ import yaml
 from kontinue.api import labels
 from kontinue.client import Client
 from kontinue.client._kube import JOBS, PODS
+from kontinue.workflow import ExecuteOptions, TimeoutOptions
 from kontinue_testkit.prometheus import PrometheusServer, dashboard_queries, scrape_configs
 from kontinue_testkit.pytest_plugin import wait_for
 from kontinue_testkit.realnode import RealNodeEnv, pod_logs, report
@@ -475,8 +476,14 @@ def test_every_dashboard_query_has_data(release: Release, prometheus: Prometheus
     ui = UiSession(release.ui_base())
     ui.page("/")
     burst = [release.start("release-build", {"service": f"s{i}"}) for i in range(20)]
+    # an execution outliving its overall timeout: the controller's timer ends it
+    slow = {"image": release.env.python_image, "command": "sleep 60"}
+    timed = release.client.create_execution(
+        "release-smoke-test", slow, ExecuteOptions(timeout=TimeoutOptions(overall="5s"))
+    )["metadata"]["name"]
     for name in burst:
         assert _finished(release, name)["phase"] == "Completed"
+    assert _finished(release, timed)["phase"] == "Failed"
     dashboards = sorted((repo / "charts" / "kontinue" / "dashboards").glob("*.json"))
     queries = dashboard_queries(dashboards)
     assert len(queries) >= 40

@@ -200,7 +200,14 @@ def test_skaffold_dev_syncs_a_change_and_ctrl_c_uninstalls(
         def changed() -> bool:
             return _release_build(client, "ledger") == "registry.dev-loop/ledger:1.0.0"
 
-        wait_for("the worker to run the changed workflow", changed, timeout=120)
+        try:
+            wait_for("the worker to run the changed workflow", changed, timeout=180)
+        except AssertionError:
+            kept = real_node.repo / "test-artifacts" / "skaffold-dev"
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, kept / "skaffold-dev.log")
+            (kept / "pods.log").write_text(pod_logs(real_node, NAMESPACE, tail=200))
+            raise
         report(f"skaffold dev: a changed workflow file ran {time.monotonic() - synced:.0f}s "
                f"after the edit (synced, worker restarted, no new image)")  # fmt: skip
         # synced into the same pod: no rebuild, no redeploy

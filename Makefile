@@ -11,6 +11,7 @@ PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/wo
 STAMP := $(VENV)/.installed
 
 .PHONY: help install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+.PHONY: node-up node-down real-node-prereqs lock audit
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
 IMAGE_PREFIX ?=
@@ -19,10 +20,14 @@ DOCKERFILES := services/controller/Dockerfile services/worker/Dockerfile service
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json
+# Third-party packages only from the hashed lock (make lock re-resolves it), then the
+# repository's packages without dependencies or build isolation; pip check fails when the lock
+# lacks something a pyproject.toml asks for.
+$(STAMP): requirements-dev.txt requirements/dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(PACKAGES) -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation $(PACKAGES)
+	$(BIN)/python -m pip check
 	bash services/ui/vendor-assets.sh
 	touch $(STAMP)
 
@@ -32,7 +37,7 @@ testbin: ## Build (or reuse) the pinned control-plane binaries
 	bash hack/testbin/build.sh >/dev/null
 
 cluster-up: install testbin ## Start the local control plane in the background, install the CRDs
-	$(BIN)/python -m kontinue._devcluster up --workdir $(CLUSTER_DIR) --crds crds >/dev/null
+	$(BIN)/python -m kontinue._devcluster up --workdir $(CLUSTER_DIR) --crds crds $(CLUSTER_FLAGS) >/dev/null
 	mkdir -p $(LOCAL)/bin
 	ln -sf "$$(bash hack/testbin/build.sh --print-bin)"/* $(LOCAL)/bin/
 	ln -sf cluster/kubeconfig $(LOCAL)/kubeconfig
@@ -45,7 +50,7 @@ cluster-down: ## Stop the local control plane and remove its state
 dev: install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
 	$(BIN)/kontinue dev
 
-test: install testbin ## Run every test (starts its own control plane)
+test: install testbin real-node-prereqs ## Run every test (starts its own control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-reliability: install testbin ## Reliability tests: fault scenarios and the short fault campaign (a few minutes)
@@ -53,6 +58,20 @@ test-reliability: install testbin ## Reliability tests: fault scenarios and the 
 
 reliability-long: install testbin ## The long fault campaign: 1,000+ executions, 100+ faults (about 40 minutes)
 	KONTINUE_RELIABILITY_PROFILE=long $(BIN)/pytest tests/reliability/test_campaign.py $(PYTEST_ARGS)
+
+# The real-node tests' prerequisites; a machine where they cannot be had (not root, no Docker
+# engine) still runs every other test, and the real-node tests fail saying what is missing.
+real-node-prereqs:
+	-bash hack/real-node/prepare.sh
+
+node-up: install ## Join a real node (kubelet, containerd, kube-proxy) to the local cluster (root)
+	bash hack/real-node/system-packages.sh
+	bash hack/testbin/build-node.sh >/dev/null
+	$(MAKE) --no-print-directory cluster-up CLUSTER_FLAGS=--real-node
+	$(BIN)/python -m kontinue._devcluster node-up --workdir $(CLUSTER_DIR)
+
+node-down: ## Stop the real node and undo everything it changed on this machine
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster node-down --workdir $(CLUSTER_DIR); fi
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
 	$(BIN)/python hack/bench/engine.py
@@ -68,15 +87,17 @@ lint: install ## ruff, ruff format --check and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-images: ## Build the controller, worker, UI and example worker images (needs a Docker engine)
-	@docker info >/dev/null 2>&1 || { echo "no Docker engine reachable (docker info failed); 'make lint-images' lints the Dockerfiles" >&2; exit 1; }
-	docker build -f services/controller/Dockerfile -t $(IMAGE_PREFIX)kontinue-controller:$(VERSION) .
-	docker build -f services/worker/Dockerfile -t $(IMAGE_PREFIX)kontinue-worker:$(VERSION) .
-	docker build -f services/ui/Dockerfile -t $(IMAGE_PREFIX)kontinue-ui:$(VERSION) .
-	docker build --build-arg KONTINUE_WORKER_IMAGE=$(IMAGE_PREFIX)kontinue-worker:$(VERSION) -t $(IMAGE_PREFIX)kontinue-example-worker:$(VERSION) examples/worker-image
+images: ## Build the controller, worker, UI and example worker images (BASE_IMAGES=local: no registry)
+	bash hack/images/build.sh $(if $(filter local,$(BASE_IMAGES)),--local-base) --prefix "$(IMAGE_PREFIX)" --tag $(VERSION)
 
 lint-images: install ## Lint the Dockerfiles (hadolint), no Docker engine needed
 	$(BIN)/hadolint $(DOCKERFILES)
+
+lock: install ## Re-resolve the hashed locks (requirements/*.txt) after a dependency change
+	bash hack/lock/update.sh
+
+audit: install ## pip-audit the hashed locks; every finding fixed or explained
+	$(BIN)/python hack/lock/audit.py
 
 fmt: install ## Format the code
 	$(BIN)/ruff format .

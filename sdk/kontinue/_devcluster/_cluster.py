@@ -3,9 +3,15 @@
 etcd -> kube-apiserver (secure port, RBAC, the default admission chain plus NodeRestriction,
 service-account token signing, an audit log of writes to kontinue resources) ->
 kube-controller-manager (jobs, garbage collection, namespaces, service accounts, node
-lifecycle, deployments, TTL), kube-scheduler and kwok -> one fake Node, Ready and untainted.
+lifecycle, deployments, TTL, EndpointSlices), kube-scheduler and kwok -> one fake Node, Ready and
+untainted. kwok manages only the nodes annotated as its own, so a real node
+(:mod:`kontinue._devcluster._node`) can join the same control plane.
 
 Every component listens on free loopback ports and keeps its log under ``<workdir>/logs``.
+With ``node_address`` (root only) the apiserver instead listens on, and advertises, that
+non-loopback address, which the cluster puts on the loopback device: the ``kubernetes``
+Service's endpoint must not be a loopback address, and a real node's pods reach the apiserver
+there. The address is removed again when the cluster stops.
 ``start()`` returns only when the cluster can run a pod; ``stop()`` stops the components in
 reverse order and reaps every process, also after a failed start.
 """
@@ -25,10 +31,19 @@ from typing import Any
 
 import yaml
 
-from kontinue._devcluster import _http, _kubeconfig, _pki, _podlogs, _process
+from kontinue._devcluster import _http, _kubeconfig, _netaddr, _pki, _podlogs, _process
 
 NODE_NAME = "kwok-node-0"
-"""The fake node every pod of the local cluster is scheduled to."""
+"""The fake node every pod of the local cluster is scheduled to (unless a real node joined)."""
+
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+"""The annotation (value ``fake``) that marks the nodes kwok manages."""
+
+KWOK_POD_CIDR = "10.244.0.0/17"
+"""Where kwok takes its pods' (fictitious) IPs from; a real node's pods use another range."""
+
+SERVICE_CIDR = "10.96.0.0/16"
+"""The Services' cluster IP range."""
 
 CONTROLLERS = (
     "job-controller",
@@ -42,6 +57,7 @@ CONTROLLERS = (
     "ttl-after-finished-controller",
     "deployment-controller",
     "replicaset-controller",
+    "endpointslice-controller",
 )
 """kube-controller-manager controllers the local cluster runs."""
 
@@ -88,6 +104,9 @@ class LocalCluster:
         log: where progress lines go.
         fsync: let etcd fsync its writes, as in production (the tests skip it for speed;
             the reliability campaign and the benchmarks that compare engines keep it).
+        node_address: a non-loopback IPv4 address for the apiserver to listen on and
+            advertise, for a real node to join (:class:`kontinue._devcluster.RealNode`); needs
+            root, since it is added to the loopback device.
     """
 
     def __init__(
@@ -98,9 +117,11 @@ class LocalCluster:
         die_with_parent: bool = True,
         log: Callable[[str], None] = print,
         fsync: bool = False,
+        node_address: str | None = None,
     ) -> None:
         self.fsync = fsync
         self.bin_dir = bin_dir
+        self.node_address = node_address
         self.workdir = workdir.resolve()
         self.die_with_parent = die_with_parent
         self.log = log
@@ -125,7 +146,7 @@ class LocalCluster:
     @property
     def server(self) -> str:
         """The kube-apiserver URL."""
-        return f"https://127.0.0.1:{self.ports['apiserver']}"
+        return f"https://{self.node_address or '127.0.0.1'}:{self.ports['apiserver']}"
 
     @property
     def api(self) -> _http.ApiServer:
@@ -157,6 +178,7 @@ class LocalCluster:
         for component in reversed(self.components):
             component.stop()
         self.components.clear()
+        _netaddr.release_loopback_address(self.workdir)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -197,7 +219,11 @@ class LocalCluster:
         for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok"):
             self.ports[name] = _process.free_port()
         t0 = time.monotonic()
-        pki = _pki.create_pki(self.workdir / "pki")
+        extra_ips: tuple[str, ...] = ()
+        if self.node_address:
+            _netaddr.claim_loopback_address(self.workdir, self.node_address)
+            extra_ips = (self.node_address,)
+        pki = _pki.create_pki(self.workdir / "pki", extra_server_ips=extra_ips)
         self.kubeconfig.write_text(
             _kubeconfig.render_kubeconfig(
                 server=self.server,
@@ -233,17 +259,21 @@ class LocalCluster:
         self._phase("etcd", t0)
 
         t0 = time.monotonic()
+        address = self.node_address or "127.0.0.1"
+        node_flags = []
+        if self.node_address:  # a real kubelet's serving certificate comes from the cluster CA
+            node_flags.append(f"--kubelet-certificate-authority={pki.ca_cert}")
         api = self._component(
             "kube-apiserver",
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={address}",
+            f"--advertise-address={address}",
             f"--secure-port={self.ports['apiserver']}",
             f"--cert-dir={pki.directory}",
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",
             f"--client-ca-file={pki.ca_cert}",
-            "--service-cluster-ip-range=10.96.0.0/16",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
             f"--service-account-issuer={self.server}",
             f"--service-account-key-file={pki.sa_public_key}",
             f"--service-account-signing-key-file={pki.sa_private_key}",
@@ -261,6 +291,10 @@ class LocalCluster:
             "--profiling=false",
             # kwok's node answers the kubelet API (logs) on 127.0.0.1, not on its host name
             "--kubelet-preferred-address-types=InternalIP",
+            # what a real kubelet authenticates the apiserver by (kwok ignores it)
+            f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+            f"--kubelet-client-key={pki.kubelet_client_key}",
+            *node_flags,
         )
         self._api = _http.ApiServer(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
         self._wait("kube-apiserver /readyz", self._apiserver_ready, 60, [etcd, api])
@@ -295,8 +329,9 @@ class LocalCluster:
             "kwok",
             f"--kubeconfig={kubeconfig}",
             f"--config={kwok_config}",
-            "--manage-all-nodes=true",
-            "--cidr=10.244.0.0/16",
+            # only its own node: a real node may join this control plane
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+            f"--cidr={KWOK_POD_CIDR}",
             "--node-ip=127.0.0.1",
             f"--node-name={NODE_NAME}",
             f"--node-port={self.ports['kwok']}",
@@ -325,6 +360,7 @@ class LocalCluster:
         _podlogs.PodLogs(self.api, self.workdir / "podlogs", self._pod_logs_stop).start()
         (self.workdir / "env").write_text(
             f"KUBECONFIG={self.kubeconfig}\nKONTINUE_CLUSTER_SERVER={self.server}\n"
+            f"KONTINUE_NODE_ADDRESS={self.node_address or ''}\n"
         )
         self.log(f"local control plane ready in {self.timings.total:.1f}s at {self.server}")
 
@@ -346,7 +382,7 @@ class LocalCluster:
                     "kubernetes.io/arch": "amd64",
                     "type": "kwok",
                 },
-                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "annotations": {KWOK_NODE_ANNOTATION: "fake"},
             },
         }
         response = self.api.request("POST", "/api/v1/nodes", node)
@@ -415,6 +451,8 @@ class LocalCluster:
         for line in (cluster.workdir / "env").read_text().splitlines():
             if line.startswith("KONTINUE_CLUSTER_SERVER="):
                 server = line.split("=", 1)[1]
+            if line.startswith("KONTINUE_NODE_ADDRESS="):
+                cluster.node_address = line.split("=", 1)[1] or None
         cluster.ports["apiserver"] = int(server.rsplit(":", 1)[1])
         pki = _pki.Pki(cluster.workdir / "pki")
         cluster._api = _http.ApiServer(server, pki.ca_cert, pki.admin_cert, pki.admin_key)

@@ -1,8 +1,10 @@
 """Certificates and keys for the local control plane.
 
-One CA signs the apiserver's serving certificate (valid for 127.0.0.1 and localhost) and the
-admin client certificate (group ``system:masters``); a separate RSA key pair signs and verifies
-service-account tokens. Everything is written as PEM files into one directory.
+One CA signs the apiserver's serving certificate (valid for 127.0.0.1, localhost and any extra
+address the apiserver is given), the admin client certificate (group ``system:masters``) and the
+apiserver's client certificate for kubelets; a separate RSA key pair signs and verifies
+service-account tokens. :func:`issue` signs more certificates with the same CA later (the real
+node's kubelet and kube-proxy). Everything is written as PEM files into one directory.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ class Pki:
         return self.directory / "admin.key"
 
     @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate for kubelet APIs (``system:masters``)."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        """Its key."""
+        return self.directory / "apiserver-kubelet-client.key"
+
+    @property
     def sa_private_key(self) -> Path:
         """The service-account token signing key."""
         return self.directory / "sa.key"
@@ -102,8 +114,65 @@ def _builder(
     )
 
 
-def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
-    """Create a fresh CA, serving and admin certificates and the service-account key pair."""
+def _leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    san: x509.SubjectAlternativeName | None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = _builder(subject, ca_name, key.public_key()).add_extension(
+        x509.ExtendedKeyUsage([usage]), critical=False
+    )
+    if san is not None:
+        builder = builder.add_extension(san, critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def issue(
+    pki: Pki,
+    stem: str,
+    common_name: str,
+    *,
+    organization: str | None = None,
+    server_ips: tuple[str, ...] = (),
+    server_names: tuple[str, ...] = (),
+) -> tuple[Path, Path]:
+    """Sign one more certificate with the cluster CA; returns the paths of the cert and key.
+
+    With ``server_ips`` or ``server_names`` it is a serving certificate for those addresses,
+    otherwise a client certificate for ``common_name`` in group ``organization``.
+    """
+    loaded = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{pki.ca_key} is not the EC key create_pki writes")
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    serving = bool(server_ips or server_names)
+    san = None
+    if serving:
+        san = x509.SubjectAlternativeName(
+            [x509.DNSName(name) for name in server_names]
+            + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in server_ips]
+        )
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if serving else ExtendedKeyUsageOID.CLIENT_AUTH
+    cert, key = _leaf(loaded, ca_name, _name(common_name, organization), usage, san)
+    cert_path, key_path = pki.directory / f"{stem}.crt", pki.directory / f"{stem}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key)
+    return cert_path, key_path
+
+
+def create_pki(
+    directory: Path,
+    *,
+    admin_user: str = "kontinue-admin",
+    extra_server_ips: tuple[str, ...] = (),
+) -> Pki:
+    """Create a fresh CA, serving and client certificates and the service-account key pair.
+
+    ``extra_server_ips``: addresses besides 127.0.0.1 the apiserver's certificate is valid for.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki(directory)
 
@@ -134,13 +203,7 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
     def leaf(
         subject: x509.Name, usage: x509.ObjectIdentifier, san: x509.SubjectAlternativeName | None
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = _builder(subject, ca_name, key.public_key()).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
-        )
-        if san is not None:
-            builder = builder.add_extension(san, critical=False)
-        return builder.sign(ca_key, hashes.SHA256()), key
+        return _leaf(ca_key, ca_name, subject, usage, san)
 
     serving, serving_key = leaf(
         _name("kube-apiserver"),
@@ -153,6 +216,7 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
                 x509.DNSName("kubernetes.default.svc"),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
+                *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_server_ips),
             ]
         ),
     )
@@ -164,6 +228,14 @@ def create_pki(directory: Path, *, admin_user: str = "kontinue-admin") -> Pki:
     )
     pki.admin_cert.write_bytes(admin.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.admin_key, admin_key)
+
+    kubelet_client, kubelet_client_key = leaf(
+        _name("kube-apiserver-kubelet-client", "system:masters"),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        None,
+    )
+    pki.kubelet_client_cert.write_bytes(kubelet_client.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.kubelet_client_key, kubelet_client_key)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(pki.sa_private_key, sa_key)

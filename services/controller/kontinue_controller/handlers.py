@@ -7,13 +7,34 @@ annotations and adds no finalizers, so the controller adds no bookkeeping writes
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import logging
+import os
 from typing import Any
 
 import kopf
 
 from kontinue.api import group, labels
 from kontinue_controller.timekeeping import Timekeeper
+
+
+def _in_cluster(info: kopf.ConnectionInfo | None) -> kopf.ConnectionInfo | None:
+    """A service-account login addressed as client-go addresses it in a pod.
+
+    That is the ``kubernetes`` Service's ``KUBERNETES_SERVICE_HOST`` and ``_PORT``, not its DNS
+    name (which needs cluster DNS, and which kopf's own in-cluster login uses).
+    """
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    if info is None or not host or not port:
+        return info
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a name
+    return dataclasses.replace(info, server=f"https://{host}:{port}")
 
 
 def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
@@ -38,7 +59,9 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
+        return kopf.login_with_kubeconfig(**kwargs) or _in_cluster(
+            kopf.login_with_service_account(**kwargs)
+        )
 
     @kopf.on.event(group.GROUP, group.VERSION, group.EXECUTION.plural, registry=registry)
     def execution_event(type: str | None, body: kopf.Body, **_: Any) -> None:

@@ -30,6 +30,7 @@ from kontinue_testkit.realnode import RealNodeEnv, pod_logs, report, tool_env
 pytestmark = [pytest.mark.real_node, pytest.mark.timeout(1500)]
 
 NAMESPACE = "kontinue-system"  # skaffold.yaml's release namespace
+WORKFLOWS = f"{NAMESPACE}-workflows"  # where the chart runs workflows by default
 FLOWS = Path("examples/worker-image/workflows/release_train/flows.py")
 
 
@@ -137,7 +138,7 @@ def test_skaffold_run_deploys_to_the_real_node(
     assert {p["spec"]["nodeName"] for p in pods} == {real_node.node.name}
     images = {c["image"] for p in pods for c in p["spec"]["containers"]}
     assert all(i.startswith(f"{registry}/kontinue-") for i in images), images
-    client = Client(namespace=NAMESPACE, kubeconfig=str(real_node.cluster.kubeconfig))
+    client = Client(namespace=WORKFLOWS, kubeconfig=str(real_node.cluster.kubeconfig))
     assert _release_build(client, "payments") == "registry.local/payments:1.0.0"
     deleted = subprocess.run(
         [skaffold, "delete", *common], cwd=checkout, env=env, capture_output=True, text=True,
@@ -160,7 +161,7 @@ def test_skaffold_dev_syncs_a_change_and_ctrl_c_uninstalls(
             cwd=checkout, env=env, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    client = Client(namespace=NAMESPACE, kubeconfig=str(real_node.cluster.kubeconfig))
+    client = Client(namespace=WORKFLOWS, kubeconfig=str(real_node.cluster.kubeconfig))
     try:
         started = time.monotonic()
         crashes: list[str] = []

@@ -213,6 +213,11 @@ class KubeJournal:
     def cancelled(self) -> threading.Event:
         return self._cancelled
 
+    @property
+    def claim(self) -> int:
+        """The claim counter this journal writes under."""
+        return self._claim
+
     def execution(self) -> Mapping[str, Any]:
         return self._obj
 

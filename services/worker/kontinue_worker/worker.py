@@ -101,7 +101,7 @@ class Worker:
         self._leases: dict[tuple[str, str], dict[str, Any]] = {}
         self._unserved_noted: dict[tuple[str, str], str] = {}
         self._running: dict[tuple[str, str], KubeJournal] = {}
-        self._held: set[tuple[str, str]] = set()
+        self._held: dict[tuple[str, str], int] = {}
         """Executions this process claims or runs: the reconciler leaves them alone."""
         self._orphans: dict[tuple[str, str], str] = {}
         """Executing under this pod, unheld, as last seen (resourceVersion): released next."""
@@ -446,7 +446,7 @@ class Worker:
         if claim > 1:
             patch["resumptions"] = int(status.get("resumptions") or 0) + 1
         with self._cond:
-            self._held.add(key)
+            self._held[key] = claim
         claimed: dict[str, Any] | None = None
         try:
             claimed = self.kube.merge_patch(
@@ -465,7 +465,8 @@ class Worker:
             log.exception("claiming %s failed", meta["name"])
         if claimed is None:
             with self._cond:
-                self._held.discard(key)
+                if self._held.get(key) == claim:
+                    del self._held[key]
             return None
         self._count_claim(obj, first=claim == 1)
         return claimed
@@ -580,9 +581,15 @@ class Worker:
                 self._attempt(execution, key, attempt)
         finally:
             running.dec()
-            self._running.pop(key, None)
+            # the same execution may be claimed again (released, woken, claimed back) before
+            # this attempt has let go: only this claim's own entries go
+            claim = int(execution["status"]["claim"])
             with self._cond:
-                self._held.discard(key)
+                if self._held.get(key) == claim:
+                    del self._held[key]
+                journal = self._running.get(key)
+                if journal is not None and journal.claim == claim:
+                    del self._running[key]
             self._release_slot()
             with self._cond:
                 self._cond.notify_all()

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import attempts as attempt_log
+from kontinue.api import names, policy
 from kontinue.workflow._journal import Journal, StepRecord
 from kontinue.workflow._observer import StepObserver
 from kontinue.workflow._options import StepOptions
@@ -73,13 +74,12 @@ class ExecutionContext:
     @property
     def attempts(self) -> int:
         """Previous attempts, not counting the one running now."""
-        return len(self.execution.get("status", {}).get("attempts") or [])
+        return attempt_log.previous(self.execution.get("status"))
 
     @property
     def child_policy(self) -> str:
-        """``spec.retry.childPolicy``: what a retry does with failed children."""
-        retry = (self.execution.get("spec") or {}).get("retry") or {}
-        return str(retry.get("childPolicy") or "None")
+        """The child policy in effect: what a retry does with failed children."""
+        return str(policy.retry_of(self.execution).get("childPolicy") or "None")
 
     @property
     def resumptions(self) -> int:

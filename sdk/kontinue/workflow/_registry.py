@@ -39,6 +39,15 @@ class FunctionDef:
         """JSON schema of the arguments (descriptions, defaults, enums from the annotations)."""
         return _convert.json_schema(self.argument_type) if self.takes_arguments else None
 
+    def defaults(self) -> dict[str, Any]:
+        """The registered default policy: ``{"retry": {...}, "timeout": {...}}`` (set fields)."""
+        defaults: dict[str, Any] = {}
+        if self.retry is not None and self.retry.to_spec():
+            defaults["retry"] = self.retry.to_spec()
+        if self.timeout is not None and self.timeout.to_spec():
+            defaults["timeout"] = self.timeout.to_spec()
+        return defaults
+
     def result_schema(self) -> dict[str, Any] | None:
         """JSON schema of the result, when annotated."""
         return _convert.json_schema(self.result_type)

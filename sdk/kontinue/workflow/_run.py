@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
-from kontinue.api import durations
+from kontinue.api import attempts, durations, policy
 from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
@@ -115,6 +115,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
             "finishedAt": stamp,
             "message": None,
             "suspendedOn": None,
+            "attempts": attempts.end(status, "Completed", stamp),
         }
     if outcome.kind == "released":
         return {
@@ -128,11 +129,12 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
             "finishedAt": stamp,
             "message": outcome.message,
             "suspendedOn": None,
+            "attempts": attempts.end(status, "Canceled", stamp, outcome.message),
         }
     assert outcome.error is not None
     error = error_status(outcome.error)
-    retry = (execution.get("spec") or {}).get("retry") or {}
-    previous = list(status.get("attempts") or [])
+    retry = policy.retry_of(execution)
+    previous = attempts.ended(status)
     attempt = {
         "phase": "Failed",
         "message": error["message"],
@@ -143,7 +145,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     }
     attempt = {k: v for k, v in attempt.items() if v is not None}
     patch: dict[str, Any] = {
-        "attempts": [*previous, attempt],
+        "attempts": attempts.finished(status, attempt),
         "error": error,
         "message": error["message"],
         "suspendedOn": None,

@@ -24,8 +24,8 @@ def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, A
         "description": definition.description,
         "argumentsSchema": definition.arguments_schema(),
         "resultSchema": definition.result_schema(),
-        "retry": definition.retry.to_spec() if definition.retry else None,
-        "timeout": (definition.timeout.to_spec() or None) if definition.timeout else None,
+        "retry": definition.defaults().get("retry"),
+        "timeout": definition.defaults().get("timeout"),
         "concurrencyLimit": definition.concurrency,
     }
     spec.update({k: v for k, v in optional.items() if v is not None})

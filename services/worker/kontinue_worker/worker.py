@@ -35,7 +35,7 @@ from kontinue.api.timestamps import format_micro_time, format_time, parse_time
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
-from kontinue_worker import leasing, metrics, registration
+from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.waiting import WaitHub
@@ -299,7 +299,7 @@ class Worker:
         status = obj.get("status") or {}
         now = format_time(datetime.now(UTC))
         claim = int(status.get("claim") or 0) + 1
-        attempt = len(status.get("attempts") or []) + 1
+        attempt = claim_record.attempt_number(obj)
         patch: dict[str, Any] = {
             "phase": Phase.EXECUTING.value,
             "workerName": self.config.name,
@@ -314,6 +314,8 @@ class Worker:
             patch["startedAt"] = now
         if claim > 1:
             patch["resumptions"] = int(status.get("resumptions") or 0) + 1
+        definition = self.registry.get(self._function_of(obj))
+        patch.update(claim_record.claim_additions(obj, definition, self.config.name, now))
         try:
             claimed = self.kube.merge_patch(
                 _kube.EXECUTIONS,

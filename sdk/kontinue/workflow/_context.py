@@ -97,6 +97,12 @@ class ExecutionContext:
         return self._logger
 
     @property
+    def replaying(self) -> bool:
+        """True while the history records a step at the next position: the workflow is
+        re-running code it already ran in an earlier attempt (or claim)."""
+        return self._index in self._by_index
+
+    @property
     def journal(self) -> Journal:
         """The durable history (for step implementations)."""
         return self._journal

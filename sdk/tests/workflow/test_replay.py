@@ -364,3 +364,60 @@ def test_poll_until_checks_until_true_and_never_again_on_replay() -> None:
     journal.resume("test-execution-suspend-1")
     assert _run(registry, "poller", journal).result == "ready"
     assert len(checks) == 3  # the recorded poll is not repeated
+
+
+def test_fan_out_progress_follows_finished_children_across_replays() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("fan", registry=registry)
+    def fan(ktx: kontinue.ExecutionContext) -> int:
+        first = kontinue.execute_parallel(
+            ktx, [kontinue.ChildExecutionOptions(function="c") for _ in range(4)]
+        )
+        second = kontinue.execute_sequential(
+            ktx, [kontinue.ChildExecutionOptions(function="c") for _ in range(2)]
+        )
+        return sum(first) + sum(second)
+
+    journal = MemoryJournal("f")
+
+    def progress() -> tuple[int, int]:
+        value = journal.execution()["status"]["progress"]
+        assert value["automatic"] is True
+        return value["current"], value["max"]
+
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (0, 4)
+    journal.finish_child("f-execute-1", Phase.COMPLETED, result=1)
+    journal.finish_child("f-execute-2", Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).kind == "released"  # replayed after a release
+    assert progress() == (2, 4)  # not stuck at the value of the first attempt
+    for name in ("f-execute-3", "f-execute-4"):
+        journal.finish_child(name, Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (0, 2)  # the sequential fan-out took over
+    journal.finish_child("f-execute-5", Phase.COMPLETED, result=1)
+    writes = journal.writes
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (1, 2)
+    assert journal.writes == writes + 2  # the new progress and child: the replays wrote none
+    journal.finish_child("f-execute-6", Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).result == 6
+    assert progress() == (2, 2)
+
+
+def test_a_progress_the_workflow_sets_is_left_alone() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("own", registry=registry)
+    def own(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.set_progress(ktx, 1, 3)
+        kontinue.execute_parallel(ktx, [kontinue.ChildExecutionOptions(function="c")])
+        kontinue.clear_progress(ktx)
+
+    journal = MemoryJournal("o")
+    assert _run(registry, "own", journal).kind == "released"
+    assert journal.execution()["status"]["progress"] == {"current": 1, "max": 3}
+    journal.finish_child("o-execute-1", Phase.COMPLETED)
+    assert _run(registry, "own", journal).kind == "completed"
+    assert "progress" not in journal.execution()["status"]

@@ -34,7 +34,7 @@ from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
-from kontinue_controller.logic import deadlines
+from kontinue_controller.logic import deadlines, fan_out
 from kontinue_controller.lost_attempts import end_lost_attempt
 
 log = logging.getLogger(__name__)
@@ -438,11 +438,16 @@ class Timekeeper:
                 "look", key, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5),
                 lambda: self._evaluate(execution, look=True),
             )  # fmt: skip
-        if all(self._resolved(execution[0], item, look=look) for item in items):
+        resolved = [self._resolved(execution[0], item, look=look) for item in items]
+        progress = fan_out.progress_update(obj, sum(resolved))
+        if all(resolved):
             waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
             self._to_pending(
-                obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None
-            )
+                obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None,
+                **({"progress": progress} if progress else {}),
+            )  # fmt: skip
+        elif progress is not None:  # a released fan-out: its progress follows its children
+            self.transition(obj, "Progress", {"progress": progress}, event=False)
 
     def _check_lease(self, key: Key, version: str) -> None:
         with self._lock:

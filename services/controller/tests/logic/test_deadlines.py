@@ -69,3 +69,21 @@ def test_ttl_applies_to_finished_roots_only() -> None:
     )
     assert deadlines.ttl_deadlines(child) == (None, None)
     assert deadlines.ttl_deadlines(execution("Executing", spec)) == (None, None)
+
+
+def test_a_released_fan_out_progress_moves_with_its_children() -> None:
+    from kontinue_controller.logic.fan_out import progress_update
+
+    waits = [{"kind": "Execution", "name": f"c{i}"} for i in range(3)]
+    auto = {"current": 1, "max": 3, "summary": "1/3", "automatic": True}
+    released = execution("Suspended", progress=auto, suspendedOn=waits)
+    assert progress_update(released, 2) == {
+        "current": 2, "max": 3, "summary": "2/3", "automatic": True,
+    }  # fmt: skip
+    assert progress_update(released, 1) is None  # nothing new
+    own = execution("Suspended", progress={"current": 1, "max": 3}, suspendedOn=waits)
+    assert progress_update(own, 3) is None  # the workflow's own progress
+    sleeping = execution(
+        "Suspended", progress={**auto, "max": 1}, suspendedOn=[{"kind": "Suspension", "name": "s"}]
+    )
+    assert progress_update(sleeping, 1) is None

@@ -98,8 +98,10 @@ class ExecutionContext:
 
     @property
     def replaying(self) -> bool:
-        """True while the history records a step at the next position: the workflow is
-        re-running code it already ran in an earlier attempt (or claim)."""
+        """True while the history records a step at the next position.
+
+        The workflow is then re-running code it already ran in an earlier attempt (or claim).
+        """
         return self._index in self._by_index
 
     @property

@@ -84,8 +84,8 @@ _SKIP = object()
 
 def _prompt_value(name: str, prop: Mapping[str, Any], required: bool) -> Any:
     label = str(prop.get("title") or name)
-    if prop.get("description"):
-        label += f" ({prop['description']})"
+    for line in str(prop.get("description") or "").splitlines():  # the field's help (docstring)
+        click.echo(click.style(f"# {line}", dim=True))
     default = prop.get("default")
     if "enum" in prop:
         choices = {str(v): v for v in prop["enum"]}

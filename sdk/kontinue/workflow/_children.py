@@ -82,7 +82,11 @@ def _outcome(state: ChildState, result_type: Any) -> Any:
             f"child execution {state.name} was canceled", child=state.name
         )
     raise errors.ChildFailedError(
-        f"child execution {state.name} failed: {message}".rstrip(": "), child=state.name
+        f"child execution {state.name} failed: {message}".rstrip(": "),
+        child=state.name,
+        cause=errors.ExecutionError.from_status(
+            dict(state.error or {}), message or f"execution {state.name} failed"
+        ),
     )
 
 

@@ -57,3 +57,23 @@ def test_attribute_docstrings_become_descriptions_for_dataclasses_and_models() -
     listed = json_schema(list[_Target])
     assert listed is not None
     assert listed["$defs"]["_Target"]["properties"]["cluster"]["description"]
+
+
+def test_untyped_arguments_are_any_json_and_no_argument_is_no_schema() -> None:
+    from kontinue.workflow import FunctionRegistry, function
+
+    registry = FunctionRegistry()
+
+    @function("untyped", registry=registry)
+    def untyped(ktx, args):  # type: ignore[no-untyped-def]  # noqa: ANN001
+        return args
+
+    @function("none", registry=registry)
+    def none(ktx: object) -> None:
+        return None
+
+    untyped_def, none_def = registry.get("untyped"), registry.get("none")
+    assert untyped_def is not None and none_def is not None
+    schema = untyped_def.arguments_schema()
+    assert schema is not None and "type" not in schema  # any JSON value validates
+    assert none_def.arguments_schema() is None

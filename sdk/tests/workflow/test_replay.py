@@ -359,8 +359,9 @@ def test_poll_until_checks_until_true_and_never_again_on_replay() -> None:
         return "ready"
 
     journal = MemoryJournal()
-    assert _run(registry, "poller", journal).kind == "released"
+    assert _run(registry, "poller", journal, hold=0.3).kind == "released"  # waits fit the hold
     assert len(checks) == 3
+    assert journal.suspensions.keys() == {"test-execution-suspend-1"}  # no timer needed
     journal.resume("test-execution-suspend-1")
     assert _run(registry, "poller", journal).result == "ready"
     assert len(checks) == 3  # the recorded poll is not repeated
@@ -421,3 +422,47 @@ def test_a_progress_the_workflow_sets_is_left_alone() -> None:
     journal.finish_child("o-execute-1", Phase.COMPLETED)
     assert _run(registry, "own", journal).kind == "completed"
     assert "progress" not in journal.execution()["status"]
+
+
+def test_a_poll_longer_than_the_hold_releases_on_durable_timers() -> None:
+    registry = FunctionRegistry()
+    checks: list[int] = []
+
+    def ready() -> bool:
+        checks.append(1)
+        return len(checks) >= 3
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> str:
+        kontinue.poll_until_named(
+            ktx, ready, kontinue.PollOptions(name="ready", interval="30s", display_name="Ready?")
+        )
+        return "ready"
+
+    journal = MemoryJournal("p")
+    first = _run(registry, "poller", journal, hold=1)
+    assert (first.kind, first.waiting_on) == ("released", [("Suspension", "p-ready-1")])
+    assert len(checks) == 1
+    timer = journal.suspensions["p-ready-1"]
+    assert timer.resume_at is not None and timer.resume_at > datetime.now(UTC)
+    assert journal.steps()["ready"].phase == "Running"
+    journal.resume("p-ready-1")  # the controller ends the timer at its time
+    second = _run(registry, "poller", journal, hold=1)
+    assert (second.kind, second.waiting_on) == ("released", [("Suspension", "p-ready-2")])
+    assert len(checks) == 2
+    journal.resume("p-ready-2")
+    assert _run(registry, "poller", journal, hold=1).result == "ready"
+    assert len(checks) == 3
+    assert journal.steps()["ready"].phase == "Completed"
+    assert _run(registry, "poller", journal, hold=1).result == "ready"
+    assert len(checks) == 3  # a replay does not poll again
+
+
+def test_a_poll_interval_must_be_positive() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.poll_until(ktx, lambda: True, interval=0)
+
+    assert isinstance(_run(registry, "poller", MemoryJournal()).error, errors.ValidationError)

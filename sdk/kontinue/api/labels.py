@@ -29,6 +29,12 @@ CREATED = f"{PREFIX}/created"
 """Annotation: when the creator built the Execution (microseconds), ordering executions created
 within the same second (``creationTimestamp`` has seconds only) for mutex and slot queues."""
 
+DISPLAY_NAME = f"{PREFIX}/display-name"
+"""Annotation: the human-readable name of the step that created an object (``StepOptions``)."""
+
+DESCRIPTION = f"{PREFIX}/description"
+"""Annotation: the description of the step that created an object (``StepOptions``)."""
+
 JOB_NAME = "batch.kubernetes.io/job-name"
 """Label the Job controller puts on a Job's pods (not ours: read to find a job step's pods)."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import manifests, names
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import JobState
 from kontinue.workflow._options import (
@@ -285,7 +285,11 @@ def _run(
             job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         if ktx.journal.job(job_name) is None:
             scope.enter_context(ktx.observe_step(name, step_type))
-            ktx.journal.create_job(job_name, name, spec, extra_labels, extra_annotations)
+            annotations = {
+                **extra_annotations,
+                **manifests.step_annotations(options.display_name, options.description),
+            }
+            ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
         running = ktx.record(name, index, step_type, options, child=job_name)
         running.phase = "Running"
         ktx.journal.record(running, replace=rerun)

@@ -76,6 +76,9 @@ has the table). Each template renders a YAML list of PolicyRules.
 - apiGroups: [kontinue.cloud]
   resources: [executions, suspensions, functions, scheduledexecutions]
   verbs: [get, list, watch]
+- apiGroups: [kontinue.cloud]
+  resources: [archivedexecutions]
+  verbs: [get, list]
 {{- if not .Values.ui.readOnly }}
 - apiGroups: [kontinue.cloud]
   resources: [executions]

@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 from rich.tree import Tree
 
-from kontinue.api import labels, schemas
+from kontinue.api import attempts, labels, schemas
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
@@ -277,7 +277,8 @@ def list_executions(
         ]  # fmt: skip
         if output == "wide":
             row += [
-                status.get("workerName") or "", str(len(status.get("attempts") or []) + 1),
+                status.get("workerName") or "",
+                str(status.get("attempt") or attempts.previous(status) + 1),
                 str(status.get("resumptions") or 0),
                 ((item["spec"].get("parent") or {}).get("name")) or "",
             ]  # fmt: skip
@@ -313,8 +314,8 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
     details = []
     if status.get("workerName"):
         details.append(f"worker {status['workerName']}")
-    if status.get("attempts"):
-        details.append(f"attempt {len(status['attempts']) + 1}")
+    if status.get("attempt") and int(status["attempt"]) > 1:
+        details.append(f"attempt {status['attempt']}")
     if status.get("resumptions"):
         details.append(f"{status['resumptions']} resumptions")
     if progress := _progress(status):
@@ -344,8 +345,14 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
             elif child in jobs:
                 label += f" -> job {child} {_job_phase(jobs[child])}"
             node.add(label)
-    for attempt_no, attempt in enumerate(status.get("attempts") or [], start=1):
-        tree.add(f"attempt {attempt_no} failed: {attempt.get('message', '')}")
+    listed = status.get("attempts") or []
+    for attempt_no, attempt in enumerate(listed, start=1):
+        if len(listed) == 1 and attempt.get("phase") in ("Executing", "Completed"):
+            break  # a single attempt that ran or runs fine says nothing the header does not
+        line = f"attempt {attempt_no} {_render.phase_text(attempt.get('phase'))}"
+        if attempt.get("message"):
+            line += f": {attempt['message']}"
+        tree.add(line)
     if status.get("phase") == "Completed":
         tree.add(f"result: {json.dumps(status.get('result'))}")
     elif status.get("error"):

@@ -65,6 +65,7 @@ class Cancellation:
                 continue
             status = {
                 "phase": SuspensionPhase.CANCELED.value,
+                "startedAt": suspension["metadata"].get("creationTimestamp"),
                 "finishedAt": timestamps.now(),
                 "message": reason,
             }

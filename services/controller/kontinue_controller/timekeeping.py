@@ -376,7 +376,8 @@ class Timekeeper:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
-            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
+            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer",
+                      "startedAt": current["metadata"].get("creationTimestamp")}  # fmt: skip
             try:
                 self.kube.merge_patch(
                     _kube.SUSPENSIONS,

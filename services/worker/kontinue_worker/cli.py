@@ -91,6 +91,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="this worker may not run Jobs (no RBAC for them): do not watch Jobs",
     )
+    parser.add_argument(
+        "--worker-version",
+        default=os.environ.get("KONTINUE_WORKER_VERSION", ""),
+        help="version this worker reports in the Functions it serves, e.g. the image tag "
+        "(default: $KONTINUE_WORKER_VERSION, else the kontinue SDK's)",
+    )
     _service.add_common_arguments(parser)
     _service.add_telemetry_arguments(parser, metrics_port=9465)
     args = parser.parse_args(argv)
@@ -126,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         lease_duration=args.lease_duration,
         grace=args.grace,
         job_steps=args.job_steps,
+        version=args.worker_version,
     )
     worker = Worker(kube, registry, config)
     stop = threading.Event()

@@ -7,13 +7,18 @@ itself with a last-seen time to the object's status.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
+import kontinue
 from kontinue.api import group, labels, names, timestamps
 from kontinue.client import _kube
 from kontinue.workflow import FunctionDef
 
 log = logging.getLogger(__name__)
+
+VERSION_ENV = "KONTINUE_WORKER_VERSION"
+"""The version a worker reports in the Functions it serves (default: the kontinue SDK's)."""
 
 
 def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, Any]:
@@ -40,6 +45,15 @@ def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, A
     }  # fmt: skip
 
 
+def worker_version(configured: str | None = None) -> str:
+    """What a worker reports as its version in the Functions it serves.
+
+    ``--worker-version`` / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of the workflows),
+    else the kontinue SDK it runs.
+    """
+    return configured or os.environ.get(VERSION_ENV) or f"kontinue {kontinue.__version__}"
+
+
 def register(
     kube: _kube.Kube,
     namespace: str,
@@ -47,9 +61,11 @@ def register(
     *,
     worker_group: str,
     worker: str,
+    version: str | None = None,
 ) -> None:
-    """Apply the Function objects and record this worker in their status."""
+    """Apply the Function objects and record this worker (name, version) in their status."""
     now = timestamps.now()
+    entry = {"name": worker, "lastSeen": now, "version": worker_version(version)}
     for definition in definitions:
         manifest = function_manifest(definition, worker_group)
         name = manifest["metadata"]["name"]
@@ -62,7 +78,7 @@ def register(
                 for w in (applied.get("status") or {}).get("workers") or []
                 if w.get("name") != worker
             ]
-            workers.append({"name": worker, "lastSeen": now})
+            workers.append(entry)
             try:
                 kube.merge_patch(
                     _kube.FUNCTIONS,

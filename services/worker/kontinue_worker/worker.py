@@ -57,6 +57,8 @@ class WorkerConfig:
     grace: float = 20.0
     job_steps: bool = True
     """Whether this worker may run Job steps (watches Jobs); without, a Job step fails."""
+    version: str = ""
+    """The version reported in the Functions it serves (default: see registration)."""
 
 
 class Worker:
@@ -104,6 +106,7 @@ class Worker:
                 list(self.registry),
                 worker_group=self.config.group,
                 worker=self.config.name,
+                version=self.config.version or None,
             )
         self.lease.start()
         self.hub.start()

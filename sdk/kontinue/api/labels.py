@@ -19,6 +19,13 @@ ROOT = f"{PREFIX}/root"
 WORKER_GROUP = f"{PREFIX}/worker-group"
 """Label: the worker group that serves an Execution or registered a Function."""
 
+WORKER_SCOPE = f"{PREFIX}/worker-scope"
+"""Label ``cluster`` on the Lease and Functions of a worker serving every namespace
+(``--all-namespaces``): they live in its own namespace, yet speak for all of them."""
+
+CLUSTER_SCOPE = "cluster"
+"""The value of :data:`WORKER_SCOPE` for a worker serving every namespace."""
+
 JOURNAL = f"{PREFIX}/journal"
 """Label: the Execution whose compacted journal chunk a ConfigMap holds."""
 

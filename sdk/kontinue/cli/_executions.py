@@ -52,7 +52,7 @@ def function_object(function: str, group: str) -> dict[str, Any]:
     namespace = client().namespace
     functions = client().kube.list(_kube.FUNCTIONS, namespace)["items"]
     served = [f for f in functions if (f["spec"].get("workerGroup") or "default") == group]
-    for candidate in served:
+    for candidate in served + _cluster_scoped_functions(group):
         if candidate["spec"]["name"] == function:
             return dict(candidate)
     known = sorted(f["spec"]["name"] for f in served)
@@ -62,6 +62,19 @@ def function_object(function: str, group: str) -> dict[str, Any]:
             f"function in namespace {namespace} (is a worker running? --no-check creates anyway)"
         )
     fail(f"unknown function {function!r} in group {group!r}; known: {', '.join(known)}")
+
+
+def _cluster_scoped_functions(group: str) -> list[dict[str, Any]]:
+    """Functions of workers serving every namespace (they live in those workers' namespace).
+
+    Empty when the user may not list Functions across namespaces.
+    """
+    selector = f"{labels.WORKER_SCOPE}={labels.CLUSTER_SCOPE}"
+    try:
+        found = client().kube.list(_kube.FUNCTIONS, None, label_selector=selector)["items"]
+    except (_kube.Forbidden, _kube.NotFound):
+        return []
+    return [f for f in found if (f["spec"].get("workerGroup") or "default") == group]
 
 
 def validate_arguments(function: Mapping[str, Any], arguments: Any) -> None:

@@ -457,9 +457,10 @@ class Timekeeper:
             return  # renewed (or deleted) since
         holder = (lease.get("spec") or {}).get("holderIdentity")
         group = lease["metadata"].get("labels", {}).get(labels.WORKER_GROUP, "default")
-        listing = self.kube.list(
+        scoped = lease["metadata"].get("labels", {}).get(labels.WORKER_SCOPE)
+        listing = self.kube.list(  # a worker serving every namespace ran executions anywhere
             _kube.EXECUTIONS,
-            key[1],
+            None if scoped == labels.CLUSTER_SCOPE else key[1],
             field_selector=f"spec.workerGroup={group},status.phase=Executing",
         )
         for obj in listing.get("items") or []:
@@ -469,7 +470,7 @@ class Timekeeper:
                 f"worker {holder} stopped renewing its lease; resuming",
                 workerName=None,
             ):
-                metrics.LEASE_TAKEOVERS.labels(namespace=key[1]).inc()
+                metrics.LEASE_TAKEOVERS.labels(namespace=obj["metadata"]["namespace"]).inc()
                 end_lost_attempt(obj, str(holder))
         try:
             self.kube.request(

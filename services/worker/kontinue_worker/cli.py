@@ -47,12 +47,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"directory to add to the import path (repeatable; ${PATH_ENV}, separated by "
         "':', adds more)",
     )
-    parser.add_argument(
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
         "--namespace",
         "-n",
         action="append",
         default=[],
         help="namespace to serve (repeatable; default: the kubeconfig's)",
+    )
+    scope.add_argument(
+        "--all-namespaces",
+        "-A",
+        action="store_true",
+        help="serve every namespace; the Lease and Functions live in the home namespace "
+        "(--home-namespace)",
+    )
+    parser.add_argument(
+        "--home-namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="with --all-namespaces: where its Lease and Functions live (default: "
+        "$POD_NAMESPACE, else the kubeconfig's namespace)",
     )
     parser.add_argument(
         "--group",
@@ -125,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     _service.start_telemetry(args, "kontinue-worker", name, kube)
     config = WorkerConfig(
         name=name,
-        namespaces=args.namespace or [kube.default_namespace],
+        namespaces=(
+            [args.home_namespace or kube.default_namespace]
+            if args.all_namespaces
+            else args.namespace or [kube.default_namespace]
+        ),
+        all_namespaces=args.all_namespaces,
         group=args.group,
         concurrency=args.concurrency,
         hold=args.hold,

@@ -28,6 +28,12 @@ def lease_name(worker: str) -> str:
     return names.child_name("kontinue-worker", names.sanitize(worker) or "worker")
 
 
+def cluster_scoped(lease: Mapping[str, Any]) -> bool:
+    """Whether the Lease is that of a worker serving every namespace."""
+    lease_labels = (lease.get("metadata") or {}).get("labels") or {}
+    return lease_labels.get(labels.WORKER_SCOPE) == labels.CLUSTER_SCOPE
+
+
 def served_functions(lease: Mapping[str, Any]) -> set[str]:
     """Functions a worker's Lease says it serves."""
     raw = (lease.get("metadata") or {}).get("annotations", {}).get(FUNCTIONS_ANNOTATION)
@@ -50,8 +56,10 @@ class LeaseKeeper(threading.Thread):
         functions: list[str],
         duration: int,
         stop: threading.Event,
+        cluster_scope: bool = False,
     ) -> None:
         super().__init__(name="lease", daemon=True)
+        self._cluster_scope = cluster_scope
         self._kube = kube
         self._namespaces = namespaces
         self._worker = worker
@@ -66,7 +74,9 @@ class LeaseKeeper(threading.Thread):
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {
                 "name": lease_name(self._worker),
-                "labels": {labels.WORKER_GROUP: self._group},
+                "labels": {labels.WORKER_GROUP: self._group,
+                           **({labels.WORKER_SCOPE: labels.CLUSTER_SCOPE}
+                              if self._cluster_scope else {})},
                 "annotations": {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions))},
             },
             "spec": {"holderIdentity": self._worker, "leaseDurationSeconds": self.duration,

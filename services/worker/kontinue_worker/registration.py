@@ -21,7 +21,9 @@ VERSION_ENV = "KONTINUE_WORKER_VERSION"
 """The version a worker reports in the Functions it serves (default: the kontinue SDK's)."""
 
 
-def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, Any]:
+def function_manifest(
+    definition: FunctionDef, worker_group: str, *, cluster_scope: bool = False
+) -> dict[str, Any]:
     """The Function object of ``definition`` as served by ``worker_group``."""
     spec: dict[str, Any] = {"name": definition.name, "workerGroup": worker_group}
     optional = {
@@ -35,6 +37,8 @@ def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, A
     }
     spec.update({k: v for k, v in optional.items() if v is not None})
     object_labels = {labels.WORKER_GROUP: worker_group}
+    if cluster_scope:  # served in every namespace by a worker of this (home) namespace
+        object_labels[labels.WORKER_SCOPE] = labels.CLUSTER_SCOPE
     if names.is_dns_label(names.sanitize(definition.name)):
         object_labels[labels.FUNCTION] = names.sanitize(definition.name)
     return {
@@ -62,12 +66,13 @@ def register(
     worker_group: str,
     worker: str,
     version: str | None = None,
+    cluster_scope: bool = False,
 ) -> None:
     """Apply the Function objects and record this worker (name, version) in their status."""
     now = timestamps.now()
     entry = {"name": worker, "lastSeen": now, "version": worker_version(version)}
     for definition in definitions:
-        manifest = function_manifest(definition, worker_group)
+        manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]
         applied = kube.apply(
             _kube.FUNCTIONS, namespace, name, manifest, field_manager="kontinue-worker"

@@ -59,6 +59,13 @@ class WorkerConfig:
     """Whether this worker may run Job steps (watches Jobs); without, a Job step fails."""
     version: str = ""
     """The version reported in the Functions it serves (default: see registration)."""
+    all_namespaces: bool = False
+    """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
+    where its Lease and Functions live (labelled with the cluster scope)."""
+
+    def watched(self) -> list[str | None]:
+        """The namespaces its watches cover (None: all of them)."""
+        return [None] if self.all_namespaces else list(self.namespaces)
 
 
 class Worker:
@@ -86,11 +93,12 @@ class Worker:
         self._slots = threading.Semaphore(config.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
         self.hub = WaitHub(
-            kube, config.namespaces, config.group, self.stop_event, jobs=config.job_steps
+            kube, config.watched(), config.group, self.stop_event, jobs=config.job_steps
         )
         self.lease = leasing.LeaseKeeper(
             kube, config.namespaces, worker=config.name, group=config.group,
             functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,
+            cluster_scope=config.all_namespaces,
         )  # fmt: skip
         self._threads: list[threading.Thread] = []
 
@@ -107,15 +115,16 @@ class Worker:
                 worker_group=self.config.group,
                 worker=self.config.name,
                 version=self.config.version or None,
+                cluster_scope=self.config.all_namespaces,
             )
         self.lease.start()
         self.hub.start()
         group = f"spec.workerGroup={self.config.group}"
-        for namespace in self.config.namespaces:
+        for scope in self.config.watched():
             for phase in ("Pending", ""):
-                source = f"{namespace}/{phase or 'new'}"
+                source = f"{scope or '*'}/{phase or 'new'}"
                 informer = Informer(
-                    self.kube, _kube.EXECUTIONS, namespace,
+                    self.kube, _kube.EXECUTIONS, scope,
                     field_selector=f"{group},status.phase={phase}",
                     on_event=functools.partial(self._candidate, source),
                     on_sync=functools.partial(self._sync, source),
@@ -123,19 +132,19 @@ class Worker:
                 )  # fmt: skip
                 self._threads.append(informer)
             own = Informer(
-                self.kube, _kube.EXECUTIONS, namespace,
+                self.kube, _kube.EXECUTIONS, scope,
                 field_selector=f"status.workerName={self.config.name}",
-                on_event=self._own_event, stop=self.stop_event, name=f"own-{namespace}",
+                on_event=self._own_event, stop=self.stop_event, name=f"own-{scope or '*'}",
             )  # fmt: skip
             self._threads.append(own)
             lease_watch = Informer(
                 self.kube,
                 _kube.LEASES,
-                namespace,
+                scope,
                 label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
                 on_event=self._lease_event,
                 stop=self.stop_event,
-                name=f"leases-{namespace}",
+                name=f"leases-{scope or '*'}",
             )
             self._threads.append(lease_watch)
         for thread in self._threads:
@@ -147,7 +156,7 @@ class Worker:
             "worker %s serving %s in %s (group %s, concurrency %d)",
             self.config.name,
             ", ".join(self.registry.names()),
-            ", ".join(self.config.namespaces),
+            "every namespace" if self.config.all_namespaces else ", ".join(self.config.namespaces),
             self.config.group,
             self.config.concurrency,
         )
@@ -235,7 +244,7 @@ class Worker:
     def _live_servers(self, namespace: str, function: str) -> bool:
         now = datetime.now(UTC)
         return any(
-            ns == namespace
+            (ns == namespace or leasing.cluster_scoped(lease))
             and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
             for (ns, _), lease in list(self._leases.items())

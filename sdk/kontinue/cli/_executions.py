@@ -52,7 +52,10 @@ def function_object(function: str, group: str) -> dict[str, Any]:
     namespace = client().namespace
     functions = client().kube.list(_kube.FUNCTIONS, namespace)["items"]
     served = [f for f in functions if (f["spec"].get("workerGroup") or "default") == group]
-    for candidate in served + _cluster_scoped_functions(group):
+    for candidate in served:
+        if candidate["spec"]["name"] == function:
+            return dict(candidate)
+    for candidate in _cluster_scoped_functions(group):
         if candidate["spec"]["name"] == function:
             return dict(candidate)
     known = sorted(f["spec"]["name"] for f in served)

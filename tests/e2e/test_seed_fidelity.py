@@ -118,7 +118,7 @@ def test_function_defaults_apply_to_executions_however_they_are_created(
     assert client.wait(defaulted, timeout=60)["status"]["policy"]["retry"]["retries"] == 2
 
     # recording the policy rides on the claim: a trivial execution still costs three writes
-    trivial = client.create_execution("defaulted-trivial")["metadata"]["name"]
+    trivial = client.create_execution("defaulted-trivial", name="trivial")["metadata"]["name"]
     done = client.wait(trivial, timeout=60)["status"]
     assert done["policy"]["retry"]["retries"] == 3
     writes = wait_for(

@@ -200,6 +200,7 @@ class ExecutionContext:
         resolve: Callable[[], T | None],
         describe: str,
         remaining: Callable[[], float | None] | None = None,
+        hold_until: float | None = None,
     ) -> T:
         """Wait until ``resolve()`` returns a value, for at most the hold time.
 
@@ -209,11 +210,14 @@ class ExecutionContext:
             describe: "what we wait for", used in the release message.
             remaining: seconds until resolution when known (a sleep): a wait longer than the
                 hold releases at once.
+            hold_until: when the hold ends (``time.monotonic()``), for a step that already
+                spent part of it (default: the hold time from now).
 
         Raises:
             Released: the wait outlasts the hold time; the execution is released.
         """
-        hold_until = time.monotonic() + self.hold
+        if hold_until is None:
+            hold_until = time.monotonic() + self.hold
         while True:
             self.check_cancelled()
             outcome = resolve()

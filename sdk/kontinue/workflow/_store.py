@@ -116,7 +116,7 @@ def poll_until_named(
                 ktx.cancelled.wait(interval.total_seconds())  # a short wait, in the worker
                 continue
             timers += 1
-            _wait_on_timer(ktx, name, index, options, started, timers, interval)
+            _wait_on_timer(ktx, name, index, options, started, timers, interval, hold_until)
             hold_until = time.monotonic() + ktx.hold
         record = ktx.record(
             name, index, "poll", options, started_at=started, finished_at=format_time(ktx.now())
@@ -149,6 +149,7 @@ def _wait_on_timer(
     started: str,
     number: int,
     interval: timedelta,
+    hold_until: float,
 ) -> None:
     """Wait for the next check on a durable timer (released when it outlasts the hold)."""
     timer = _timer_name(ktx, step, number)
@@ -179,5 +180,5 @@ def _wait_on_timer(
 
     ktx.await_resolution(
         [("Suspension", timer)], resolve, f"the next check of poll {step!r} at {resume_at}",
-        remaining,
+        remaining, hold_until,
     )  # fmt: skip

@@ -466,3 +466,17 @@ def test_a_poll_interval_must_be_positive() -> None:
         kontinue.poll_until(ktx, lambda: True, interval=0)
 
     assert isinstance(_run(registry, "poller", MemoryJournal()).error, errors.ValidationError)
+
+
+def test_a_poll_releases_once_its_waits_would_outlast_the_hold() -> None:
+    registry = FunctionRegistry()
+    checks: list[float] = []
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.poll_until(ktx, lambda: bool(checks.append(1)), interval=0.3)
+
+    outcome = _run(registry, "poller", MemoryJournal("q"), hold=0.5)
+    # one wait fits in the hold, the next would not: released on a timer, not held in the worker
+    assert (outcome.kind, outcome.waiting_on) == ("released", [("Suspension", "q-poll-1-1")])
+    assert len(checks) == 2

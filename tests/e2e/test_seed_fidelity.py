@@ -570,6 +570,9 @@ def test_execute_flags_of_the_seed_and_bench_parameters(
     assert report["created"] >= 5 and report["phases"] == {"Completed": report["created"]}
     bench_runs = client.list(label_selector=report["label"])
     assert {e["spec"]["arguments"]["n"] for e in bench_runs} == {2}
-    helped = _cli(kube_cluster, "bench", "--help").stdout
-    assert "[default: 10;" in helped  # max concurrency
-    assert "[default: 100.0;" in helped and "[default: 200;" in helped  # client QPS, burst
+    from kontinue.cli._bench import bench
+
+    defaults = {p.name: p.default for p in bench.params}
+    assert (defaults["max_concurrency"], defaults["client_qps"], defaults["client_burst"]) == (
+        10, 100.0, 200,
+    )  # fmt: skip

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
 IMAGE_PREFIX ?=
@@ -19,7 +19,16 @@ DOCKERFILES := services/controller/Dockerfile services/worker/Dockerfile service
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json
+deps: ## Install (as root, with apt) or name the system packages the Python tools need
+	@bash hack/ensure-deps.sh base
+
+deps-dev: ## The same for `make dev` (and check Go for the control-plane binaries)
+	@bash hack/ensure-deps.sh dev
+
+deps-test: ## The same for `make test` (adds tmux and Chromium for the terminal and UI tests)
+	@bash hack/ensure-deps.sh test
+
+$(STAMP): requirements-dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json | deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PACKAGES) -r requirements-dev.txt
@@ -42,10 +51,10 @@ cluster-down: ## Stop the local control plane and remove its state
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
 	rm -f $(LOCAL)/kubeconfig
 
-dev: install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
+dev: deps-dev install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
 	$(BIN)/kontinue dev
 
-test: install testbin ## Run every test (starts its own control plane)
+test: deps-test install testbin ## Run every test (starts its own control plane); installs what it needs first
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures

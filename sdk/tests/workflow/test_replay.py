@@ -378,7 +378,7 @@ def test_fan_out_progress_follows_finished_children_across_replays() -> None:
         second = kontinue.execute_sequential(
             ktx, [kontinue.ChildExecutionOptions(function="c") for _ in range(2)]
         )
-        return sum(first) + sum(second)
+        return int(sum(first) + sum(second))
 
     journal = MemoryJournal("f")
 
@@ -474,7 +474,11 @@ def test_a_poll_releases_once_its_waits_would_outlast_the_hold() -> None:
 
     @kontinue.function("poller", registry=registry)
     def poller(ktx: kontinue.ExecutionContext) -> None:
-        kontinue.poll_until(ktx, lambda: bool(checks.append(1)), interval=0.3)
+        def never() -> bool:
+            checks.append(1.0)
+            return False
+
+        kontinue.poll_until(ktx, never, interval=0.3)
 
     outcome = _run(registry, "poller", MemoryJournal("q"), hold=0.5)
     # one wait fits in the hold, the next would not: released on a timer, not held in the worker

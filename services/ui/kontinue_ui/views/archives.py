@@ -7,7 +7,7 @@ execution's page shows a live one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -87,7 +87,7 @@ def _owned_by(objects: list[dict[str, Any]], parent: str) -> list[dict[str, Any]
     return [o for o in objects if (o["metadata"].get("labels") or {}).get(labels.PARENT) == parent]
 
 
-def _depths(executions: list[Mapping[str, Any]]) -> dict[str, int]:
+def _depths(executions: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """How deep each execution sits in the tree (the root at 0), for indentation."""
     parents = {
         e["metadata"]["name"]: (e["metadata"].get("labels") or {}).get(labels.PARENT)

@@ -223,7 +223,10 @@ def test_schedules_and_archives(
 
 
 def test_bench_reports_throughput_and_latency(cli: Cli, hello: WorkerProcess) -> None:
-    args = ("bench", "hello-world", "--qps", "20", "--duration", "2s", "-p", "name=Bench")
+    args = (
+        "bench", "hello-world", "--qps", "20", "--duration", "2s", "-p", "name=Bench",
+        "--max-concurrency", "100",  # the rate, not the default cap of 10 in flight, decides
+    )  # fmt: skip
     report = cli.json(*args, "-n", cli.namespace)
     assert report["created"] >= 30 and report["finished"] == report["created"]
     assert report["phases"] == {"Completed": report["created"]}

@@ -199,6 +199,7 @@ def test_a_released_fan_out_ends_at_20_of_20_and_the_ui_shows_it_moving(
     assert done["phase"] == "Completed", done
     assert released  # the children's waits released it: progress had to survive that
     assert done["progress"] == {"current": 20, "max": 20, "summary": "20/20", "automatic": True}
+    print(f"progress the UI showed: {sorted(seen)}")  # a figure for the record (pytest -s)
     between = {v for v in seen if 0 < v < 20}
     assert len(between) >= 3, seen  # the UI showed it moving, not 0/20 then 20/20
     _, final = ui.get(f"/executions/{namespace}/{name}")
@@ -237,7 +238,11 @@ def test_execute_sequential_sleep_named_and_clear_progress(
 
 
 def test_a_long_poll_frees_the_worker_slot_between_checks(
-    client: Client, start_worker: StartWorker, tmp_path: Path, namespace: str
+    client: Client,
+    start_worker: StartWorker,
+    tmp_path: Path,
+    namespace: str,
+    kube_cluster: TestCluster,
 ) -> None:
     start_worker("fidelity_flows", path=FLOWS, hold=5, concurrency=1)
     marker = tmp_path / "ready"
@@ -272,6 +277,8 @@ def test_a_long_poll_frees_the_worker_slot_between_checks(
         return all(t["status"]["phase"] == "Completed" for t in found)
 
     wait_for("every timer to end", all_ended, timeout=20)
+    writes = _status_patches(kube_cluster, namespace, poller)
+    print(f"poll: {len(timers)} timers, {len(writes)} writes to the execution: {writes}")
 
 
 # -- suspensions --------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from apimetrics import pct, write_counts
 from benchcluster import create_namespace, start_cluster
 
 from kontinue.api import manifests, timestamps
-from kontinue.client import Kube, _kube
+from kontinue.client import Informer, Kube, _kube
 
 NAMESPACE = "bench-sleepers"
 IDENTITY = "bench-sleepers-controller"
@@ -146,62 +146,22 @@ class Recorder:
                 self.other_phases[phase] += 1
 
 
-class Watcher(threading.Thread):
-    """Follows one collection with a watch and hands every event (with when it came) on."""
-
-    def __init__(
-        self,
-        kube: Kube,
-        resource: _kube.Resource,
-        namespace: str,
-        handle: Callable[[str, dict[str, Any], float], None],
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"watch-{resource.plural}", daemon=True)
-        self.kube = kube
-        self.resource = resource
-        self.namespace = namespace
-        self.handle = handle
-        self.stop = stop
-        self.errors: list[str] = []
-        self.version = self._relist()
-
-    def _relist(self) -> str:
-        """List the collection (handing every object on) and return its resourceVersion."""
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                listing = self.kube.list(self.resource, self.namespace)
-                break
-            except _kube.ApiError as exc:
-                # a freshly installed CRD's storage may still be initializing (429)
-                if exc.status != 429 or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        now = time.time()
-        for obj in listing.get("items") or []:
-            self.handle("LISTED", obj, now)
-        return str(listing["metadata"]["resourceVersion"])
-
-    def run(self) -> None:
-        """Watch until stopped, resuming from the last resourceVersion seen."""
-        while not self.stop.is_set():
-            try:
-                for event, obj in self.kube.watch(
-                    self.resource, self.namespace, resource_version=self.version, timeout_seconds=30
-                ):
-                    seen = time.time()
-                    self.version = obj["metadata"]["resourceVersion"]
-                    if event != "BOOKMARK":
-                        self.handle(event, obj, seen)
-                    if self.stop.is_set():
-                        return
-            except _kube.Gone:
-                self.errors.append("watch expired; listed again")
-                self.version = self._relist()
-            except (_kube.ApiError, _kube.Unreachable) as exc:
-                self.errors.append(str(exc))
-                time.sleep(0.5)
+def watcher(
+    kube: Kube,
+    resource: _kube.Resource,
+    handle: Callable[[str, dict[str, Any], float], None],
+    stop: threading.Event,
+) -> Informer[dict[str, Any]]:
+    """Follows one collection and hands every event on with the time it arrived."""
+    return Informer(
+        kube,
+        resource,
+        NAMESPACE,
+        on_event=lambda event, obj: handle(event, obj, time.time()),
+        stop=stop,
+        name=f"watch-{resource.plural}",
+        watch_timeout=30,
+    )
 
 
 def _status_kib(status: str, field: str) -> int:
@@ -444,11 +404,12 @@ def main() -> int:
         create_namespace(kube, NAMESPACE)
         recorder = Recorder(count)
         watchers = [
-            Watcher(kube, _kube.SUSPENSIONS, NAMESPACE, recorder.on_suspension, stop),
-            Watcher(kube, _kube.EXECUTIONS, NAMESPACE, recorder.on_execution, stop),
+            watcher(kube, _kube.SUSPENSIONS, recorder.on_suspension, stop),
+            watcher(kube, _kube.EXECUTIONS, recorder.on_execution, stop),
         ]
-        for watcher in watchers:
-            watcher.start()
+        for informer in watchers:
+            informer.start()
+            informer.synced.wait(60)
 
         sampler: ProcessSampler | None = None
         if not args.controller_after:
@@ -575,9 +536,9 @@ def main() -> int:
         figures["controller_writes_incl_events_per_sleeper"] = round(
             (kontinue_ok + wake_writes["events"]) / count, 2
         )
-        for watcher in watchers:
-            if watcher.errors:
-                notes.append(f"{watcher.name}: {watcher.errors[:3]}")
+        for informer in watchers:
+            if informer.relists > 1:
+                notes.append(f"{informer.name}: listed {informer.relists} times (a watch expired)")
 
         width = max(len(k) for k in figures)
         print("kontinue sleepers benchmark (local control plane, this machine)")

@@ -159,6 +159,17 @@ class AttemptTimeoutError(KontinueError):
     default_retryable = True
 
 
+class StepObjectDeletedError(KontinueError):
+    """The object a recorded step created (a child, a Job, a Suspension) was deleted.
+
+    The step is not run again (a deleted Job would run its pod twice); the execution fails
+    and names the object. Not retryable: a retry would find the same history.
+    """
+
+    default_kind = ErrorKind.INTERNAL
+    default_retryable = False
+
+
 class InfrastructureError(KontinueError):
     """The Kubernetes API failed in a way a retry may fix."""
 
@@ -210,3 +221,11 @@ class Fenced(WorkflowInterrupt):
 
 class Canceled(WorkflowInterrupt):
     """The execution was canceled while running."""
+
+
+class Interrupted(WorkflowInterrupt):
+    """The worker could not reach the API server long enough to go on with this attempt.
+
+    Not a failure of the workflow: the worker hands the execution back (phase Pending) and a
+    later claim replays it; committed steps are not run again.
+    """

@@ -67,7 +67,7 @@ def test_a_restarted_controller_wakes_a_sleep_on_time(
 ) -> None:
     start_worker("engine_flows", path=FLOWS, hold=0)  # type: ignore[operator]
     name = client.create_execution(
-        "crashy", {"counter": "/dev/null", "go": "/dev/null", "sleep": 6}
+        "crashy", {"counter": "/dev/null", "go": "/dev/null", "sleep": 12}
     )["metadata"]["name"]
     suspension = wait_for(
         "the sleep",
@@ -78,7 +78,7 @@ def test_a_restarted_controller_wakes_a_sleep_on_time(
     assert resume_at is not None
     kontinue_controller.kill()  # mid-sleep
     time.sleep(2)
-    kontinue_controller.restart()  # waits out the old lease, then rebuilds its timers
+    kontinue_controller.restart()  # observes the old lease for its duration, rebuilds timers
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Completed"
     woke = parse_time(

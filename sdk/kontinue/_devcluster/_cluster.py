@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +86,8 @@ class LocalCluster:
         die_with_parent: let the kernel kill every component when the thread that
             called :meth:`start` dies (set False for a detached cluster).
         log: where progress lines go.
+        fsync: let etcd fsync its writes, as in production (the tests skip it for speed;
+            the reliability campaign and the benchmarks that compare engines keep it).
     """
 
     def __init__(
@@ -94,7 +97,9 @@ class LocalCluster:
         *,
         die_with_parent: bool = True,
         log: Callable[[str], None] = print,
+        fsync: bool = False,
     ) -> None:
+        self.fsync = fsync
         self.bin_dir = bin_dir
         self.workdir = workdir.resolve()
         self.die_with_parent = die_with_parent
@@ -220,7 +225,7 @@ class LocalCluster:
             f"--listen-peer-urls=http://127.0.0.1:{self.ports['etcd-peer']}",
             f"--initial-advertise-peer-urls=http://127.0.0.1:{self.ports['etcd-peer']}",
             f"--initial-cluster=default=http://127.0.0.1:{self.ports['etcd-peer']}",
-            "--unsafe-no-fsync=true",
+            f"--unsafe-no-fsync={'false' if self.fsync else 'true'}",
             "--log-level=warn",
             "--listen-metrics-urls=",
         )
@@ -411,3 +416,38 @@ class LocalCluster:
         pki = _pki.Pki(cluster.workdir / "pki")
         cluster._api = _http.ApiServer(server, pki.ca_cert, pki.admin_cert, pki.admin_key)
         return cluster
+
+    # -- faults (the reliability campaign) ---------------------------------------------------
+
+    def component(self, name: str) -> _process.Component:
+        """The running component named ``name`` (``etcd``, ``kube-apiserver``, ...)."""
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise ClusterError(f"no component {name}")
+
+    def pause(self, name: str) -> None:
+        """Freeze a component (SIGSTOP): its connections stay open and nothing answers."""
+        self.component(name).signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        """Let a paused component go on (SIGCONT)."""
+        self.component(name).signal(signal.SIGCONT)
+
+    def restart(self, name: str, *, kill: bool = True, timeout: float = 60.0) -> None:
+        """Stop a component (SIGKILL, or SIGTERM with ``kill=False``) and start it again.
+
+        etcd starts again from its data directory. Returns once the component is healthy.
+        """
+        component = self.component(name)
+        component.signal(signal.SIGCONT)
+        if kill:
+            component.kill()
+        else:
+            component.stop()
+        component.start()
+        if name == "etcd":
+            url = f"http://127.0.0.1:{self.ports['etcd']}/health"
+            self._wait("etcd /health", functools.partial(_http.probe, url), timeout, [component])
+        elif name == "kube-apiserver":
+            self._wait("kube-apiserver /readyz", self._apiserver_ready, timeout, [component])

@@ -88,3 +88,15 @@ class Component:
             if proc.poll() is None:
                 proc.kill()
         proc.wait()
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process, if it runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL and reap."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()

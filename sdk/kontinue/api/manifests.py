@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import group, labels, timestamps
+from kontinue.api import group, labels, names, timestamps
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,10 @@ def execution_manifest(
     if name:
         metadata["name"] = name
     else:
-        metadata["generateName"] = generate_name or f"{function.lower()}-"
+        # the function's name made a valid name prefix (a generated suffix of 5 follows)
+        metadata["generateName"] = (
+            generate_name or f"{names.sanitize(function)[:57] or 'execution'}-"
+        )
     object_labels = {labels.FUNCTION: function, labels.WORKER_GROUP: worker_group}
     spec: dict[str, Any] = {"function": function, "workerGroup": worker_group}
     if parent is not None:
@@ -203,7 +206,7 @@ def scheduled_run_manifest(
         timeout=defaults.get("timeout"),
         ttl=defaults.get("ttl"),
         mutex=(defaults.get("mutex") or {}).get("name"),
-        extra_labels={labels.SCHEDULE: meta["name"]},
+        extra_labels={labels.SCHEDULE: names.label_value(meta["name"])},
     )
     manifest["metadata"]["ownerReferences"] = [
         {

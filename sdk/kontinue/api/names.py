@@ -38,6 +38,15 @@ def child_name(parent: str, step: str) -> str:
     return _shorten(f"{parent}-{step}", MAX_NAME)
 
 
+def label_value(text: str) -> str:
+    """``text`` as a label value: itself when it fits, else shortened with a digest.
+
+    A text over 63 characters keeps its start and gains a digest of the whole, so two long
+    texts with a common prefix stay apart.
+    """
+    return _shorten(text, MAX_NAME).rstrip("-.")
+
+
 def function_object_name(function: str, worker_group: str) -> str:
     """Name of the Function object for ``function`` registered by ``worker_group``."""
     base = sanitize(function) or "function"

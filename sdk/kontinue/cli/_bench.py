@@ -8,6 +8,7 @@ terminal phase. API calls are throttled to ``--client-qps`` with bursts of ``--c
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -22,7 +23,8 @@ from kontinue.api.durations import parse_duration
 from kontinue.api.phases import execution_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
-from kontinue.client import Client, _kube
+from kontinue.client import _kube
+from kontinue.client._informer import DELETED, Informer
 
 BENCH_LABEL = f"{labels.PREFIX}/bench"
 
@@ -94,39 +96,19 @@ def _arguments(parameters: str | None, params: tuple[str, ...]) -> Any:
     return {**(base or {}), **pairs}
 
 
-def _watch(
-    c: Client, tally: Tally, selector: str, stop: threading.Event, ready: threading.Event
-) -> None:
-    version = c.kube.list(_kube.EXECUTIONS, c.namespace, label_selector=selector)["metadata"][
-        "resourceVersion"
-    ]
-    ready.set()  # nothing is created before the watch's starting point
-    while not stop.is_set():
-        try:
-            for _, obj in c.kube.watch(
-                _kube.EXECUTIONS, c.namespace, resource_version=version,
-                label_selector=selector, timeout_seconds=30,
-            ):  # fmt: skip
-                version = obj["metadata"]["resourceVersion"]
-                phase = execution_phase(obj)
-                name = obj["metadata"]["name"]
-                if not phase.terminal:
-                    continue
-                with tally.lock:
-                    if name in tally.finished or name not in tally.created:
-                        continue
-                    tally.finished.add(name)
-                    tally.latencies.append(time.monotonic() - tally.created[name])
-                    tally.phases[phase.value] = tally.phases.get(phase.value, 0) + 1
-                    tally.lock.notify_all()
-                if stop.is_set():
-                    return
-        except _kube.Gone:
-            version = c.kube.list(_kube.EXECUTIONS, c.namespace, label_selector=selector)[
-                "metadata"
-            ]["resourceVersion"]
-        except (_kube.Unreachable, _kube.ApiError):  # a dropped watch: resume where it was
-            stop.wait(0.5)
+def _count_finished(tally: Tally, event: str, obj: dict[str, Any]) -> None:
+    """An informer event: count the benchmark's executions as they reach a terminal phase."""
+    phase = execution_phase(obj)
+    name = obj["metadata"]["name"]
+    if event == DELETED or not phase.terminal:
+        return
+    with tally.lock:
+        if name in tally.finished or name not in tally.created:
+            return
+        tally.finished.add(name)
+        tally.latencies.append(time.monotonic() - tally.created[name])
+        tally.phases[phase.value] = tally.phases.get(phase.value, 0) + 1
+        tally.lock.notify_all()
 
 
 @click.command()
@@ -191,12 +173,18 @@ def bench(
     arguments = _arguments(parameters, params)
     run = uuid.uuid4().hex[:8]
     selector = f"{BENCH_LABEL}={run}"
-    tally, stop = Tally(), threading.Event()
+    tally = Tally()
     c = client()  # built here: click's context does not reach other threads
-    ready = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(c, tally, selector, stop, ready), daemon=True)
-    watcher.start()
-    if not ready.wait(30):
+    watcher: Informer[dict[str, Any]] = Informer(
+        c.kube,
+        _kube.EXECUTIONS,
+        c.namespace,
+        label_selector=selector,
+        on_event=functools.partial(_count_finished, tally),
+        name="bench-watch",
+        watch_timeout=30,
+    ).start()
+    if not watcher.synced.wait(30):  # nothing is created before the watch's starting point
         fail("the watch on the benchmark's executions did not start")
     api, pace = TokenBucket(client_qps, client_burst), TokenBucket(qps, 1)
     started = time.monotonic()
@@ -222,7 +210,7 @@ def bench(
     with tally.lock:
         while tally.in_flight() and time.monotonic() < deadline:
             tally.lock.wait(0.5)
-    stop.set()
+    watcher.stop()
     elapsed = time.monotonic() - started
     report = {
         "run": run,

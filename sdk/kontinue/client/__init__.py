@@ -1,6 +1,7 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client._informer import Informer
 from kontinue.client._kube import (
     AlreadyExists,
     ApiError,
@@ -9,6 +10,7 @@ from kontinue.client._kube import (
     Invalid,
     Kube,
     NotFound,
+    ServerError,
     TooLarge,
     Unreachable,
 )
@@ -20,9 +22,11 @@ __all__ = [
     "Conflict",
     "ExecutionHandle",
     "Forbidden",
+    "Informer",
     "Invalid",
     "Kube",
     "NotFound",
+    "ServerError",
     "TooLarge",
     "Unreachable",
     "SuspensionNotWaiting",

@@ -7,6 +7,7 @@ follows a watch from that resourceVersion until a terminal phase or the timeout.
 from __future__ import annotations
 
 import builtins
+import queue
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from kontinue.api import archive, labels, manifests, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import _kube
+from kontinue.client._informer import Informer
 from kontinue.workflow import _convert
 from kontinue.workflow._options import ExecuteOptions, TTLOptions
 
@@ -196,34 +198,31 @@ class Client:
     def watch(
         self, name: str | None = None, *, namespace: str | None = None, timeout: float | None = None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Stream ``(event type, Execution)`` from now (the current state first, as ADDED)."""
-        ns = self._ns(namespace)
-        selector = f"metadata.name={name}" if name else None
-        listing = self.kube.list(_kube.EXECUTIONS, ns, field_selector=selector)
-        for item in listing.get("items") or []:
-            yield "ADDED", item
-        version = listing["metadata"]["resourceVersion"]
+        """Stream ``(event type, Execution)`` from now (the current state first, as ADDED).
+
+        Backed by an :class:`~kontinue.client.Informer`: a dropped connection resumes where it
+        was, and an execution deleted while the watch was down is reported as DELETED.
+        """
+        events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while deadline is None or time.monotonic() < deadline:
-            left = 300 if deadline is None else max(1, int(deadline - time.monotonic()))
-            try:
-                for event, obj in self.kube.watch(
-                    _kube.EXECUTIONS,
-                    ns,
-                    resource_version=version,
-                    field_selector=selector,
-                    timeout_seconds=min(left, 300),
-                ):
-                    version = obj["metadata"]["resourceVersion"]
-                    if event != "BOOKMARK":
-                        yield event, obj
-            except _kube.Gone:
-                yield from self.watch(
-                    name,
-                    namespace=namespace,
-                    timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-                )
-                return
+        informer: Informer[dict[str, Any]] = Informer(
+            self.kube,
+            _kube.EXECUTIONS,
+            self._ns(namespace),
+            field_selector=f"metadata.name={name}" if name else None,
+            on_event=lambda event, obj: events.put((event, obj)),
+            name=f"watch-{name or 'executions'}",
+            watch_timeout=300 if timeout is None else max(1, min(300, int(timeout) + 1)),
+        ).start()
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                try:
+                    yield events.get(timeout=max(0.0, left))
+                except queue.Empty:
+                    continue
+        finally:
+            informer.stop()
 
     def wait(
         self, name: str, *, timeout: float | None = None, namespace: str | None = None

@@ -12,7 +12,9 @@ from __future__ import annotations
 import builtins
 import copy
 import json
+import random
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from kontinue.api import group
+from kontinue.client import _decode
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -68,14 +71,61 @@ class Gone(ApiError):  # noqa: N818
     """410: a watch's resourceVersion is too old; list again."""
 
 
+class ServerError(ApiError):
+    """5xx or 429: the API server (or etcd behind it) could not serve the request now.
+
+    The request may or may not have been applied; a retry after a pause is the answer.
+    """
+
+
 class Unreachable(Exception):  # noqa: N818
-    """The API server cannot be reached."""
+    """The API server cannot be reached, or the connection broke before the answer came.
+
+    A write that ends like this may have been applied: re-read to find out.
+    """
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is one a later retry of the same request may not meet."""
+    return isinstance(error, Unreachable | ServerError)
+
+
+class Backoff:
+    """Growing pauses with jitter between retries: ``first``, doubled up to ``cap`` seconds."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._next = first
+        self.attempts = 0
+
+    def pause(self) -> float:
+        """The next pause in seconds (0.5x to 1.5x the nominal value)."""
+        value = self._next * random.uniform(0.5, 1.5)
+        self._next = min(self._next * 2, self._cap)
+        self.attempts += 1
+        return value
+
+    def sleep(self, stop: threading.Event | None = None) -> bool:
+        """Wait the next pause; returns True when ``stop`` was set meanwhile."""
+        pause = self.pause()
+        if stop is not None:
+            return stop.wait(pause)
+        time.sleep(pause)
+        return False
+
+    def reset(self) -> None:
+        """Start again from the first pause."""
+        self._next = self._first
+        self.attempts = 0
 
 
 def _raise_for(status: int, data: bytes) -> None:
     try:
         payload = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
+        payload = {}
+    if not isinstance(payload, dict):
         payload = {}
     reason = str(payload.get("reason") or "")
     message = str(payload.get("message") or data[:500].decode(errors="replace"))
@@ -89,7 +139,10 @@ def _raise_for(status: int, data: bytes) -> None:
         403: Forbidden,
         422: Invalid,
         410: Gone,
+        429: ServerError,
     }
+    if status >= 500:
+        raise ServerError(status, reason, message)
     raise kinds.get(status, ApiError)(status, reason, message)
 
 
@@ -177,6 +230,10 @@ class Kube:
         self.user_agent = user_agent
         self.error_observer: Callable[[str, int], None] | None = None
         """Told of every failed request: the HTTP method and status (0: unreachable)."""
+        self.read_retries = 4
+        """Times a GET is retried after a transient failure (about 3 s of pauses in all)."""
+        self.trouble_at: float | None = None
+        """When (``time.monotonic()``) a request last failed transiently (None: never)."""
         self.host = cfg.host.rstrip("/")
         self._lock = threading.Lock()
         self._pool = urllib3.PoolManager(
@@ -235,10 +292,14 @@ class Kube:
         content_type: str | None = None,
         timeout: float = 30.0,
         raw: bool = False,
+        retries: int | None = None,
     ) -> Any:
         """One API request; returns the decoded JSON body or raises an :class:`ApiError`.
 
-        With ``raw`` the body comes back as text (pod logs).
+        With ``raw`` the body comes back as text (pod logs). A transient failure (see
+        :func:`is_transient`) is retried ``retries`` times with a growing pause; by default a
+        GET is retried :attr:`read_retries` times and nothing else is, because only the caller
+        of a write knows how to learn whether a lost answer hid a success.
         """
         url = self.host + path
         if params:
@@ -249,6 +310,26 @@ class Kube:
         if body is not None:
             data = json.dumps(body).encode()
             content_type = content_type or "application/json"
+        if retries is None:
+            retries = self.read_retries if method == "GET" else 0
+        backoff = Backoff(first=0.2, cap=2.0)
+        while True:
+            try:
+                return self._send(method, url, data, content_type, timeout, raw)
+            except (Unreachable, ServerError):
+                if backoff.attempts >= retries:
+                    raise
+                backoff.sleep()
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        content_type: str | None,
+        timeout: float,
+        raw: bool,
+    ) -> Any:
         try:
             response = self._pool.request(
                 method,
@@ -258,16 +339,19 @@ class Kube:
                 timeout=urllib3.Timeout(connect=10, read=timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
+            self.trouble_at = time.monotonic()
             if self.error_observer is not None:
                 self.error_observer(method, 0)
             raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
         if response.status >= 400:
+            if response.status >= 500 or response.status == 429:
+                self.trouble_at = time.monotonic()
             if self.error_observer is not None:
                 self.error_observer(method, response.status)
             _raise_for(response.status, response.data)
         if raw:
             return response.data.decode(errors="replace")
-        return json.loads(response.data) if response.data else None
+        return _decode.loads(response.data) if response.data else None
 
     # -- objects -------------------------------------------------------------------------------
 
@@ -427,8 +511,12 @@ class Kube:
         label_selector: str | None = None,
         field_selector: str | None = None,
         timeout_seconds: int = 300,
+        on_open: Callable[[Any], None] | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Stream ``(type, object)`` watch events from ``resource_version`` (bookmarks included).
+
+        ``on_open`` receives the streaming response once it is open; its ``shutdown()`` ends
+        the stream from another thread.
 
         Raises:
             Gone: the resourceVersion is too old; list again.
@@ -456,10 +544,13 @@ class Kube:
                 timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
             )
         except urllib3.exceptions.HTTPError as exc:
+            self.trouble_at = time.monotonic()
             if self.error_observer is not None:
                 self.error_observer("WATCH", 0)
             raise Unreachable(f"cannot reach the Kubernetes API at {self.host}: {exc}") from exc
         try:
+            if on_open is not None:
+                on_open(response)
             if response.status >= 400:
                 if self.error_observer is not None:
                     self.error_observer("WATCH", response.status)
@@ -471,13 +562,13 @@ class Kube:
                     line, buffer = buffer.split(b"\n", 1)
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    event = _decode.loads(line)
                     if event.get("type") == "ERROR":
                         status = event.get("object") or {}
                         code = int(status.get("code") or 500)
                         _raise_for(code, json.dumps(status).encode())
                     yield event["type"], event["object"]
-        except urllib3.exceptions.HTTPError as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise Unreachable(f"watch interrupted: {exc}") from exc
         finally:
             response.close()

@@ -57,6 +57,8 @@ def _spawn(
     if rerun:
         child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         state = ktx.journal.child(child)
+    if state is None and recorded is not None and not rerun:
+        raise ktx.object_deleted("Execution", child, name)
     if state is None:
         scope.enter_context(ktx.observe_step(name, "execute"))
         data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
@@ -93,7 +95,8 @@ def _outcome(state: ChildState, result_type: Any) -> Any:
 def _finished(ktx: ExecutionContext, child: str) -> ChildState | None:
     state = ktx.journal.child(child)
     if state is None:
-        raise errors.InfrastructureError(f"child execution {child} does not exist")
+        step = next((s.name for s in ktx.journal.steps().values() if s.child == child), child)
+        raise ktx.object_deleted("Execution", child, step)
     return state if state.phase.terminal else None
 
 

@@ -185,6 +185,14 @@ class ExecutionContext:
             attempt=self.attempts + 1, **fields,
         )  # fmt: skip
 
+    def object_deleted(self, kind: str, name: str, step: str) -> errors.StepObjectDeletedError:
+        """The error for a recorded step whose object someone deleted."""
+        return errors.StepObjectDeletedError(
+            f"the {kind} {name} of step {step!r} was deleted; a step whose object was deleted "
+            "is not run again (start a new execution to run it again)",
+            child=name,
+        )
+
     def check_cancelled(self) -> None:
         """Unwind the workflow if the execution was canceled."""
         if self._journal.cancelled.is_set():

@@ -17,6 +17,7 @@ import pydantic
 import pydantic_core
 
 from kontinue import errors
+from kontinue.api import nesting
 from kontinue.workflow import _docstrings
 
 
@@ -48,8 +49,25 @@ def _plain_json(value: Any) -> bool:
     return False
 
 
+def check_depth(data: Any, what: str) -> None:
+    """Refuse JSON nested deeper than :data:`~kontinue.api.nesting.MAX_VALUE_DEPTH` levels.
+
+    Raises:
+        ValidationError: naming ``what``.
+    """
+    try:
+        nesting.check_depth(data, what)
+    except nesting.TooDeep as exc:
+        raise errors.ValidationError(str(exc)) from None
+
+
 def to_json(value: Any, what: str) -> Any:
-    """Convert ``value`` to plain JSON data; ``what`` names it in the error message."""
+    """Convert ``value`` to plain JSON data; ``what`` names it in the error message.
+
+    Raises:
+        ValidationError: it cannot become JSON, or nests deeper than kontinue accepts.
+    """
+    check_depth(value, what)
     if _plain_json(value):
         return value
     try:
@@ -67,6 +85,7 @@ def to_json(value: Any, what: str) -> Any:
         raise errors.ValidationError(
             f"{what} is not JSON-serializable ({type(value).__name__}): {exc}"
         ) from exc
+    check_depth(data, what)
     return data
 
 
@@ -81,7 +100,13 @@ def check_size(data: Any, limit: int, message: str) -> None:
 
 
 def from_json(data: Any, type_: Any, what: str) -> Any:
-    """Convert JSON data to ``type_`` (returned unchanged when ``type_`` is None or Any)."""
+    """Convert JSON data to ``type_`` (returned unchanged when ``type_`` is None or Any).
+
+    Raises:
+        ValidationError: it does not match the type, or nests deeper than kontinue accepts
+            (someone else wrote it: a resume payload, a forged status).
+    """
+    check_depth(data, what)
     if type_ is None or type_ is Any:
         return data
     try:

@@ -284,6 +284,8 @@ def _run(
                 return result
             job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         if ktx.journal.job(job_name) is None:
+            if recorded is not None and not rerun:
+                raise ktx.object_deleted("Job", job_name, name)
             scope.enter_context(ktx.observe_step(name, step_type))
             annotations = {
                 **extra_annotations,
@@ -297,7 +299,7 @@ def _run(
         def finished() -> JobState | None:
             state = ktx.journal.job(job_name)
             if state is None:
-                raise errors.InfrastructureError(f"job {job_name} disappeared while it was awaited")
+                raise ktx.object_deleted("Job", job_name, name)
             return state if state.finished else None
 
         state = ktx.await_resolution([("Job", job_name)], finished, f"job {job_name}")

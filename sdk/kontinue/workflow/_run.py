@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
-from kontinue.api import attempts, durations, policy
+from kontinue.api import attempts, durations, nesting, policy
+from kontinue.api.digests import json_digest
+from kontinue.api.messages import truncate_message
 from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
@@ -31,7 +34,7 @@ MAX_RESULT_BYTES = 512 * 1024
 class Outcome:
     """How one attempt ended."""
 
-    kind: Literal["completed", "failed", "released", "canceled", "fenced"]
+    kind: Literal["completed", "failed", "released", "canceled", "fenced", "interrupted"]
     result: Any = None
     error: BaseException | None = None
     waiting_on: list[tuple[str, str]] = field(default_factory=list)
@@ -43,7 +46,7 @@ def error_status(error: BaseException) -> dict[str, Any]:
     if isinstance(error, errors.KontinueError):
         status: dict[str, Any] = {
             "kind": str(error.kind),
-            "message": str(error),
+            "message": truncate_message(str(error)),
             "retryable": error.retryable,
         }
         if error.child:
@@ -51,7 +54,30 @@ def error_status(error: BaseException) -> dict[str, Any]:
         return status
     text = str(error)
     message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return {"kind": str(errors.ErrorKind.EXECUTION), "message": message, "retryable": True}
+    return {
+        "kind": str(errors.ErrorKind.EXECUTION),
+        "message": truncate_message(message),
+        "retryable": True,
+    }
+
+
+def check_arguments(execution: Mapping[str, Any]) -> None:
+    """Refuse arguments nested too deeply, or changed since the first attempt read them.
+
+    Raises:
+        ValidationError: the arguments cannot be used (the message names ``spec.arguments``).
+    """
+    raw = (execution.get("spec") or {}).get("arguments")
+    try:
+        nesting.check_depth(raw, "spec.arguments")
+    except nesting.TooDeep as exc:
+        raise errors.ValidationError(str(exc)) from None
+    recorded = (execution.get("status") or {}).get("argumentsDigest")
+    if recorded and recorded != json_digest(raw):
+        raise errors.ValidationError(
+            "spec.arguments changed after the execution started; an execution's arguments "
+            "cannot change (start a new execution instead)"
+        )
 
 
 def _arguments(definition: FunctionDef, raw: Any) -> Any:
@@ -77,6 +103,7 @@ def run_attempt(
     ktx = ExecutionContext(journal, hold=hold, logger=logger, observer=observer)
     spec = journal.execution().get("spec") or {}
     try:
+        check_arguments(journal.execution())
         call_args: tuple[Any, ...] = (ktx,)
         if definition.takes_arguments:
             call_args += (_arguments(definition, spec.get("arguments")),)
@@ -98,6 +125,8 @@ def run_attempt(
         return Outcome("released", waiting_on=released.waiting_on, message=released.message)
     except errors.Fenced:
         return Outcome("fenced")
+    except errors.Interrupted as interrupted:
+        return Outcome("interrupted", message=str(interrupted))
     except errors.Canceled as canceled:
         return Outcome("canceled", message=str(canceled))
     except Exception as exc:  # noqa: BLE001 - every user error becomes the attempt's outcome
@@ -120,16 +149,24 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     if outcome.kind == "released":
         return {
             "phase": "Suspended",
-            "message": outcome.message,
+            "message": truncate_message(outcome.message),
             "suspendedOn": [{"kind": k, "name": n} for k, n in outcome.waiting_on],
+        }
+    if outcome.kind == "interrupted":
+        return {
+            "phase": "Pending",
+            "workerName": None,
+            "workerId": None,
+            "message": truncate_message(f"resuming after an interruption: {outcome.message}"),
+            "suspendedOn": None,
         }
     if outcome.kind == "canceled":
         return {
             "phase": "Canceled",
             "finishedAt": stamp,
-            "message": outcome.message,
+            "message": truncate_message(outcome.message),
             "suspendedOn": None,
-            "attempts": attempts.end(status, "Canceled", stamp, outcome.message),
+            "attempts": attempts.end(status, "Canceled", stamp, truncate_message(outcome.message)),
         }
     assert outcome.error is not None
     error = error_status(outcome.error)
@@ -151,7 +188,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
         "suspendedOn": None,
     }
     if error["retryable"] and len(previous) < int(retry.get("retries") or 0):
-        backoff = durations.parse_duration(retry.get("backoff") or "5s")
+        backoff = durations.parse_duration(retry.get("backoff") or "5s", clamp=True)
         patch.update(phase="Backoff", nextAttemptAt=format_time_ceil(now + backoff))
     else:
         patch.update(phase="Failed", finishedAt=stamp)

@@ -14,6 +14,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import names
 from kontinue.api.phases import SuspensionPhase
+from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import SuspensionState
 from kontinue.workflow._options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
@@ -31,10 +32,12 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
     duration = to_timedelta(options.duration)
     if duration < timedelta(0):
         raise errors.ValidationError(f"sleep duration must not be negative: {options.duration}")
-    name, index, _ = ktx.begin_step("sleep", options)
+    name, index, recorded = ktx.begin_step("sleep", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the sleep starts
         suspension_name = names.child_name(ktx.name, name)
         state = ktx.journal.suspension(suspension_name)
+        if state is None and recorded is not None:
+            raise ktx.object_deleted("Suspension", suspension_name, name)
         if state is None:
             scope.enter_context(ktx.observe_step(name, "sleep"))
             state = ktx.journal.create_suspension(
@@ -52,9 +55,11 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
 
         def resolve() -> object | None:
             current = ktx.journal.suspension(suspension_name)
-            if current is not None and current.phase == SuspensionPhase.CANCELED:
+            if current is None:
+                raise ktx.object_deleted("Suspension", suspension_name, name)
+            if current.phase == SuspensionPhase.CANCELED:
                 raise errors.Canceled(f"sleep {name!r} was canceled")
-            if current is not None and current.phase == SuspensionPhase.COMPLETED:
+            if current.phase == SuspensionPhase.COMPLETED:
                 return _DONE
             left = remaining()
             return _DONE if left is not None and left <= 0 else None
@@ -69,10 +74,12 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
 
 def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any:
     """Pause until resumed through the API, CLI or UI; returns the resume payload (or None)."""
-    name, index, _ = ktx.begin_step("suspend", options)
+    name, index, recorded = ktx.begin_step("suspend", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
         suspension_name = names.child_name(ktx.name, name)
         if ktx.journal.suspension(suspension_name) is None:
+            if recorded is not None:
+                raise ktx.object_deleted("Suspension", suspension_name, name)
             scope.enter_context(ktx.observe_step(name, "suspend"))
             ktx.journal.create_suspension(
                 suspension_name,
@@ -86,12 +93,14 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
         def resolve() -> SuspensionState | None:
             current = ktx.journal.suspension(suspension_name)
             if current is None:
-                raise errors.InfrastructureError(f"suspension {suspension_name} disappeared")
+                raise ktx.object_deleted("Suspension", suspension_name, name)
             if current.phase == SuspensionPhase.CANCELED:
                 raise errors.Canceled(f"suspension {name!r} was canceled")
             return current if current.phase == SuspensionPhase.COMPLETED else None
 
         label = options.display_name if options and options.display_name else name
-        return ktx.await_resolution(
+        data = ktx.await_resolution(
             [("Suspension", suspension_name)], resolve, f"suspension {label!r} to be resumed"
         ).data
+        _convert.check_depth(data, f"the resume payload of suspension {label!r}")
+        return data

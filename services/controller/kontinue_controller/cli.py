@@ -19,9 +19,17 @@ from kontinue.telemetry import tracing
 from kontinue_controller import metrics
 from kontinue_controller.handlers import build_registry
 from kontinue_controller.leadership import LeaderElector
+from kontinue_controller.resync import Resync
 from kontinue_controller.timekeeping import Timekeeper
 
 log = logging.getLogger("kontinue_controller")
+
+_DEEP_JSON_RECURSION = 25_000
+"""Recursion limit of the controller: kopf decodes every object the API server can hold (JSON
+nested up to 10,000 levels) with the standard decoder; the view keeps only slim copies."""
+
+_KOPF_STACK = 256 * 1024 * 1024
+"""Stack of kopf's thread, for that decoding (reserved address space, not memory)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--identity",
         default=None,
         help="this replica's name (default: host name and a random suffix)",
+    )
+    parser.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=300.0,
+        help="seconds between two full listings that catch up on lost events (default 300)",
     )
     _service.add_common_arguments(parser)
     _service.add_telemetry_arguments(parser, metrics_port=9464)
@@ -84,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     if stop.is_set():
         return 0
-    timekeeper = Timekeeper(kube, stop, identity=identity)
+    timekeeper = Timekeeper(kube, stop, identity=identity, leading=elector.valid)
     timekeeper.start()
     REGISTRY.register(metrics.ViewCollector(timekeeper.objects))
     metrics.LEADING.set(1)
@@ -109,9 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         stop.set()
 
-    # kopf runs in its own thread, so this (main) thread keeps the signal handlers
-    operator = threading.Thread(target=operate, name="kopf", daemon=True)
-    operator.start()
+    # kopf runs in its own thread, so this (main) thread keeps the signal handlers; one object
+    # nested deeper than Python's default recursion limit must not stop a watch
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), _DEEP_JSON_RECURSION))
+    previous_stack = threading.stack_size(_KOPF_STACK)
+    try:
+        operator = threading.Thread(target=operate, name="kopf", daemon=True)
+        operator.start()
+    finally:
+        threading.stack_size(previous_stack)
+    Resync(timekeeper, namespaces, stop, interval=args.resync_seconds).start()
     stop.wait()
     operator.join(timeout=15)
     metrics.LEADING.set(0)

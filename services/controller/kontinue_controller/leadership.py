@@ -1,19 +1,25 @@
 """Leader election over a coordination Lease: two replicas, one active.
 
 The leader renews the Lease every ``duration / 5`` seconds; a standby checks it at the same
-pace and takes it over (a write conditional on the resourceVersion it read) once it expired,
-so a standby takes over within one lease duration of the leader's death. A leader that cannot
-renew before its Lease expires stops leading (the process exits and is restarted).
+pace and takes it over (a write conditional on the resourceVersion it read) once it saw no
+renewal for a whole ``duration``, measured on its own monotonic clock from when it last saw
+``renewTime`` change (the replicas' wall clocks may disagree), so a standby takes over within
+about one lease duration of the leader's death.
+
+A leader acts only while its leadership is current (:meth:`LeaderElector.valid`): renewed
+within two thirds of the duration on its own monotonic clock. A leader that was paused (or cut
+off) longer does nothing until it has renewed again; if a standby took the Lease meanwhile, it
+stops leading (the process exits and is restarted) without having acted on stale leadership.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import leases
 from kontinue.api.timestamps import format_micro_time
 from kontinue.client import _kube
 
@@ -42,6 +48,15 @@ class LeaderElector(threading.Thread):
         self._stopping = stop
         self.leading = threading.Event()
         self.lost = threading.Event()
+        self._renewed_at = float("-inf")
+        self._observed: tuple[Any, Any] | None = None
+        self._observed_at = time.monotonic()
+
+    def valid(self) -> bool:
+        """Whether this replica leads now: it renewed within 2/3 of the lease duration."""
+        return self.leading.is_set() and (
+            time.monotonic() - self._renewed_at < self.duration * 2 / 3
+        )
 
     def _manifest(self, now: datetime, transitions: int) -> dict[str, Any]:
         stamp = format_micro_time(now)
@@ -62,8 +77,14 @@ class LeaderElector(threading.Thread):
             except _kube.AlreadyExists:
                 return False
             return True
-        holder = (current.get("spec") or {}).get("holderIdentity")
-        if holder != self.identity and not leases.lease_expired(current, now):
+        spec = current.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        signature = (holder, spec.get("renewTime") or spec.get("acquireTime"))
+        if signature != self._observed:
+            self._observed, self._observed_at = signature, time.monotonic()
+        silent = time.monotonic() - self._observed_at
+        seconds = float(spec.get("leaseDurationSeconds") or self.duration)
+        if holder and holder != self.identity and silent < seconds:
             return False
         transitions = int((current.get("spec") or {}).get("leaseTransitions") or 0)
         body = self._manifest(now, transitions + (holder != self.identity))
@@ -91,23 +112,22 @@ class LeaderElector(threading.Thread):
     def run(self) -> None:
         """Campaign, then renew; set ``lost`` when leadership ends."""
         interval = max(0.5, self.duration / 5)
-        last_renewal = datetime.now(UTC)
         while not self._stopping.is_set():
             try:
                 if not self.leading.is_set():
+                    started = time.monotonic()
                     if self._try_acquire():
                         log.info("%s is now the leader", self.identity)
-                        last_renewal = datetime.now(UTC)
+                        self._renewed_at = started
                         self.leading.set()
-                elif self._renew():
-                    last_renewal = datetime.now(UTC)
                 else:
-                    break
+                    started = time.monotonic()
+                    if not self._renew():
+                        break
+                    self._renewed_at = started
             except (_kube.ApiError, _kube.Unreachable) as exc:
                 log.warning("leader election: %s", exc)
-                if self.leading.is_set() and datetime.now(UTC) - last_renewal > timedelta(
-                    seconds=self.duration
-                ):
+                if self.leading.is_set() and time.monotonic() - self._renewed_at > self.duration:
                     break
             self._stopping.wait(interval)
         if self.leading.is_set() and not self._stopping.is_set():

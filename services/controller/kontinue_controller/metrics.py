@@ -20,8 +20,15 @@ from kontinue.api.phases import SuspensionPhase, suspension_phase
 
 LEASE_TAKEOVERS = Counter(
     "kontinue_lease_takeovers",
-    "Executions put back to Pending because their worker's Lease expired, by namespace.",
+    "Executions put back to Pending because their worker process is gone (its Lease expired, "
+    "was deleted, or a new process of the pod took it over), by namespace.",
     ["namespace"],
+)
+DUTY_RETRIES = Counter(
+    "kontinue_controller_duty_retries",
+    "Controller duties that failed (the API server unreachable, a 5xx...) and were scheduled "
+    "to run again, by duty.",
+    ["duty"],
 )
 TIMER_LATENESS = Histogram(
     "kontinue_controller_timer_lateness_seconds",

@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kontinue.api import labels, manifests, timestamps
+from kontinue.api import labels, manifests, names, timestamps
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import _kube
 from kontinue_controller.logic import cron
@@ -73,21 +73,26 @@ class Scheduler:
                 self._write(schedule, {"message": str(exc), "nextScheduleTime": None})
             return
         now = datetime.now(UTC)
-        runs = kube.list(_kube.EXECUTIONS, namespace, label_selector=f"{labels.SCHEDULE}={name}")[
-            "items"
-        ]
+        selector = f"{labels.SCHEDULE}={names.label_value(name)}"
+        runs = kube.list(_kube.EXECUTIONS, namespace, label_selector=selector)["items"]
         runs = [r for r in runs if self._owns(schedule, r)]
         since = timestamps.parse_time(status.get("lastScheduleTime")) or timestamps.parse_time(
             schedule["metadata"]["creationTimestamp"]
         )
         assert since is not None
-        due = cron.due(
-            expression,
-            zone,
-            since=since,
-            now=now,
-            starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
-        )
+        try:
+            due = cron.due(
+                expression,
+                zone,
+                since=since,
+                now=now,
+                starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
+            )
+        except cron.ScheduleError as exc:
+            if status.get("message") != str(exc):
+                self._tk.post_event(schedule, "InvalidSchedule", str(exc), warning=True)
+                self._write(schedule, {"message": str(exc), "nextScheduleTime": None})
+            return
         if due.too_late:
             self._tk.post_event(
                 schedule,

@@ -8,13 +8,21 @@ conditional on the resourceVersion seen, so a stale view can only cause a refuse
 - a sleep's Suspension completes at its ``resumeAt``;
 - a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved;
 - a Backoff execution goes back to Pending at ``nextAttemptAt``;
-- takeover: when a worker's Lease expires, its Executing executions go back to Pending;
+- takeover: when a worker's Lease expires, is deleted or changes holder, what its processes
+  held goes back to Pending (:mod:`~kontinue_controller.takeover`);
 - and it hands executions to the other duties: cancellation, timeouts, retention (TTL) and
   schedules (their own modules), each timer keyed by duty and object so that the many events
   of one object never pile up duplicate timers.
 
 The view keeps a slim copy of each object (no step log, stored values or result) and an index
 of children and suspensions by parent, so a cancellation finds a tree without a listing.
+
+No duty is lost to one failed call: a duty that raises (the API server unreachable, a 5xx, a
+timeout) runs again after a growing pause until it completes; every duty re-reads what it acts
+on, so running it again is safe. A resync lists every watched kind from time to time and feeds
+the view as a fresh listing would, so an event lost while a watch was down (a deletion above
+all) is caught up and every timer is derived again from the objects. Duties run only while this
+replica's leadership is current (see :class:`~kontinue_controller.leadership.LeaderElector`).
 """
 
 from __future__ import annotations
@@ -29,13 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import labels, leases, timestamps
+from kontinue.api import labels, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
+from kontinue.api.slim import slim
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
 from kontinue_controller.logic import deadlines, fan_out
-from kontinue_controller.lost_attempts import end_lost_attempt
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +61,19 @@ class Timers(threading.Thread):
 
     def __init__(self, stop: threading.Event, workers: int = 16) -> None:
         super().__init__(name="timers", daemon=True)
-        self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._heap: list[tuple[datetime, int, Callable[[], object]]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._stopping = stop
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="timer")
 
-    def at(self, when: datetime, callback: Callable[[], None]) -> None:
+    def at(self, when: datetime, callback: Callable[[], object]) -> None:
         """Run ``callback`` at ``when`` (at once if it is past)."""
         with self._cond:
             heapq.heappush(self._heap, (when, next(self._counter), callback))
             self._cond.notify()
 
-    def soon(self, callback: Callable[[], None]) -> None:
+    def soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the pool now (the watch's thread goes back to watching)."""
         self._pool.submit(self._call, callback)
 
@@ -85,43 +93,29 @@ class Timers(threading.Thread):
                 self._pool.submit(self._call, callback)
 
     @staticmethod
-    def _call(callback: Callable[[], None]) -> None:
+    def _call(callback: Callable[[], object]) -> None:
         try:
             callback()
         except Exception:  # noqa: BLE001 - one failed timer must not stop the others
             log.exception("timer callback failed")
 
 
-_BULKY_STATUS = ("state", "steps", "result", "attempts")
-
-
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of an object the controller's view keeps (no arguments, results, step logs)."""
-    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
-    if _LAST_APPLIED in (metadata.get("annotations") or {}):
-        annotations = dict(metadata["annotations"])
-        del annotations[_LAST_APPLIED]
-        metadata["annotations"] = annotations
-    kept = {**obj, "metadata": metadata}
-    spec = obj.get("spec")
-    if isinstance(spec, Mapping) and "arguments" in spec:
-        kept["spec"] = {k: v for k, v in spec.items() if k != "arguments"}
-    status = obj.get("status")
-    if isinstance(status, Mapping):
-        kept["status"] = {k: v for k, v in status.items() if k not in _BULKY_STATUS}
-    return kept
-
-
 class Timekeeper:
     """The controller's event-driven duties."""
 
-    def __init__(self, kube: _kube.Kube, stop: threading.Event, *, identity: str) -> None:
+    def __init__(
+        self,
+        kube: _kube.Kube,
+        stop: threading.Event,
+        *,
+        identity: str,
+        leading: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.kube = kube
         self._identity = identity
+        self._leading = leading
         self.timers = Timers(stop)
+        self._failures: dict[tuple[str, Key], int] = {}
         self._objects: dict[Key, dict[str, Any]] = {}
         self._waiters: dict[Key, set[tuple[str, str]]] = {}
         self._owned: dict[Key, set[str]] = {}  # (kind, namespace, parent) -> names
@@ -133,6 +127,7 @@ class Timekeeper:
         from kontinue_controller.cancellation import Cancellation
         from kontinue_controller.retention import Retention
         from kontinue_controller.schedules import Scheduler
+        from kontinue_controller.takeover import Takeover
         from kontinue_controller.timeouts import Timeouts
 
         self.admission = Admission(self)
@@ -140,6 +135,7 @@ class Timekeeper:
         self.timeouts = Timeouts(self)
         self.retention = Retention(self)
         self.scheduler = Scheduler(self)
+        self.takeover = Takeover(self)
 
     def start(self) -> None:
         """Start the timer thread."""
@@ -150,7 +146,7 @@ class Timekeeper:
         duty: str,
         key: Key,
         when: datetime,
-        callback: Callable[[], None],
+        callback: Callable[[], object],
         *,
         measured: bool = True,
     ) -> None:
@@ -173,14 +169,46 @@ class Timekeeper:
                 del duties[duty]
                 if not duties:
                     del self._due[key]
+            if not self._leading():
+                # leadership not confirmed (a pause, a lost renewal): try again shortly; a
+                # replica that lost it exits, and the new leader derives its own timers
+                self.at(duty, key, datetime.now(UTC) + timedelta(seconds=1), callback)
+                return
             if measured:
                 late = (datetime.now(UTC) - when).total_seconds()
                 metrics.TIMER_LATENESS.labels(duty=duty).observe(max(0.0, late))
-            callback()
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001 - the duty runs again until it is done
+                self._retry(duty, key, callback, exc)
+            else:
+                self._failures.pop((duty, key), None)
 
         self.timers.at(when, fire)
 
-    def soon(self, duty: str, key: Key, callback: Callable[[], None]) -> None:
+    def _retry(self, duty: str, key: Key, callback: Callable[[], object], exc: Exception) -> None:
+        """Run a failed duty again after a growing pause (0.5 s doubling, at most 30 s)."""
+        failures = self._failures.get((duty, key), 0) + 1
+        self._failures[(duty, key)] = failures
+        pause = min(30.0, 0.5 * 2 ** min(failures - 1, 6))
+        level = logging.WARNING if isinstance(exc, _kube.Unreachable | _kube.ServerError) else 0
+        if level:
+            log.warning("%s of %s/%s failed (%s); again in %.1fs", duty, *key[1:], exc, pause)
+        else:
+            log.exception("%s of %s/%s failed; again in %.1fs", duty, *key[1:], pause)
+        metrics.DUTY_RETRIES.labels(duty=duty).inc()
+        self.at(duty, key, datetime.now(UTC) + timedelta(seconds=pause), callback)
+
+    def api_trouble_until(self, grace: float) -> float:
+        """The monotonic time until which this controller counts as blind to renewals.
+
+        ``grace`` seconds after its last transient API failure: a worker must have had that
+        long to show a renewal this controller could see.
+        """
+        trouble = self.kube.trouble_at
+        return float("-inf") if trouble is None else trouble + grace
+
+    def soon(self, duty: str, key: Key, callback: Callable[[], object]) -> None:
         """Run ``callback`` now, once for the calls of the same duty and object in a second."""
         self.at(duty, key, datetime.now(UTC).replace(microsecond=0), callback, measured=False)
 
@@ -229,12 +257,12 @@ class Timekeeper:
         with self._lock:
             parents = list(self._waiters.get(key, ()))
         for parent in parents:
-            self.timers.soon(functools.partial(self._evaluate, parent))
+            self.soon("evaluate", ("Execution", *parent), functools.partial(self._evaluate, parent))
 
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
         """An Execution changed (or was listed)."""
         key = self._remember("Execution", event, obj)
-        schedule = (obj["metadata"].get("labels") or {}).get(labels.SCHEDULE)
+        schedule = _schedule_of(obj)
         phase = execution_phase(obj)
         if schedule and (event == "DELETED" or phase.terminal):
             self.scheduler.touch(key[1], schedule)
@@ -251,7 +279,7 @@ class Timekeeper:
                     for item in (obj.get("status") or {}).get("suspendedOn") or []:
                         target = (item["kind"], key[1], item["name"])
                         self._waiters.setdefault(target, set()).add(key[1:])
-                self.timers.soon(functools.partial(self._evaluate, key[1:]))
+                self.soon("evaluate", key, functools.partial(self._evaluate, key[1:]))
             elif phase == Phase.BACKOFF:
                 due = deadlines.backoff_end(obj) or datetime.now(UTC)
                 self.at("backoff", key, due, lambda: self._end_backoff(key[1], key[2]))
@@ -273,20 +301,9 @@ class Timekeeper:
         self._wake_waiters(key)
 
     def on_worker_lease(self, event: str | None, obj: dict[str, Any]) -> None:
-        """A worker's Lease changed: check it again when it would expire."""
+        """A worker's Lease was listed, changed or deleted (see :mod:`.takeover`)."""
         key = self._remember("Lease", event, obj)
-        if event == "DELETED":
-            return
-        expiry = leases.lease_expiry(obj)
-        if expiry is None:
-            return
-        version = obj["metadata"]["resourceVersion"]
-        self.at(
-            "lease",
-            key,
-            expiry + timedelta(milliseconds=50),
-            lambda: self._check_lease(key, version),
-        )
+        self.takeover.on_lease(event, key, obj)
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -348,7 +365,8 @@ class Timekeeper:
             execution_metrics.record_finished(updated)
         return updated
 
-    def _to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
+    def to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
+        """Put an execution back to Pending if it did not change since ``obj``; True if so."""
         status = {"phase": Phase.PENDING.value, "message": message, **extra}
         holds_none = execution_phase(dict(obj)) in (Phase.SUSPENDED, Phase.BACKOFF)
         if holds_none and ((obj.get("status") or {}).get("grants") or {}).get("slot"):
@@ -364,7 +382,7 @@ class Timekeeper:
             key = ("Execution", namespace, name)
             self.at("backoff", key, due, lambda: self._end_backoff(namespace, name))
             return
-        self._to_pending(current, "BackoffEnded", "retrying after backoff", nextAttemptAt=None)
+        self.to_pending(current, "BackoffEnded", "retrying after backoff", nextAttemptAt=None)
 
     def _end_sleep(self, namespace: str, name: str) -> None:
         # the view's copy first (one write, no read); a conflict means it changed: read, retry
@@ -443,40 +461,19 @@ class Timekeeper:
         progress = fan_out.progress_update(obj, sum(resolved))
         if all(resolved):
             waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
-            self._to_pending(
+            self.to_pending(
                 obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None,
                 **({"progress": progress} if progress else {}),
             )  # fmt: skip
         elif progress is not None:  # a released fan-out: its progress follows its children
             self.transition(obj, "Progress", {"progress": progress}, event=False)
 
-    def _check_lease(self, key: Key, version: str) -> None:
-        with self._lock:
-            lease = self._objects.get(key)
-        if lease is None or lease["metadata"]["resourceVersion"] != version:
-            return  # renewed (or deleted) since
-        holder = (lease.get("spec") or {}).get("holderIdentity")
-        group = lease["metadata"].get("labels", {}).get(labels.WORKER_GROUP, "default")
-        scoped = lease["metadata"].get("labels", {}).get(labels.WORKER_SCOPE)
-        listing = self.kube.list(  # a worker serving every namespace ran executions anywhere
-            _kube.EXECUTIONS,
-            None if scoped == labels.CLUSTER_SCOPE else key[1],
-            field_selector=f"spec.workerGroup={group},status.phase=Executing",
-        )
-        for obj in listing.get("items") or []:
-            if (obj.get("status") or {}).get("workerName") == holder and self._to_pending(
-                obj,
-                "TakenOver",
-                f"worker {holder} stopped renewing its lease; resuming",
-                workerName=None,
-            ):
-                metrics.LEASE_TAKEOVERS.labels(namespace=obj["metadata"]["namespace"]).inc()
-                end_lost_attempt(obj, str(holder))
-        try:
-            self.kube.request(
-                "DELETE",
-                _kube.LEASES.path(key[1], key[2]),
-                body={"preconditions": {"resourceVersion": version}},
-            )
-        except (_kube.Conflict, _kube.NotFound):
-            pass
+
+def _schedule_of(execution: Mapping[str, Any]) -> str | None:
+    """The ScheduledExecution that created ``execution`` (its owner), if any."""
+    if not (execution["metadata"].get("labels") or {}).get(labels.SCHEDULE):
+        return None
+    for owner in execution["metadata"].get("ownerReferences") or []:
+        if owner.get("kind") == "ScheduledExecution":
+            return str(owner.get("name"))
+    return None

@@ -1,16 +1,18 @@
 """A watch-fed, in-memory index of Execution summaries: what the list pages read.
 
-One listing (in pages of 500) and then one watch per namespace in scope (or one cluster-wide)
-keep it current, so listing, filtering, sorting and paginating 10,000 executions costs the API
-server nothing per page view. Only slim summaries are kept (an execution page reads the full
-object from the API server). A watch that expires (410 Gone) lists again; a lost connection is
-retried with a growing pause. Each UI process keeps its own cache.
+One :class:`~kontinue.client.Informer` per namespace in scope (or one cluster-wide) keeps it
+current (a listing in pages of 500, then a watch), so listing, filtering, sorting and paginating
+10,000 executions costs the API server nothing per page view. Only slim summaries are kept (an
+execution page reads the full object from the API server). A watch that expires (410 Gone)
+lists again and drops what was deleted meanwhile; a lost connection is retried with a growing
+pause. Each UI process keeps its own cache.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any
 from kontinue.api import labels as kontinue_labels
 from kontinue.api.timestamps import parse_time
 from kontinue.client import _kube
+from kontinue.client._informer import DELETED, Informer
 
 log = logging.getLogger(__name__)
 
@@ -84,35 +87,51 @@ class ExecutionCache:
         self._lock = threading.Lock()
         self._items: dict[tuple[str, str], Summary] = {}
         self._children: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._synced_scopes: set[str | None] = set()
-        self._synced = threading.Event()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.error: str | None = None
+        self._informers: list[Informer[Summary]] = [
+            Informer(
+                kube,
+                _kube.EXECUTIONS,
+                scope,
+                transform=Summary.of,
+                on_event=self._apply,
+                stop=self._stopping,
+                name=f"cache-{scope or 'all'}",
+                watch_timeout=240,
+            )
+            for scope in self._scopes
+        ]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start one list-then-watch thread per scope."""
-        for scope in self._scopes:
-            thread = threading.Thread(
-                target=self._run, args=(scope,), name=f"cache-{scope or 'all'}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+        """Start following every scope."""
+        for informer in self._informers:
+            informer.start()
 
     def stop(self) -> None:
-        """Ask the watch threads to end (they notice within the watch timeout)."""
-        self._stopping.set()
+        """Stop following (blocked watches are shut down)."""
+        for informer in self._informers:
+            informer.stop()
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """Block until every scope has been listed once."""
-        return self._synced.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for informer in self._informers:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not informer.synced.wait(left):
+                return False
+        return True
 
     @property
     def synced(self) -> bool:
         """True once every scope has been listed."""
-        return self._synced.is_set()
+        return all(informer.synced.is_set() for informer in self._informers)
+
+    @property
+    def error(self) -> str | None:
+        """The last failure of a scope's listing or watch, until it recovers."""
+        return next((i.error for i in self._informers if i.error), None)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -137,62 +156,12 @@ class ExecutionCache:
         with self._lock:
             return sorted({s.function for s in self._items.values()})
 
-    # -- the watch loop ----------------------------------------------------------------------
+    # -- what the informers report -------------------------------------------------------------
 
-    def _run(self, scope: str | None) -> None:
-        pause = 0.5
-        while not self._stopping.is_set():
-            try:
-                version = self._relist(scope)
-                self.error = None
-                pause = 0.5
-                while not self._stopping.is_set():
-                    for event, obj in self._kube.watch(
-                        _kube.EXECUTIONS, scope, resource_version=version, timeout_seconds=240
-                    ):
-                        version = obj["metadata"].get("resourceVersion", version)
-                        if event != "BOOKMARK":
-                            self._apply(event, obj)
-            except _kube.Gone:
-                continue  # too old: list again at once
-            except (_kube.ApiError, _kube.Unreachable) as exc:
-                self.error = str(exc)
-                log.warning("execution watch (%s) failed, retrying: %s", scope or "all", exc)
-                self._stopping.wait(pause)
-                pause = min(pause * 2, 30.0)
-            except Exception:  # never let the cache thread die silently
-                log.exception("execution cache (%s) failed, retrying", scope or "all")
-                self._stopping.wait(pause)
-                pause = min(pause * 2, 30.0)
-
-    def _relist(self, scope: str | None) -> str:
-        seen: dict[tuple[str, str], Summary] = {}
-        token: str | None = None
-        while True:
-            page = self._kube.list(_kube.EXECUTIONS, scope, limit=500, continue_token=token)
-            for obj in page.get("items") or []:
-                summary = Summary.of(obj)
-                seen[(summary.namespace, summary.name)] = summary
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                version = str(page["metadata"]["resourceVersion"])
-                break
-        with self._lock:
-            for key in [k for k in self._items if scope is None or k[0] == scope]:
-                if key not in seen:
-                    self._forget(key)
-            for summary in seen.values():
-                self._store(summary)
-            self._synced_scopes.add(scope)
-            if len(self._synced_scopes) == len(self._scopes):
-                self._synced.set()
-        return version
-
-    def _apply(self, event: str, obj: Mapping[str, Any]) -> None:
-        summary = Summary.of(obj)
+    def _apply(self, event: str, summary: Summary) -> None:
         key = (summary.namespace, summary.name)
         with self._lock:
-            if event == "DELETED":
+            if event == DELETED:
                 self._forget(key)
             else:
                 self._store(summary)

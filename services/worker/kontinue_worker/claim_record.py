@@ -2,6 +2,11 @@
 
 Both ride on the claim's one status write (see :mod:`kontinue.api.attempts` and
 :mod:`kontinue.api.policy`), so a trivial execution still costs create, claim, complete.
+
+The claim works from the worker's slim copy of the execution (:mod:`kontinue.api.slim`: each
+attempt entry reduced to its phase), so it cannot rewrite the attempt list: it names the running
+attempt with JSON patch operations on the stored list instead (append an entry, or set the
+worker of the entry still running), which the claim's resourceVersion precondition keeps exact.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 
 from kontinue.api import attempts, policy
 from kontinue.workflow import FunctionDef
+from kontinue_worker.patches import status_operations
 
 
 def attempt_number(execution: Mapping[str, Any]) -> int:
@@ -18,11 +24,28 @@ def attempt_number(execution: Mapping[str, Any]) -> int:
     return attempts.previous(execution.get("status")) + 1
 
 
-def claim_additions(
-    execution: Mapping[str, Any], definition: FunctionDef | None, worker: str, now: str
-) -> dict[str, Any]:
-    """Status fields a claim by ``worker`` adds: ``attempts`` and, the first time, ``policy``."""
-    fields: dict[str, Any] = {"attempts": attempts.claimed(execution.get("status"), worker, now)}
-    defaults = definition.defaults() if definition is not None else None
-    fields.update(policy.claim_fields(execution, defaults))
-    return fields
+def claim_operations(
+    execution: Mapping[str, Any],
+    patch: Mapping[str, Any],
+    definition: FunctionDef | None,
+    worker: str,
+    now: str,
+) -> list[dict[str, Any]]:
+    """The claim's JSON patch: the merge-style ``patch``, the policy, the running attempt."""
+    status = execution.get("status") or {}
+    fields = dict(patch)
+    fields.update(
+        policy.claim_fields(execution, definition.defaults() if definition is not None else None)
+    )
+    operations = status_operations(execution.get("status"), fields)
+    listed = status.get("attempts")
+    if not isinstance(listed, list) or not listed:
+        entry = attempts.claimed(status, worker, now)[-1]
+        operations.append({"op": "add", "path": "/status/attempts", "value": [entry]})
+    elif attempts.running(status) is not None:  # the same attempt goes on: name its worker
+        path = f"/status/attempts/{len(listed) - 1}/workerName"
+        operations.append({"op": "add", "path": path, "value": worker})
+    else:
+        entry = {"phase": attempts.RUNNING, "startedAt": now, "workerName": worker}
+        operations.append({"op": "add", "path": "/status/attempts/-", "value": entry})
+    return operations

@@ -158,12 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        worker.start()
+        worker.start(abort=stop)  # a signal during start-up ends its retries
     except (_kube.ApiError, _kube.Unreachable) as exc:
+        if stop.is_set():
+            return 0
         print(f"kontinue-worker: cannot start: {exc}", file=sys.stderr)
         return 1
-    stop.wait()
+    while not stop.wait(0.5):
+        if worker.lost.is_set():
+            break
     logging.getLogger(__name__).info("shutting down")
     worker.shutdown()
     tracing.flush()
-    return 0
+    return 1 if worker.lost.is_set() else 0

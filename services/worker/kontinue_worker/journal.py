@@ -24,13 +24,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import labels, manifests, names
-from kontinue.api.phases import Phase, execution_phase, job_end, suspension_phase
+from kontinue.api import labels, manifests, names, nesting
+from kontinue.api.digests import json_digest
+from kontinue.api.messages import truncate_message
+from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.client import _kube
 from kontinue.telemetry import trace_ids
@@ -44,10 +46,15 @@ from kontinue.workflow import (
     SuspensionState,
     finish_status,
 )
+from kontinue_worker.claims import applied, holds
 from kontinue_worker.patches import status_operations
+from kontinue_worker.patience import DEFAULT_PATIENCE
+from kontinue_worker.patience import Patience as _Patience
 from kontinue_worker.waiting import WaitHub
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _MAX_CONFLICT_RETRIES = 8
 
@@ -59,6 +66,29 @@ COMPACT_BYTES = 384 * 1024
 
 CHUNK_BYTES = 640 * 1024
 """Most stored-value bytes one chunk takes (ConfigMaps hold at most 1 MiB)."""
+
+
+def _version(obj: Mapping[str, Any]) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
+    """What the first write of a claim adds: the arguments' digest, unless recorded already.
+
+    A later attempt that reads other arguments fails (see ``check_arguments``); the digest rides
+    along with a write the attempt makes anyway.
+    """
+    if (execution.get("status") or {}).get("argumentsDigest"):
+        return {}
+    arguments = (execution.get("spec") or {}).get("arguments")
+    if nesting.nesting_depth(arguments, stop_after=nesting.MAX_VALUE_DEPTH) > (
+        nesting.MAX_VALUE_DEPTH
+    ):
+        return {}  # refused by the attempt; nothing to pin
+    return {"argumentsDigest": json_digest(arguments)}
 
 
 def _size(value: Any) -> int:
@@ -102,17 +132,39 @@ def child_state(obj: Mapping[str, Any]) -> ChildState:
 
 
 class KubeJournal:
-    """Journal of one execution claimed by this worker (claim counter ``claim``)."""
+    """Journal of one execution claimed by this worker process (claim counter ``claim``).
+
+    Args:
+        kube: the API client.
+        execution: the execution as the claim wrote it.
+        worker: the identity of this worker process (``status.workerId``).
+        hub: the watch-fed caches of children, suspensions and Jobs.
+        patience: seconds each API operation rides out transient failures.
+        stop: set when the worker stops (ends the retries early).
+
+    Raises:
+        Interrupted: the journal chunks could not be read within the patience.
+    """
 
     def __init__(
-        self, kube: _kube.Kube, execution: dict[str, Any], *, worker: str, hub: WaitHub
+        self,
+        kube: _kube.Kube,
+        execution: dict[str, Any],
+        *,
+        worker: str,
+        hub: WaitHub,
+        patience: float = DEFAULT_PATIENCE,
+        stop: threading.Event | None = None,
     ) -> None:
         self._kube = kube
         self._obj = execution
         self._worker = worker
         self._hub = hub
+        self.patience = patience
+        self._stopping = stop
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
+        self._first_write = _arguments_digest(execution)
         self._steps: dict[str, StepRecord] = {}
         self._archived_steps: dict[str, StepRecord] = {}
         self._archived_state: dict[str, Any] = {}
@@ -159,6 +211,8 @@ class KubeJournal:
 
     def observe(self, current: Mapping[str, Any], *, gone: bool = False) -> None:
         """A newer copy of the execution from the watch: unwind if it was taken away."""
+        if not gone and _version(current) < _version(self._obj):
+            return  # a late event from before this claim
         if gone or not self._still_mine(current):
             status = current.get("status") or {}
             phase = status.get("phase") or "gone"
@@ -171,21 +225,33 @@ class KubeJournal:
     # -- fenced writes -----------------------------------------------------------------------
 
     def _still_mine(self, current: Mapping[str, Any]) -> bool:
-        status = current.get("status") or {}
-        return (
-            status.get("workerName") == self._worker
-            and int(status.get("claim") or 0) == self._claim
-            and status.get("phase") == Phase.EXECUTING
-        )
+        return holds(current, self._worker, self._claim)
 
     def write(self, status_patch: Mapping[str, Any]) -> None:
-        """Merge ``status_patch`` (plus pending step records) into the status, fenced."""
+        """Merge ``status_patch`` (plus pending step records) into the status, fenced.
+
+        Conditional on the resourceVersion last seen. A conflict re-reads: still this claim
+        means retry on the new version, anything else means fenced. A failure that leaves the
+        outcome unknown (the connection broke, the server timed out) re-reads as well: the
+        same version means it was not applied, the patch's values present mean it was (its
+        answer was lost), and otherwise it is retried or fenced as after a conflict. So a step
+        is never written twice nor dropped. Transient failures are retried with backoff for
+        :attr:`patience` seconds; then the attempt is interrupted (released for a later claim).
+
+        Raises:
+            Fenced: the execution is no longer this claim's (or was deleted).
+            Interrupted: the API server could not be reached for too long.
+            ValidationError: the API server refused the status (too large, invalid).
+        """
         with self._lock:
-            patch = dict(status_patch)
+            patch = {**self._first_write, **status_patch}
             if self._pending:
                 steps = dict(patch.get("steps") or {})
                 patch["steps"] = {**self._pending, **steps}
-            for _ in range(_MAX_CONFLICT_RETRIES):
+            retry = _Patience(self.patience, self._stopping)
+            conflicts = 0
+            while True:
+                base = self._obj["metadata"]["resourceVersion"]
                 try:
                     self._obj = self._kube.json_patch(
                         _kube.EXECUTIONS,
@@ -193,39 +259,75 @@ class KubeJournal:
                         self.name,
                         status_operations(self._obj.get("status"), patch),
                         subresource="status",
-                        resource_version=self._obj["metadata"]["resourceVersion"],
+                        resource_version=base,
                     )
-                    self._pending.clear()
-                    for name, raw in (patch.get("steps") or {}).items():
-                        if raw is not None:
-                            self._steps[name] = StepRecord.from_status(name, raw)
-                    return
                 except _kube.Conflict:
-                    current = self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
-                    if current is None or not self._still_mine(current):
-                        log.warning(
-                            "execution %s/%s is no longer claimed by %s (claim %d): fenced",
-                            self.namespace,
-                            self.name,
-                            self._worker,
-                            self._claim,
-                        )
-                        raise errors.Fenced(f"lost the claim on {self.name}") from None
-                    self._obj = current
-                    self._parse_steps()
-                    if (current.get("spec") or {}).get("cancel"):
-                        self._cancelled.set()
+                    conflicts += 1
+                    if conflicts > _MAX_CONFLICT_RETRIES:
+                        raise errors.InfrastructureError(
+                            f"status of {self.name} kept changing under "
+                            f"{_MAX_CONFLICT_RETRIES} retries"
+                        ) from None
+                    if self._learn(patch, base, retry):
+                        break
+                    continue
+                except _kube.NotFound:
+                    raise self._fenced("it was deleted") from None
                 except _kube.TooLarge as exc:
                     raise errors.ValidationError(
                         f"the execution's status would exceed the object size limit: {exc.message}"
                     ) from exc
-                except (_kube.ApiError, _kube.Unreachable) as exc:
-                    raise errors.InfrastructureError(
-                        f"writing the status failed: {exc}", cause=exc
+                except _kube.Invalid as exc:
+                    raise errors.ValidationError(
+                        f"the API server refused the execution's status: {exc.message}"
                     ) from exc
-            raise errors.InfrastructureError(
-                f"status of {self.name} kept changing under {_MAX_CONFLICT_RETRIES} retries"
-            )
+                except (_kube.Unreachable, _kube.ServerError, _kube.ApiError) as exc:
+                    retry.wait(f"writing the status of {self.name}", exc)
+                    if self._learn(patch, base, retry):
+                        break
+                    continue
+                break
+            self._pending.clear()
+            self._first_write = {}
+            for name, raw in (patch.get("steps") or {}).items():
+                if raw is not None:
+                    self._steps[name] = StepRecord.from_status(name, raw)
+
+    def _learn(self, patch: Mapping[str, Any], base: str, retry: _Patience) -> bool:
+        """After a failed or unanswered write: True when it was applied after all.
+
+        Otherwise the journal holds the current object (still this claim) to write again on.
+        """
+        current = self._read(retry)
+        if current is None:
+            raise self._fenced("it was deleted")
+        version = current["metadata"]["resourceVersion"]
+        if version != base and applied(current.get("status") or {}, patch):
+            log.info("status write of %s: the write landed; only its answer was lost", self.name)
+            self._obj = current
+            return True
+        if not self._still_mine(current):
+            raise self._fenced("another claim holds it")
+        self._obj = current
+        self._parse_steps()
+        if (current.get("spec") or {}).get("cancel"):
+            self._cancelled.set()
+        return False
+
+    def _read(self, retry: _Patience) -> dict[str, Any] | None:
+        """GET the execution, retrying transient failures within ``retry``'s patience."""
+        while True:
+            try:
+                return self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
+            except (_kube.Unreachable, _kube.ServerError, _kube.ApiError) as exc:
+                retry.wait(f"reading {self.name}", exc)
+
+    def _fenced(self, why: str) -> errors.Fenced:
+        log.warning(
+            "execution %s/%s is no longer claimed by %s (claim %d): %s; fenced",
+            self.namespace, self.name, self._worker, self._claim, why,
+        )  # fmt: skip
+        return errors.Fenced(f"lost the claim on {self.name}: {why}")
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -241,10 +343,13 @@ class KubeJournal:
         count = int(((self._obj.get("status") or {}).get("journal") or {}).get("chunks") or 0)
         if not count:
             return
-        listing = self._kube.list(
-            _kube.CONFIGMAPS,
-            self.namespace,
-            label_selector=f"{labels.JOURNAL}={self._label_value()}",
+        listing = self._retrying(
+            f"reading the journal of {self.name}",
+            lambda: self._kube.list(
+                _kube.CONFIGMAPS,
+                self.namespace,
+                label_selector=f"{labels.JOURNAL}={self._label_value()}",
+            ),
         )
         chunks = {item["metadata"]["name"]: item for item in listing.get("items") or []}
         for index in range(count):
@@ -297,9 +402,9 @@ class KubeJournal:
             self._kube.create(_kube.CONFIGMAPS, self.namespace, chunk)
         except _kube.AlreadyExists:
             pass  # an earlier run of this claim chain wrote the same committed steps
-        except _kube.ApiError as exc:
+        except (_kube.ApiError, _kube.Unreachable) as exc:
             log.warning("compacting the journal of %s failed: %s", self.name, exc)
-            return {}
+            return {}  # the next store step tries again
         for name, raw in moved_steps.items():
             self._archived_steps[name] = StepRecord.from_status(name, raw)
         self._archived_state.update(moved_state)
@@ -343,18 +448,40 @@ class KubeJournal:
         )  # fmt: skip
         self._hub.observe("Execution", self._create_owned(_kube.EXECUTIONS, manifest))
 
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """``call()``, retried through transient failures within the patience.
+
+        Raises:
+            Interrupted: the failures outlasted the patience.
+        """
+        retry = _Patience(self.patience, self._stopping)
+        while True:
+            try:
+                return call()
+            except (_kube.Unreachable, _kube.ServerError) as exc:
+                retry.wait(what, exc)
+
     def _create_owned(self, resource: _kube.Resource, manifest: dict[str, Any]) -> dict[str, Any]:
         """Create a resource this execution owns, or adopt the one an earlier run created.
+
+        A create whose answer was lost is retried; the retry finds the object (AlreadyExists)
+        and adopts it after checking its owner.
 
         Raises:
             ValidationError: the name is taken by another owner's object, or it is invalid.
             InfrastructureError: the API server refused otherwise.
+            Interrupted: the API server could not be reached within the patience.
         """
         name, kind = manifest["metadata"]["name"], manifest["kind"]
         try:
-            return self._kube.create(resource, self.namespace, manifest)
+            return self._retrying(
+                f"creating {kind} {name}",
+                lambda: self._kube.create(resource, self.namespace, manifest),
+            )
         except _kube.AlreadyExists:
-            existing = self._kube.get(resource, self.namespace, name)
+            existing = self._retrying(
+                f"reading {kind} {name}", lambda: self._kube.get(resource, self.namespace, name)
+            )
             owner = (existing["metadata"].get("ownerReferences") or [{}])[0].get("uid")
             if owner != self._parent_base.uid:
                 raise errors.ValidationError(
@@ -372,7 +499,10 @@ class KubeJournal:
         """The watch-fed copy of a child resource, else a GET (fed back to the cache)."""
         obj = self._hub.lookup(kind, self.namespace, name)
         if obj is None:
-            obj = self._kube.get_or_none(resource, self.namespace, name)
+            obj = self._retrying(
+                f"reading {kind} {name}",
+                lambda: self._kube.get_or_none(resource, self.namespace, name),
+            )
             if obj is not None:
                 self._hub.observe(kind, obj)
         return obj
@@ -435,10 +565,13 @@ class KubeJournal:
 
     def job_pods(self, name: str) -> list[dict[str, Any]]:
         try:
-            pods = self._kube.list(
-                _kube.PODS, self.namespace, label_selector=f"{labels.JOB_NAME}={name}"
-            )["items"]
-        except (_kube.ApiError, _kube.Unreachable) as exc:
+            pods = self._retrying(
+                f"listing the pods of job {name}",
+                lambda: self._kube.list(
+                    _kube.PODS, self.namespace, label_selector=f"{labels.JOB_NAME}={name}"
+                )["items"],
+            )
+        except _kube.ApiError as exc:
             raise errors.InfrastructureError(
                 f"listing the pods of job {name} failed: {exc}"
             ) from exc
@@ -448,10 +581,13 @@ class KubeJournal:
 
     def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
         try:
-            return self._kube.pod_log(
-                self.namespace, pod, container=container, tail_lines=tail_lines
+            return self._retrying(
+                f"reading the logs of pod {pod}",
+                lambda: self._kube.pod_log(
+                    self.namespace, pod, container=container, tail_lines=tail_lines
+                ),
             )
-        except (_kube.ApiError, _kube.Unreachable) as exc:
+        except _kube.ApiError as exc:
             raise errors.InfrastructureError(
                 f"the logs of pod {pod} cannot be read: {exc}", cause=exc
             ) from exc
@@ -464,7 +600,7 @@ class KubeJournal:
     # -- status ------------------------------------------------------------------------------
 
     def set_message(self, message: str) -> None:
-        self.write({"message": message})
+        self.write({"message": truncate_message(message)})
         self._workflow_message = True
 
     def set_progress(self, progress: Progress | None) -> None:

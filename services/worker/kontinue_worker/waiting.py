@@ -1,8 +1,9 @@
-"""WaitHub: watch-fed caches of child Executions and Suspensions, and waiting on them.
+r"""WaitHub: watch-fed caches of child Executions and Suspensions, and waiting on them.
 
 Steps that wait (a child, a sleep, a suspension) block in :meth:`WaitHub.wait` until the watch
 reports a change of one of the objects they wait on, the hold time passes, or the execution is
-canceled: no polling.
+canceled: no polling. The caches are fed by :class:`~kontinue.client.Informer`\ s, so an object
+deleted while a watch was down leaves the cache at the next listing (and wakes its waiters).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from kontinue.api import labels
 from kontinue.client import _kube
-from kontinue_worker.watching import Informer
+from kontinue.client._informer import Informer
 
 Key = tuple[str, str, str]  # kind, namespace, name
 
@@ -45,7 +46,7 @@ class WaitHub:
         self._cache: dict[Key, dict[str, Any]] = {}
         self._changes: dict[Key, int] = {}
         self._cond = threading.Condition()
-        self.informers: list[Informer] = []
+        self.informers: list[Informer[dict[str, Any]]] = []
 
     def start(self) -> None:
         """Start the watches (children of the group's executions, its suspensions and Jobs)."""
@@ -58,7 +59,7 @@ class WaitHub:
             watched.append(("Job", _kube.JOBS, group))
         for namespace in self._namespaces:
             for kind, resource, selector in watched:
-                informer = Informer(
+                informer: Informer[dict[str, Any]] = Informer(
                     self._kube,
                     resource,
                     namespace,
@@ -67,8 +68,7 @@ class WaitHub:
                     on_event=functools.partial(self._event, kind),
                     name=f"hub-{kind.lower()}-{namespace or '*'}",
                 )
-                informer.start()
-                self.informers.append(informer)
+                self.informers.append(informer.start())
 
     @property
     def jobs(self) -> bool:

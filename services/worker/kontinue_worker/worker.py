@@ -8,9 +8,16 @@ watch brings the candidate back if it is still Pending. Every later write is fen
 :mod:`kontinue_worker.journal`). An execution asked to cancel is never claimed (the controller
 cancels it), nor one waiting for a mutex or a function slot the controller has not granted.
 
-A third watch (``status.workerName`` = this worker) tells a running attempt at once when its
-execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
+A third watch (``status.workerName`` = this worker's pod) tells a running attempt at once when
+its execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
 another worker: the attempt unwinds at its next step boundary and writes nothing more.
+
+Nothing is left Executing under this pod without a live attempt: the same watch feeds a
+reconciler that hands back (phase Pending) every execution Executing under this pod that no
+attempt of this process runs, whether a predecessor process (a container restarted in the same
+pod) held it, or an attempt ended without its outcome written (the API server was out of reach
+for longer than the patience). Transient API failures are retried (see
+:mod:`kontinue_worker.patience`), never turned into a failed attempt.
 
 Graceful shutdown (SIGTERM): stop claiming, give running attempts a grace period, then release
 what is still running (back to Pending) and delete the Lease.
@@ -23,6 +30,7 @@ import logging
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,15 +39,18 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import labels, leases
 from kontinue.api.phases import Phase, execution_phase
+from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_micro_time, format_time, parse_time
 from kontinue.client import _kube
+from kontinue.client._informer import Informer
 from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
+from kontinue_worker.claims import holds
 from kontinue_worker.journal import KubeJournal
+from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.waiting import WaitHub
-from kontinue_worker.watching import Informer
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +68,35 @@ class WorkerConfig:
     grace: float = 20.0
     job_steps: bool = True
     """Whether this worker may run Job steps (watches Jobs); without, a Job step fails."""
+    patience: float = DEFAULT_PATIENCE
+    """Seconds an API operation of an attempt rides out transient failures."""
+    identity: str = ""
+    """This process's identity (default: ``name`` plus a suffix drawn at start)."""
     version: str = ""
     """The version reported in the Functions it serves (default: see registration)."""
     all_namespaces: bool = False
     """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
     where its Lease and Functions live (labelled with the cluster scope)."""
 
+    def __post_init__(self) -> None:
+        if not self.identity:
+            self.identity = leasing.process_identity(self.name)
+
     def watched(self) -> list[str | None]:
         """The namespaces its watches cover (None: all of them)."""
         return [None] if self.all_namespaces else list(self.namespaces)
+
+
+_NOT_CANDIDATES = (
+    "Executing",
+    "Suspended",
+    "Backoff",
+    "Completed",
+    "Failed",
+    "Canceled",
+    "Skipped",
+)
+"""Phases a worker never claims from: what is left is Pending and no phase yet."""
 
 
 class Worker:
@@ -75,15 +106,19 @@ class Worker:
         self.kube = kube
         self.registry = registry
         self.config = config
+        self.identity = config.identity
         self.stop_event = threading.Event()
         self._claiming = threading.Event()
         self._claiming.set()
         self._cond = threading.Condition()
         self._candidates: dict[tuple[str, str], dict[str, Any]] = {}
-        self._sources: dict[str, set[tuple[str, str]]] = {}
         self._leases: dict[tuple[str, str], dict[str, Any]] = {}
         self._unserved_noted: dict[tuple[str, str], str] = {}
         self._running: dict[tuple[str, str], KubeJournal] = {}
+        self._held: set[tuple[str, str]] = set()
+        """Executions this process claims or runs: the reconciler leaves them alone."""
+        self._orphans: dict[tuple[str, str], str] = {}
+        """Executing under this pod, unheld, as last seen (resourceVersion): released next."""
         self._seen_pending: dict[tuple[str, str], float] = {}
         self._busy = 0
         metrics.WORKER_SLOTS.labels(state="busy").set_function(lambda: self._busy)
@@ -96,70 +131,109 @@ class Worker:
             kube, config.watched(), config.group, self.stop_event, jobs=config.job_steps
         )
         self.lease = leasing.LeaseKeeper(
-            kube, config.namespaces, worker=config.name, group=config.group,
-            functions=registry.names(), duration=config.lease_duration, stop=self.stop_event,
-            cluster_scope=config.all_namespaces,
+            kube, config.namespaces, worker=config.name, identity=self.identity,
+            group=config.group, functions=registry.names(), duration=config.lease_duration,
+            stop=self.stop_event, cluster_scope=config.all_namespaces,
         )  # fmt: skip
+        self._informers: list[Informer[dict[str, Any]]] = []
+        self._own: list[Informer[dict[str, Any]]] = []
         self._threads: list[threading.Thread] = []
+        self.reconcile_interval = max(1.0, config.lease_duration / 3)
+        self.lost = threading.Event()
+        """Set when another process took this worker's Lease over: this one must exit."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Register, take the Lease, start the watches and the dispatcher."""
-        self.lease.acquire()
+    def start(self, abort: threading.Event | None = None) -> None:
+        """Take the Lease, register, start the watches, the reconciler and the dispatcher.
+
+        Transient API failures at start are retried until they pass or ``abort`` is set.
+        """
+        abort = abort or self.stop_event
+        self._until_done("taking the worker lease", self.lease.acquire, abort)
         for namespace in self.config.namespaces:
-            registration.register(
-                self.kube,
-                namespace,
-                list(self.registry),
-                worker_group=self.config.group,
-                worker=self.config.name,
-                version=self.config.version or None,
-                cluster_scope=self.config.all_namespaces,
-            )
+            self._until_done(
+                f"registering the functions in {namespace}",
+                functools.partial(
+                    registration.register, self.kube, namespace, list(self.registry),
+                    worker_group=self.config.group, worker=self.config.name,
+                    version=self.config.version or None,
+                    cluster_scope=self.config.all_namespaces,
+                ),
+                abort,
+            )  # fmt: skip
         self.lease.start()
         self.hub.start()
-        group = f"spec.workerGroup={self.config.group}"
-        for scope in self.config.watched():
-            for phase in ("Pending", ""):
-                source = f"{scope or '*'}/{phase or 'new'}"
-                informer = Informer(
-                    self.kube, _kube.EXECUTIONS, scope,
-                    field_selector=f"{group},status.phase={phase}",
-                    on_event=functools.partial(self._candidate, source),
-                    on_sync=functools.partial(self._sync, source),
-                    stop=self.stop_event, name=f"pending-{source}",
+        not_candidates = ",".join(f"status.phase!={phase}" for phase in _NOT_CANDIDATES)
+        for scope in self.config.watched():  # None: every namespace (--all-namespaces)
+            self._informers.append(
+                Informer(
+                    self.kube,
+                    _kube.EXECUTIONS,
+                    scope,
+                    field_selector=f"spec.workerGroup={self.config.group},{not_candidates}",
+                    transform=slim,
+                    on_event=self._candidate,
+                    stop=self.stop_event,
+                    name=f"pending-{scope or '*'}",
                 )  # fmt: skip
-                self._threads.append(informer)
-            own = Informer(
+            )
+            own: Informer[dict[str, Any]] = Informer(
                 self.kube, _kube.EXECUTIONS, scope,
-                field_selector=f"status.workerName={self.config.name}",
+                field_selector=f"status.workerName={self.config.name}", transform=slim,
                 on_event=self._own_event, stop=self.stop_event, name=f"own-{scope or '*'}",
             )  # fmt: skip
-            self._threads.append(own)
-            lease_watch = Informer(
-                self.kube,
-                _kube.LEASES,
-                scope,
-                label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
-                on_event=self._lease_event,
-                stop=self.stop_event,
-                name=f"leases-{scope or '*'}",
+            self._own.append(own)
+            self._informers.append(own)
+            self._informers.append(
+                Informer(
+                    self.kube,
+                    _kube.LEASES,
+                    scope,
+                    label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
+                    on_event=self._lease_event,
+                    stop=self.stop_event,
+                    name=f"leases-{scope or '*'}",
+                )  # fmt: skip
             )
-            self._threads.append(lease_watch)
-        for thread in self._threads:
+        for informer in self._informers:
+            informer.start()
+        for target, name in ((self._dispatch, "dispatch"), (self._reconcile, "reconcile"),
+                             (self._watch_lease, "lease-watch")):  # fmt: skip
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
-        dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
-        dispatcher.start()
-        self._threads.append(dispatcher)
+            self._threads.append(thread)
         log.info(
-            "worker %s serving %s in %s (group %s, concurrency %d)",
+            "worker %s (process %s) serving %s in %s (group %s, concurrency %d)",
             self.config.name,
+            self.identity,
             ", ".join(self.registry.names()),
             "every namespace" if self.config.all_namespaces else ", ".join(self.config.namespaces),
             self.config.group,
             self.config.concurrency,
         )
+
+    @staticmethod
+    def _until_done(what: str, call: Callable[[], object], abort: threading.Event) -> None:
+        backoff = _kube.Backoff(first=0.5, cap=10.0)
+        while True:
+            try:
+                call()
+                return
+            except (_kube.Unreachable, _kube.ServerError, _kube.Conflict) as exc:
+                log.warning("%s failed (%s); retrying", what, exc)
+                if backoff.sleep(abort):
+                    raise
+
+    def _watch_lease(self) -> None:
+        """Stop serving when another process took this worker's Lease over."""
+        while not self.stop_event.is_set():
+            if self.lease.lost.wait(1.0):
+                self._claiming.clear()
+                for journal in list(self._running.values()):
+                    journal.cancelled.set()  # its writes are fenced anyway: unwind now
+                self.lost.set()
+                return
 
     def shutdown(self) -> None:
         """Stop claiming, let running attempts finish within the grace period, release the rest."""
@@ -169,26 +243,30 @@ class Worker:
             time.sleep(0.1)
         for journal in list(self._running.values()):
             journal.cancelled.set()  # unwinds at the next step boundary
+            journal.patience = min(journal.patience, 5.0)
             try:
                 journal.write(
                     {
                         "phase": Phase.PENDING.value,
                         "workerName": None,
+                        "workerId": None,
                         "message": f"worker {self.config.name} shut down; resuming",
                     }
                 )
-            except (errors.Fenced, errors.KontinueError):
-                pass
+            except (errors.WorkflowInterrupt, errors.KontinueError):
+                pass  # the Lease's deletion (or expiry) hands it back through the controller
         self.stop_event.set()
         self.hub.notify_all()
         with self._cond:
             self._cond.notify_all()
+        for informer in self._informers:
+            informer.stop()
         self.lease.release()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- candidates --------------------------------------------------------------------------
 
-    def _candidate(self, source: str, event: str, obj: dict[str, Any]) -> None:
+    def _candidate(self, event: str, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         with self._cond:
             if (
@@ -198,13 +276,11 @@ class Worker:
                 or not self._admitted(obj)
             ):
                 self._candidates.pop(key, None)
-                self._sources.setdefault(source, set()).discard(key)
                 if event == "DELETED" or execution_phase(obj) != Phase.PENDING:
                     self._seen_pending.pop(key, None)
             else:
                 self._seen_pending.setdefault(key, time.monotonic())
                 self._candidates[key] = obj
-                self._sources.setdefault(source, set()).add(key)
             self._cond.notify_all()
 
     def _admitted(self, obj: dict[str, Any]) -> bool:
@@ -218,19 +294,10 @@ class Worker:
         return not (definition is not None and definition.concurrency and not grants.get("slot"))
 
     def _own_event(self, event: str, obj: dict[str, Any]) -> None:
-        journal = self._running.get((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        journal = self._running.get(key)
         if journal is not None:
             journal.observe(obj, gone=event == "DELETED")
-
-    def _sync(self, source: str, items: list[dict[str, Any]]) -> None:
-        listed = {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items}
-        with self._cond:
-            for key in self._sources.pop(source, set()):
-                self._candidates.pop(key, None)
-                if key not in listed:
-                    self._seen_pending.pop(key, None)
-        for item in items:
-            self._candidate(source, "ADDED", item)
 
     def _lease_event(self, event: str, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -250,6 +317,67 @@ class Worker:
             for (ns, _), lease in list(self._leases.items())
         )
 
+    # -- reconciling ---------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        """Hand back what is Executing under this pod without an attempt of this process."""
+        while not self.stop_event.wait(self.reconcile_interval):
+            try:
+                self.reconcile_once()
+            except Exception:  # noqa: BLE001 - the next pass tries again
+                log.exception("reconciling this worker's executions failed")
+
+    def reconcile_once(self) -> None:
+        """One pass: release orphans seen twice in a row (a predecessor's at once)."""
+        seen: dict[tuple[str, str], str] = {}
+        for informer in self._own:
+            for obj in informer.items():
+                meta, status = obj["metadata"], obj.get("status") or {}
+                key = (meta["namespace"], meta["name"])
+                if execution_phase(obj) != Phase.EXECUTING or status.get("workerName") != (
+                    self.config.name
+                ):
+                    continue
+                with self._cond:
+                    if key in self._held:
+                        continue
+                version = str(meta.get("resourceVersion"))
+                predecessor = status.get("workerId") not in (None, self.identity)
+                if predecessor or self._orphans.get(key) == version:
+                    self._release_orphan(obj, predecessor)
+                else:
+                    seen[key] = version
+        self._orphans = seen
+
+    def _release_orphan(self, obj: dict[str, Any], predecessor: bool) -> None:
+        meta, status = obj["metadata"], obj.get("status") or {}
+        if predecessor:
+            message = (
+                f"worker {self.config.name} restarted: its previous process "
+                f"{status.get('workerId')} stopped; resuming"
+            )
+        else:
+            message = (
+                f"worker {self.config.name} lost the attempt before its outcome was written; "
+                "resuming"
+            )
+        try:
+            self.kube.merge_patch(
+                _kube.EXECUTIONS,
+                meta["namespace"],
+                meta["name"],
+                {"status": {"phase": Phase.PENDING.value, "workerName": None, "workerId": None,
+                            "message": message}},
+                subresource="status",
+                resource_version=meta["resourceVersion"],
+            )  # fmt: skip
+        except (_kube.Conflict, _kube.NotFound):
+            return  # it changed meanwhile: the watch brings the news
+        except (_kube.ApiError, _kube.Unreachable) as exc:
+            log.warning("handing back %s failed (%s); next pass", meta["name"], exc)
+            return
+        log.info("execution %s/%s handed back: %s", meta["namespace"], meta["name"], message)
+
     # -- dispatch ----------------------------------------------------------------------------
 
     def _next(self) -> dict[str, Any] | None:
@@ -266,7 +394,7 @@ class Worker:
             return None
         served.sort(key=lambda o: (o["metadata"]["creationTimestamp"], o["metadata"]["name"]))
         window = served[: max(1, min(len(served), 8))]
-        return window[zlib.crc32(self.config.name.encode()) % len(window)]
+        return window[zlib.crc32(self.identity.encode()) % len(window)]
 
     def _dispatch(self) -> None:
         while not self.stop_event.is_set():
@@ -288,9 +416,9 @@ class Worker:
             if candidate is None:
                 continue
             self._acquire_slot()
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() or not self._claiming.is_set():
                 self._release_slot()
-                return
+                continue
             claimed = self._claim(candidate)
             if claimed is None:
                 self._release_slot()
@@ -308,13 +436,20 @@ class Worker:
         self._slots.release()
 
     def _claim(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        status = obj.get("status") or {}
+        """Claim with one conditional status write; None when another worker won.
+
+        The execution counts as held from before the write, so the reconciler never hands
+        back a claim in flight. A write whose answer was lost is settled by a re-read.
+        """
+        meta, status = obj["metadata"], obj.get("status") or {}
+        key = (meta["namespace"], meta["name"])
         now = format_time(datetime.now(UTC))
         claim = int(status.get("claim") or 0) + 1
         attempt = claim_record.attempt_number(obj)
         patch: dict[str, Any] = {
             "phase": Phase.EXECUTING.value,
             "workerName": self.config.name,
+            "workerId": self.identity,
             "claim": claim,
             "claimedAt": format_micro_time(datetime.now(UTC)),
             "attempt": attempt,
@@ -326,25 +461,44 @@ class Worker:
             patch["startedAt"] = now
         if claim > 1:
             patch["resumptions"] = int(status.get("resumptions") or 0) + 1
+        with self._cond:
+            self._held.add(key)
+        claimed: dict[str, Any] | None = None
         definition = self.registry.get(self._function_of(obj))
-        patch.update(claim_record.claim_additions(obj, definition, self.config.name, now))
         try:
-            claimed = self.kube.merge_patch(
+            claimed = self.kube.json_patch(  # the patch, the policy and the running attempt
                 _kube.EXECUTIONS,
-                obj["metadata"]["namespace"],
-                obj["metadata"]["name"],
-                {"status": patch},
+                meta["namespace"],
+                meta["name"],
+                claim_record.claim_operations(obj, patch, definition, self.config.name, now),
                 subresource="status",
-                resource_version=obj["metadata"]["resourceVersion"],
+                resource_version=meta["resourceVersion"],
             )
         except (_kube.Conflict, _kube.NotFound):
             metrics.CLAIM_CONFLICTS.labels(function=self._function_of(obj)).inc()
-            return None
-        except (_kube.ApiError, _kube.Unreachable):
-            log.exception("claiming %s failed", obj["metadata"]["name"])
+        except (_kube.Unreachable, _kube.ServerError) as exc:
+            claimed = self._settle_claim(meta["namespace"], meta["name"], claim, exc)
+        except _kube.ApiError:
+            log.exception("claiming %s failed", meta["name"])
+        if claimed is None:
+            with self._cond:
+                self._held.discard(key)
             return None
         self._count_claim(obj, first=claim == 1)
         return claimed
+
+    def _settle_claim(
+        self, namespace: str, name: str, claim: int, error: BaseException
+    ) -> dict[str, Any] | None:
+        """After a claim without an answer: the execution if the claim landed, else None."""
+        try:
+            current = self.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        except (_kube.ApiError, _kube.Unreachable):
+            log.warning("claiming %s: %s; the reconciler settles it", name, error)
+            return None  # if it landed, the reconciler hands it back
+        if current is not None and holds(current, self.identity, claim):
+            return current
+        return None
 
     @staticmethod
     def _function_of(obj: dict[str, Any]) -> str:
@@ -395,7 +549,10 @@ class Worker:
     def _record_breakdown(
         self, execution: dict[str, Any], journal: KubeJournal | None, exc: Exception
     ) -> None:
-        """End an attempt the worker itself could not run or record (a retryable failure)."""
+        """End an attempt the worker itself could not run or record (a retryable failure).
+
+        If even that cannot be written, the reconciler hands the execution back later.
+        """
         outcome = Outcome(
             "failed",
             error=errors.InfrastructureError(
@@ -415,8 +572,11 @@ class Worker:
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )
-        except BaseException:  # noqa: BLE001 - takeover or a later claim will retry it
-            log.exception("could not record the failure of %s", execution["metadata"]["name"])
+        except BaseException:  # noqa: BLE001 - the reconciler hands it back
+            log.exception(
+                "could not record the failure of %s; it is handed back later",
+                execution["metadata"]["name"],
+            )
 
     # -- running -----------------------------------------------------------------------------
 
@@ -436,6 +596,8 @@ class Worker:
         finally:
             running.dec()
             self._running.pop(key, None)
+            with self._cond:
+                self._held.discard(key)
             self._release_slot()
             with self._cond:
                 self._cond.notify_all()
@@ -446,7 +608,10 @@ class Worker:
         """Run one claim, record how it ended, and report it (metrics, spans)."""
         journal: KubeJournal | None = None
         try:
-            journal = KubeJournal(self.kube, execution, worker=self.config.name, hub=self.hub)
+            journal = KubeJournal(
+                self.kube, execution, worker=self.identity, hub=self.hub,
+                patience=self.config.patience, stop=self.stop_event,
+            )  # fmt: skip
             self._running[key] = journal
             definition = self.registry.get(execution["spec"]["function"])
             assert definition is not None
@@ -459,7 +624,7 @@ class Worker:
             )
             if outcome.kind == "canceled" and not self._claiming.is_set():
                 attempt.end("shutdown")
-                return  # released by shutdown, not canceled by a user
+                return  # released by shutdown (or a lost Lease), not canceled by a user
             if journal.taken is not None:
                 log.info("execution %s/%s stopped: %s", *key, journal.taken)
                 attempt.end(*_taken_outcome(journal))
@@ -472,9 +637,14 @@ class Worker:
                 log.info("execution %s/%s stopped: canceled (%s)", *key, outcome.message)
             if outcome.kind == "failed":
                 log.info("execution %s/%s attempt failed: %s", *key, outcome.error)
+            if outcome.kind == "interrupted":
+                log.warning("execution %s/%s handed back: %s", *key, outcome.message)
         except errors.Fenced:
             attempt.end("fenced")
             log.warning("execution %s/%s fenced: another worker holds it", *key)
+        except errors.Interrupted as exc:
+            attempt.end("interrupted")
+            log.warning("execution %s/%s interrupted (%s); handed back later", *key, exc)
         except Exception as exc:  # noqa: BLE001 - a worker never dies of one execution
             log.exception("execution %s/%s could not be run or finished", *key)
             attempt.end("broken", exc)

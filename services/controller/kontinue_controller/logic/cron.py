@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
+
+from kontinue.api import names
 
 
 class ScheduleError(ValueError):
@@ -36,20 +38,48 @@ def has_seconds(schedule: str) -> bool:
 
 
 def validate(schedule: str, time_zone: str | None = None) -> None:
-    """Raise :class:`ScheduleError` for an expression or time zone that cannot be used."""
+    """Raise :class:`ScheduleError` for an expression or time zone that cannot be used.
+
+    An expression that parses but never matches a date (``0 0 31 2 *``: February 31st) is
+    refused too.
+    """
     zone(time_zone)
     fields = len(schedule.split())
     if fields not in (1, 5, 6) or not croniter.is_valid(schedule, second_at_beginning=fields == 6):
         raise ScheduleError(f"invalid cron schedule {schedule!r}")
+    next_slot(schedule, time_zone, datetime.now(UTC), _validated=True)
 
 
-def next_slot(schedule: str, time_zone: str | None, after: datetime) -> datetime:
-    """The first slot strictly after ``after`` (returned in UTC)."""
-    validate(schedule, time_zone)
+def next_slot(
+    schedule: str, time_zone: str | None, after: datetime, *, _validated: bool = False
+) -> datetime:
+    """The first slot strictly after ``after`` (returned in UTC).
+
+    Raises:
+        ScheduleError: the expression is invalid or matches no date.
+    """
+    if not _validated:
+        validate(schedule, time_zone)
     local = after.astimezone(zone(time_zone))
-    slot: datetime = croniter(schedule, local, second_at_beginning=has_seconds(schedule)).get_next(
-        datetime
-    )
+    try:
+        slot: datetime = croniter(
+            schedule, local, second_at_beginning=has_seconds(schedule)
+        ).get_next(datetime)
+    except (CroniterBadDateError, OverflowError, ValueError) as exc:
+        raise ScheduleError(f"cron schedule {schedule!r} never matches a date") from exc
+    return slot.astimezone(UTC)
+
+
+def latest_slot(schedule: str, time_zone: str | None, at: datetime) -> datetime | None:
+    """The last slot at or before ``at`` (UTC), None when there is none."""
+    validate(schedule, time_zone)
+    local = (at + timedelta(microseconds=1)).astimezone(zone(time_zone))
+    try:
+        slot: datetime = croniter(
+            schedule, local, second_at_beginning=has_seconds(schedule)
+        ).get_prev(datetime)
+    except (CroniterBadDateError, OverflowError, ValueError):
+        return None
     return slot.astimezone(UTC)
 
 
@@ -78,21 +108,22 @@ def due(
 ) -> Due:
     """Which slot (if any) is due at ``now``, given that every slot up to ``since`` ran.
 
-    ``since`` is the last scheduled slot, or the schedule's creation time.
+    ``since`` is the last scheduled slot, or the schedule's creation time. The slot to run is
+    always the latest one at or before ``now``, however long the schedule was behind; missed
+    slots are counted up to ``limit`` (the count says "at least" beyond that).
     """
-    slots: list[datetime] = []
-    cursor = since
-    while len(slots) < limit:
-        candidate = next_slot(schedule, time_zone, cursor)
-        if candidate > now:
-            break
-        slots.append(candidate)
-        cursor = candidate
-    following = next_slot(schedule, time_zone, max(now, cursor))
-    if not slots:
+    following = next_slot(schedule, time_zone, now)
+    latest = latest_slot(schedule, time_zone, now)
+    if latest is None or latest <= since:
         return Due(None, 0, False, following)
-    latest = slots[-1]
-    missed = len(slots) - 1
+    missed = 0
+    cursor = since
+    while missed < limit:
+        candidate = next_slot(schedule, time_zone, cursor, _validated=True)
+        if candidate >= latest:
+            break
+        missed += 1
+        cursor = candidate
     if starting_deadline_seconds is not None and now - latest > timedelta(
         seconds=starting_deadline_seconds
     ):
@@ -104,7 +135,8 @@ def slot_name(schedule_name: str, slot: datetime, *, seconds: bool = False) -> s
     """Deterministic name of the Execution for a slot.
 
     Minutes since the epoch, as CronJob names its Jobs; seconds for a schedule with seconds.
+    A name too long for that is shortened with a digest of the whole, so two schedules whose
+    names share a long prefix never name their runs alike.
     """
     stamp = slot.astimezone(UTC).timestamp()
-    suffix = f"-{int(stamp) if seconds else int(stamp // 60)}"
-    return schedule_name[: 63 - len(suffix)].rstrip("-") + suffix
+    return names.child_name(schedule_name, str(int(stamp) if seconds else int(stamp // 60)))

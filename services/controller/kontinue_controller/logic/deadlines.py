@@ -16,14 +16,19 @@ from kontinue.api.timestamps import parse_time
 
 
 def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
+    """A duration of the spec; one stored before the cap existed counts as the cap."""
     raw = ((execution.get("spec") or {}).get(block) or {}).get(key)
-    return durations.parse_duration(raw) if raw else None
+    return durations.parse_duration(raw, clamp=True) if raw else None
 
 
 def _timeout(execution: Mapping[str, Any], key: str) -> Any:
-    """A time limit in effect (the Execution's own, else its function's default)."""
+    """A time limit in effect: the Execution's own, else its function's default.
+
+    The default is recorded in ``status.policy`` by the first claim; a duration stored before
+    the cap existed counts as the cap.
+    """
     raw = policy.timeout_of(execution).get(key)
-    return durations.parse_duration(raw) if raw else None
+    return durations.parse_duration(raw, clamp=True) if raw else None
 
 
 def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
@@ -42,11 +47,16 @@ def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
 
 
 def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
-    """When the whole execution times out (None without ``timeout.overall`` or a start)."""
+    """When the whole execution times out (None without ``timeout.overall``).
+
+    Counted from the execution's creation, so time spent Pending (no worker serves its function,
+    it waits for a mutex or a slot) counts too: an overall timeout bounds the whole life.
+    """
     if execution_phase(dict(execution)).terminal:
         return None
     limit = _timeout(execution, "overall")
-    started = parse_time((execution.get("status") or {}).get("startedAt"))
+    created = parse_time((execution.get("metadata") or {}).get("creationTimestamp"))
+    started = created or parse_time((execution.get("status") or {}).get("startedAt"))
     return started + limit if limit is not None and started is not None else None
 
 

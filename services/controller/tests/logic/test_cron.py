@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -93,3 +93,35 @@ def test_a_leading_seconds_field_schedules_by_the_second() -> None:
     assert cron.slot_name("tick", slot) == f"tick-{int(slot.timestamp() // 60)}"
     with pytest.raises(cron.ScheduleError):
         cron.validate("* * * * * * *")
+
+
+def test_a_schedule_far_behind_runs_its_latest_slot() -> None:
+    # a per-minute schedule 20 hours behind: 1,200 missed slots, more than are counted
+    since = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+    now = since + timedelta(hours=20, seconds=30)
+    due = cron.due("* * * * *", None, since=since, now=now, starting_deadline_seconds=120)
+    assert due.slot == since + timedelta(hours=20)
+    assert not due.too_late
+    assert due.missed == 1000  # counted up to the limit: "at least"
+    assert due.next == since + timedelta(hours=20, minutes=1)
+
+
+def test_a_schedule_that_never_matches_a_date_is_invalid() -> None:
+    with pytest.raises(cron.ScheduleError, match="never matches"):
+        cron.validate("0 0 31 2 *")
+    with pytest.raises(cron.ScheduleError, match="never matches"):
+        cron.due(
+            "0 0 31 2 *",
+            None,
+            since=datetime(2030, 1, 1, tzinfo=UTC),
+            now=datetime(2030, 6, 1, tzinfo=UTC),
+        )
+
+
+def test_long_schedule_names_give_distinct_valid_run_names() -> None:
+    slot = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+    first = cron.slot_name("a" * 54 + "-first", slot)
+    second = cron.slot_name("a" * 54 + "-second", slot)
+    assert first != second
+    assert len(first) <= 63 and len(second) <= 63
+    assert cron.slot_name("nightly", slot) == f"nightly-{int(slot.timestamp() // 60)}"

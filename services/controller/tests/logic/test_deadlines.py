@@ -14,7 +14,7 @@ def execution(phase: str, spec: dict[str, Any] | None = None, **status: Any) -> 
     return {"spec": {"function": "f", **(spec or {})}, "status": {"phase": phase, **status}}
 
 
-def test_timeouts_count_from_the_claim_and_the_first_start() -> None:
+def test_timeouts_count_from_the_claim_and_the_creation() -> None:
     running = execution(
         "Executing",
         {"timeout": {"attempt": "15m", "overall": "1h30m"}},
@@ -22,13 +22,27 @@ def test_timeouts_count_from_the_claim_and_the_first_start() -> None:
         attemptStartedAt="2030-01-01T10:40:00Z",
         claimedAt="2030-01-01T10:45:00.250000Z",
     )
+    running["metadata"] = {"creationTimestamp": "2030-01-01T09:59:00Z"}
     assert deadlines.attempt_deadline(running) == at("2030-01-01T11:00:00.250000")
-    assert deadlines.overall_deadline(running) == at("2030-01-01T11:30:00")
+    assert deadlines.overall_deadline(running) == at("2030-01-01T11:29:00")
     done = execution(
         "Completed", {"timeout": {"attempt": "15m"}}, attemptStartedAt="2030-01-01T10:40:00Z"
     )
     assert deadlines.attempt_deadline(done) is None
-    assert deadlines.overall_deadline(execution("Pending", {"timeout": {"overall": "1h"}})) is None
+    never_started = execution("Pending", {"timeout": {"overall": "1h"}})
+    never_started["metadata"] = {"creationTimestamp": "2030-01-01T10:00:00Z"}
+    assert deadlines.overall_deadline(never_started) == at("2030-01-01T11:00:00")
+
+
+def test_durations_stored_before_the_cap_count_as_the_cap() -> None:
+    huge = execution(
+        "Executing",
+        {"timeout": {"attempt": "9999999d", "overall": "9999999d"}},
+        attemptStartedAt="2030-01-01T10:00:00Z",
+    )
+    huge["metadata"] = {"creationTimestamp": "2030-01-01T10:00:00Z"}
+    assert deadlines.attempt_deadline(huge) == at("2129-12-08T10:00:00")
+    assert deadlines.overall_deadline(huge) == at("2129-12-08T10:00:00")
 
 
 def test_the_attempt_timeout_runs_only_while_a_worker_runs_it() -> None:

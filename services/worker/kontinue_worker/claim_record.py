@@ -7,6 +7,8 @@ The claim works from the worker's slim copy of the execution (:mod:`kontinue.api
 attempt entry reduced to its phase), so it cannot rewrite the attempt list: it names the running
 attempt with JSON patch operations on the stored list instead (append an entry, or set the
 worker of the entry still running), which the claim's resourceVersion precondition keeps exact.
+Lists only grow, so every operation applies to a newer version too: a stale claim is refused
+with 409 Conflict, never as an invalid patch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Any
 from kontinue.api import attempts, policy
 from kontinue.workflow import FunctionDef
 from kontinue_worker.patches import status_operations
+
+CLEARED: dict[str, Any] = {"message": ""}
+"""What a claim writes for a status key it clears (it cannot "remove" safely; see below)."""
 
 
 def attempt_number(execution: Mapping[str, Any]) -> int:
@@ -37,7 +42,18 @@ def claim_operations(
     fields.update(
         policy.claim_fields(execution, definition.defaults() if definition is not None else None)
     )
-    operations = status_operations(execution.get("status"), fields)
+    # Every operation must apply to whatever the execution became since the copy was taken,
+    # so that a stale claim is refused by its resourceVersion (409), never as an invalid patch
+    # (422): no "remove" of a key the stored object may have lost; a message is cleared to "".
+    cleared = {k for k, v in fields.items() if v is None and k in status}
+    operations = status_operations(
+        execution.get("status"), {k: v for k, v in fields.items() if v is not None}
+    )
+    for key in sorted(cleared):
+        if key in CLEARED:
+            operations.append({"op": "add", "path": f"/status/{key}", "value": CLEARED[key]})
+        else:
+            operations.append({"op": "remove", "path": f"/status/{key}"})
     listed = status.get("attempts")
     if not isinstance(listed, list) or not listed:
         entry = attempts.claimed(status, worker, now)[-1]

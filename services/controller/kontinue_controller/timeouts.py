@@ -7,11 +7,13 @@ not run while nobody runs it. When it passes, the controller ends the attempt as
 worker running the attempt sees the change through its watch and stops. The children of the
 attempt are left alone, so a retry finds them as the child policy says.
 
-``timeout.overall`` counts from the execution's first start across all attempts. When it
-passes, the execution fails for good (a non-retryable timeout) and its children are canceled.
+``timeout.overall`` counts from the execution's creation (time spent Pending counts too) across
+all attempts. When it passes, the execution fails for good (a non-retryable timeout) and its
+children are canceled.
 
 Both limits are those in effect (:mod:`kontinue.api.policy`: the Execution's own, else its
-function's registered default).
+function's registered default, which the first claim records; before it, only the Execution's
+own limits are known).
 
 Both deadlines come from the object alone, so a restarted controller sets the same timers.
 """

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
 IMAGE_PREFIX ?=
@@ -56,6 +56,12 @@ dev: deps-dev install testbin ## Run kontinue locally (kontinue dev): control pl
 
 test: deps-test install testbin ## Run every test (starts its own control plane); installs what it needs first
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-reliability: install testbin ## Reliability tests: fault scenarios and the short fault campaign (a few minutes)
+	$(BIN)/pytest tests/reliability $(PYTEST_ARGS)
+
+reliability-long: install testbin ## The long fault campaign: 1,000+ executions, 100+ faults (about 40 minutes)
+	KONTINUE_RELIABILITY_PROFILE=long $(BIN)/pytest tests/reliability/test_campaign.py $(PYTEST_ARGS)
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
 	$(BIN)/python hack/bench/engine.py

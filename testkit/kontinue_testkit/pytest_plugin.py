@@ -110,6 +110,31 @@ class TestCluster:
             check=check,
         )
 
+    def wait_allowed(
+        self,
+        user: str,
+        verb: str,
+        resource: str,
+        namespace: str,
+        *,
+        groups: tuple[str, ...] = (),
+        timeout: float = 30.0,
+    ) -> None:
+        """Wait until RBAC lets ``user`` (in ``groups``) ``verb`` ``resource`` in ``namespace``.
+
+        A Role or RoleBinding just created reaches the API server's authorizer through its
+        informer, a moment later: a test that acts at once could be refused for that alone.
+        """
+        who = ["--as", user, *(f"--as-group={g}" for g in groups)]
+
+        def allowed() -> bool:
+            answer = self.kubectl(
+                "auth", "can-i", verb, resource, "-n", namespace, *who, check=False
+            )
+            return answer.stdout.strip() == "yes"
+
+        wait_for(f"{user} to be allowed to {verb} {resource} in {namespace}", allowed, timeout)
+
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the pinned helm against the cluster."""
         result = subprocess.run(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -103,21 +104,53 @@ def _check_value_set(name: str, objects: Objects) -> None:
     controller_args = container(objects, "controller")["args"]
     worker_args = container(objects, "worker")["args"]
     ui_args = container(objects, "ui")["args"]
+    cluster_roles = {o["metadata"]["name"] for o in of_kind(objects, "ClusterRole")}
+    user_roles = {"kontinue.kontinue-system.view", "kontinue.kontinue-system.edit"}
+    assert len(of_kind(objects, "NetworkPolicy")) == 3
+    policies = {o["metadata"]["name"] for o in of_kind(objects, "ValidatingAdmissionPolicy")}
+    bindings = {
+        o["spec"]["policyName"] for o in of_kind(objects, "ValidatingAdmissionPolicyBinding")
+    }
+    assert policies == bindings and "kontinue.kontinue-system.resume-identity" in policies
     if name == "namespaced-values.yaml":
-        assert not of_kind(objects, "ClusterRole")
-        assert "--namespace=kontinue-system" in controller_args
-        assert "--namespace=kontinue-system" in ui_args
+        assert cluster_roles == user_roles
+        assert "--namespace=kontinue-system-workflows" in controller_args
+        assert "--namespace=kontinue-system-workflows" in ui_args
+        (namespace,) = of_kind(objects, "Namespace")
+        assert namespace["metadata"]["name"] == "kontinue-system-workflows"
+        assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
         worker_role = named(objects, "Role", "-worker")
+        assert worker_role["metadata"]["namespace"] == "kontinue-system-workflows"
         assert ("jobs", "create") in grants(worker_role["rules"])
         assert ("pods/log", "get") in grants(worker_role["rules"])
         assert "--no-job-steps" not in worker_args
-        assert ("suspensions/status", "patch") in grants(named(objects, "Role", "-ui")["rules"])
+        assert "--job-service-account=kontinue-job" in worker_args
+        (job_account,) = [
+            o for o in of_kind(objects, "ServiceAccount") if o["metadata"]["name"] == "kontinue-job"
+        ]
+        assert job_account["metadata"]["namespace"] == "kontinue-system-workflows"
+        assert job_account["automountServiceAccountToken"] is False
+        # no auth mode: a read-only UI, without write RBAC
+        assert "--auth=none" in ui_args and "--anonymous-actions" not in ui_args
+        ui_role = named(objects, "Role", "-ui")
+        assert {v for _, v in grants(ui_role["rules"])} == {"get", "list", "watch"}
+        assert ("pods/log", "get") in grants(ui_role["rules"])
+        assert not of_kind(objects, "Secret")  # no key rendered: each pod makes its own
+        assert "kontinue.kontinue-system.ui-limits" not in policies
     elif name == "cluster-values.yaml":
         assert "--all-namespaces" in controller_args and "--all-namespaces" in ui_args
-        assert {o["metadata"]["name"] for o in of_kind(objects, "ClusterRole")} == {
-            "kontinue-controller",
-            "kontinue-ui",
-        }
+        assert cluster_roles == {"kontinue-controller", "kontinue-ui", *user_roles}
+        assert not of_kind(objects, "Namespace")  # the workers' namespaces are the workflows'
+        controller_role = named(objects, "ClusterRole", "-controller")
+        assert "configmaps" not in {r for r, _ in grants(controller_role["rules"])}
+        assert ("scheduledexecutions/finalizers", "update") in grants(controller_role["rules"])
+        journal = [
+            o for o in of_kind(objects, "Role") if o["metadata"]["name"].endswith("-journal")
+        ]
+        assert sorted(o["metadata"]["namespace"] for o in journal) == ["team-a", "team-b"]
+        assert all(grants(o["rules"]) == {("configmaps", "get"), ("configmaps", "list")}
+                   for o in journal)  # fmt: skip
         worker_roles = [
             o for o in of_kind(objects, "Role") if o["metadata"]["name"][-7:] == "-worker"
         ]
@@ -130,15 +163,26 @@ def _check_value_set(name: str, objects: Objects) -> None:
             resources = {r for rule in role["rules"] for r in rule["resources"]}
             assert not resources & {"jobs", "pods", "pods/log"}
         assert "--no-job-steps" in worker_args
+        assert "kontinue.kontinue-system.job-pods" not in policies
+        # the user's own token: the UI itself only watches executions
         ui_role = named(objects, "ClusterRole", "-ui")
-        assert {v for _, v in grants(ui_role["rules"])} == {"get", "list", "watch"}
-        assert "--read-only" in ui_args
+        assert grants(ui_role["rules"]) == {
+            ("executions", "get"), ("executions", "list"), ("executions", "watch"),
+        }  # fmt: skip
+        assert "--read-only" in ui_args and "--auth=token" in ui_args
     elif name == "full-values.yaml":
         impersonator = named(objects, "ClusterRole", "-ui-impersonator")
         assert impersonator["rules"] == [
-            {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}
+            {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]},
+            {
+                "apiGroups": [""],
+                "resources": ["groups"],
+                "verbs": ["impersonate"],
+                "resourceNames": ["platform-team", "release-managers"],
+            },
         ]
-        assert "--impersonate" in ui_args and "--path-prefix=/kontinue" in ui_args
+        assert "--auth=proxy" in ui_args and "--path-prefix=/kontinue" in ui_args
+        assert "--proxy-groups=platform-team,release-managers" in ui_args
         ui = container(objects, "ui")
         assert ui["readinessProbe"]["httpGet"]["path"] == "/kontinue/readyz"
         (hpa,) = of_kind(objects, "HorizontalPodAutoscaler")
@@ -164,20 +208,36 @@ def _check_value_set(name: str, objects: Objects) -> None:
             "registry.example.com/platform/mycompany/workflows:2.3.1"
         )
         assert "--module=mycompany.workflows" in worker_args
-        secret_ref = {e["name"]: e for e in ui["env"]}["KONTINUE_UI_SECRET_KEY"]
+        ui_env = {e["name"]: e for e in ui["env"]}
+        secret_ref = ui_env["KONTINUE_UI_SECRET_KEY"]
         assert secret_ref["valueFrom"]["secretKeyRef"]["name"] == "kontinue-ui-key"
+        proxy_ref = ui_env["KONTINUE_UI_PROXY_SECRET"]["valueFrom"]["secretKeyRef"]
+        assert proxy_ref == {"name": "kontinue-ui-proxy", "key": "proxy-secret"}
         assert not of_kind(objects, "Secret")
         worker_roles = [
             o for o in of_kind(objects, "Role") if o["metadata"]["name"][-7:] == "-worker"
         ]
         assert sorted(o["metadata"]["namespace"] for o in worker_roles) == ["team-a", "team-b"]
+        ui_policy = named(objects, "NetworkPolicy", "-ui")
+        http_from = ui_policy["spec"]["ingress"][0]["from"]
+        assert {"podSelector": {}} in http_from and len(http_from) == 2
+        job_pods = named(objects, "ValidatingAdmissionPolicy", ".job-pods")
+        allowed = {v["name"]: v["expression"] for v in job_pods["spec"]["variables"]}["allowed"]
+        assert json.loads(allowed) == ["kontinue-job", "deployer"]
     else:
         raise AssertionError(f"no expectations written for {name}")
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["bogus=1", "scope.mode=everywhere", "worker.replicas=-1", "controller.metricsPort=0"],
+    [
+        "bogus=1",
+        "scope.mode=everywhere",
+        "worker.replicas=-1",
+        "controller.metricsPort=0",
+        "ui.auth.mode=open",
+        "ui.auth.proxy.groups={system:masters}",
+    ],
 )
 def test_values_schema_refuses(kube_cluster: TestCluster, bad: str) -> None:
     result = kube_cluster.helm("template", "kontinue", str(CHART), "--set", bad, check=False)
@@ -257,6 +317,8 @@ def test_every_rendered_object_passes_a_server_side_dry_run(
         f"scope.namespaces={{{namespace}}}",
         "--set",
         f"worker.namespaces={{{namespace}}}",
+        "--set",
+        "scope.allowReleaseNamespace=true",  # one namespace for everything, as a dry run
     )
     manifest = yaml.safe_dump_all(objects)
     result = kube_cluster.kubectl(
@@ -269,72 +331,104 @@ def test_every_rendered_object_passes_a_server_side_dry_run(
 
 _NAMESPACED_KINDS = (
     "deployments,replicasets,pods,services,serviceaccounts,secrets,configmaps,roles,"
-    "rolebindings,poddisruptionbudgets,horizontalpodautoscalers,ingresses"
+    "rolebindings,poddisruptionbudgets,horizontalpodautoscalers,ingresses,networkpolicies"
+)
+_CLUSTER_KINDS = (
+    "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings"
 )
 
 
-def _release_objects(cluster: TestCluster, namespace: str, release: str) -> list[str]:
+def _release_objects(cluster: TestCluster, namespace: str, release: str, *more: str) -> list[str]:
+    """The release's objects in ``namespace`` (and the namespaces ``more``), and cluster-wide."""
     selector = f"{INSTANCE}={release}"
-    names = cluster.kubectl(
-        "get", _NAMESPACED_KINDS, "-n", namespace, "-l", selector, "-o", "name"
-    ).stdout.split()
-    names += cluster.kubectl(
-        "get", "clusterroles,clusterrolebindings", "-l", selector, "-o", "name"
-    ).stdout.split()
+    names: list[str] = []
+    for where in (namespace, *more):
+        names += cluster.kubectl(
+            "get", _NAMESPACED_KINDS, "-n", where, "-l", selector, "-o", "name"
+        ).stdout.split()
+    names += cluster.kubectl("get", _CLUSTER_KINDS, "-l", selector, "-o", "name").stdout.split()
     return names
 
 
 def test_chart_installs_upgrades_and_uninstalls(kube_cluster: TestCluster, namespace: str) -> None:
     release = f"up-{namespace[-6:]}"  # ClusterRoles are cluster-wide: a name of its own
-    kube_cluster.helm(
-        "install", release, str(CHART), "-n", namespace, "--set", "scope.mode=cluster",
-        "--set", "worker.autoscaling.enabled=true", "--wait", "--timeout=120s",
-    )  # fmt: skip
-    installed = _release_objects(kube_cluster, namespace, release)
-    assert f"clusterrole.rbac.authorization.k8s.io/{release}-kontinue-controller" in installed
-    ready = kube_cluster.get(namespace, "deployments", "-l", f"{INSTANCE}={release}")["items"]
-    assert {d["metadata"]["name"]: d["status"].get("readyReplicas") for d in ready} == {
-        f"{release}-kontinue-controller": 2,
-        f"{release}-kontinue-worker": 1,  # the HPA owns the count (no HPA controller runs here)
-        f"{release}-kontinue-ui": 1,
-    }
-    secret_name = f"{release}-kontinue-ui-secret-key"
-    key = kube_cluster.get(namespace, "secret", secret_name)["data"]["secret-key"]
-
-    kube_cluster.helm(
-        "upgrade", release, str(CHART), "-n", namespace, "--reuse-values",
-        "--set", "worker.autoscaling.minReplicas=3", "--set", "ui.replicas=2",
-        "--wait", "--timeout=120s",
-    )  # fmt: skip
-    hpa = kube_cluster.get(namespace, "hpa", f"{release}-kontinue-worker")
-    assert hpa["spec"]["minReplicas"] == 3
-    ui = kube_cluster.get(namespace, "deployment", f"{release}-kontinue-ui")
-    assert ui["status"].get("readyReplicas") == 2
-    assert kube_cluster.get(namespace, "secret", secret_name)["data"]["secret-key"] == key
-    history = json.loads(
-        kube_cluster.helm("history", release, "-n", namespace, "-o", "json").stdout
+    workflows = f"{namespace}-workflows"  # the chart creates it: workflows run apart
+    key = "k" * 40
+    kube_cluster.kubectl(
+        "create", "secret", "generic", "ui-key", "-n", namespace, f"--from-literal=secret-key={key}"
     )
-    assert [h["status"] for h in history] == ["superseded", "deployed"]
+    try:
+        kube_cluster.helm(
+            "install", release, str(CHART), "-n", namespace, "--set", "scope.mode=cluster",
+            "--set", "worker.autoscaling.enabled=true",
+            "--set", "ui.secretKey.existingSecret=ui-key", "--wait", "--timeout=120s",
+        )  # fmt: skip
+        installed = _release_objects(kube_cluster, namespace, release, workflows)
+        assert f"clusterrole.rbac.authorization.k8s.io/{release}-kontinue-controller" in installed
+        assert f"serviceaccount/{release}-kontinue-job" in installed  # in the workflow namespace
+        ready = kube_cluster.get(namespace, "deployments", "-l", f"{INSTANCE}={release}")["items"]
+        assert {d["metadata"]["name"]: d["status"].get("readyReplicas") for d in ready} == {
+            f"{release}-kontinue-controller": 2,
+            f"{release}-kontinue-worker": 1,  # the HPA owns the count (no HPA controller runs here)
+            f"{release}-kontinue-ui": 1,
+        }
 
-    kube_cluster.helm("uninstall", release, "-n", namespace, "--wait", "--timeout=120s")
-    wait_for(
-        "the release's objects to be gone",
-        lambda: not _release_objects(kube_cluster, namespace, release),
-        timeout=60,
-    )
-    crds = kube_cluster.kubectl("get", "crd", "-o", "name").stdout
-    assert "executions.kontinue.cloud" in crds  # Helm keeps what crds/ installed
+        def key_checksum() -> str:
+            ui = kube_cluster.get(namespace, "deployment", f"{release}-kontinue-ui")
+            return str(ui["spec"]["template"]["metadata"]["annotations"]["checksum/secret-key"])
+
+        installed_checksum = key_checksum()
+        kube_cluster.helm(
+            "upgrade", release, str(CHART), "-n", namespace, "--reuse-values",
+            "--set", "worker.autoscaling.minReplicas=3", "--set", "ui.replicas=2",
+            "--wait", "--timeout=120s",
+        )  # fmt: skip
+        hpa = kube_cluster.get(namespace, "hpa", f"{release}-kontinue-worker")
+        assert hpa["spec"]["minReplicas"] == 3
+        ui = kube_cluster.get(namespace, "deployment", f"{release}-kontinue-ui")
+        assert ui["status"].get("readyReplicas") == 2
+        assert key_checksum() == installed_checksum  # the same key: the pods were not rolled for it
+        # a new key in the existing Secret rolls the pods at the next upgrade
+        kube_cluster.kubectl(
+            "patch", "secret", "ui-key", "-n", namespace, "--type=merge",
+            "-p", json.dumps({"stringData": {"secret-key": "n" * 40}}),
+        )  # fmt: skip
+        kube_cluster.helm(
+            "upgrade", release, str(CHART), "-n", namespace, "--reuse-values", "--timeout=120s"
+        )
+        assert key_checksum() != installed_checksum
+        history = json.loads(
+            kube_cluster.helm("history", release, "-n", namespace, "-o", "json").stdout
+        )
+        assert [h["status"] for h in history] == ["superseded", "superseded", "deployed"]
+
+        kube_cluster.helm("uninstall", release, "-n", namespace, "--wait", "--timeout=120s")
+        wait_for(
+            "the release's objects to be gone",
+            lambda: not _release_objects(kube_cluster, namespace, release, workflows),
+            timeout=60,
+        )
+        crds = kube_cluster.kubectl("get", "crd", "-o", "name").stdout
+        assert "executions.kontinue.cloud" in crds  # Helm keeps what crds/ installed
+        # and the workflow namespace, with the workflows' history
+        assert kube_cluster.kubectl("get", "namespace", workflows, check=False).returncode == 0
+    finally:
+        kube_cluster.kubectl("delete", "namespace", workflows, "--wait=false", check=False)
 
 
 # -- a workflow through the chart's own processes ------------------------------------------------
 
 
 class UiSession:
-    """A browser-like HTTP session with the UI (cookies kept, CSRF tokens read from forms)."""
+    """A browser-like HTTP session with the UI (cookies kept, CSRF tokens read from forms).
 
-    def __init__(self, base: str) -> None:
+    ``headers`` go with every request: what an authenticating proxy adds in front of the UI.
+    """
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
         self.base = base
         self.http = requests.Session()
+        self.http.headers.update(headers or {})
 
     def page(self, path: str) -> str:
         """GET a page; it must answer 200."""
@@ -367,12 +461,19 @@ def test_chart_runs_a_workflow_through_its_own_processes(
     kontinue_controller: SessionController,
     tmp_path: Path,
 ) -> None:
-    """Controller, worker and UI as the chart runs them, each with only its own RBAC."""
+    """Controller, worker and UI as the chart runs them, each with only its own RBAC.
+
+    Workflows run in the namespace the chart creates, apart from the components; the UI sits
+    behind an authenticating proxy (played by the test: the shared secret and the user's
+    name), so the approval is given, and recorded, as that user, with the user's own rights.
+    """
     ports = {
         "controller": free_port(), "worker": free_port(), "ui": free_port(),
         "ui-metrics": free_port(),
     }  # fmt: skip
     traces = tmp_path / "worker-traces.jsonl"
+    proxy_secret = secrets.token_hex(24)
+    workflows = f"{namespace}-workflows"  # created by the chart
     values = {
         # traces through the chart's OTEL settings, written as JSON lines by the worker
         "otel": {"enabled": True, "tracesExporter": "jsonl", "sampler": "parentbased_always_on"},
@@ -387,7 +488,13 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "hold": 1,  # release the execution at once: the controller must wake it up
             "grace": 5,
         },
-        "ui": {"port": ports["ui"], "workers": 1, "threads": 4, "metricsPort": ports["ui-metrics"]},
+        "ui": {
+            "port": ports["ui"],
+            "workers": 1,
+            "threads": 4,
+            "metricsPort": ports["ui-metrics"],
+            "auth": {"mode": "proxy", "proxy": {"secret": {"value": proxy_secret}}},
+        },
     }
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
@@ -400,6 +507,14 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "install", release, str(CHART), "-n", namespace, "-f", str(values_file),
             "--wait", "--timeout=120s",
         )  # fmt: skip
+        # the person approving: kontinue's edit role in the workflow namespace, nothing more
+        kube_cluster.kubectl(
+            "create", "rolebinding", "release-manager", "-n", workflows,
+            f"--clusterrole=kontinue.{namespace}.edit", "--user=release-manager",
+        )  # fmt: skip
+        kube_cluster.wait_allowed(
+            "release-manager", "create", "executions.kontinue.cloud", workflows
+        )
         manifest = kube_cluster.helm("get", "manifest", release, "-n", namespace).stdout
         rendered = deployments(yaml.safe_load_all(manifest))
         for component in ("controller", "worker", "ui"):
@@ -422,26 +537,30 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "release-train to be registered",
             lambda: any(
                 f["spec"]["name"] == "release-train"
-                for f in kube_cluster.get(namespace, "functions")["items"]
+                for f in kube_cluster.get(workflows, "functions")["items"]
             ),
         )
 
-        ui = UiSession(f"http://127.0.0.1:{ports['ui']}")
+        ui = UiSession(
+            f"http://127.0.0.1:{ports['ui']}",
+            {"X-Kontinue-Proxy-Secret": proxy_secret, "X-Forwarded-User": "release-manager"},
+        )
         assert ui.page("/readyz").strip() == "ok"
-        start = f"/start/{namespace}/default/release-train"
+        start = f"/start/{workflows}/default/release-train"
         page = ui.submit(start, start, {"service": "payments", "version": "2.0.0"})
         name = page.rsplit("/", 1)[-1]
-        assert page == f"/executions/{namespace}/{name}"
+        assert page == f"/executions/{workflows}/{name}"
+        assert _execution(kube_cluster, workflows, name)["metadata"]["name"] == name
 
         def waiting_for_approval() -> bool:
-            status = _execution(kube_cluster, namespace, name).get("status") or {}
+            status = _execution(kube_cluster, workflows, name).get("status") or {}
             return status.get("phase") == "Suspended" and "approval" in json.dumps(
                 status.get("suspendedOn") or []
             )
 
         wait_for("the approval to be awaited (released by the worker)", waiting_for_approval)
         suspensions = kube_cluster.get(
-            namespace, "suspensions", "-l", f"kontinue.cloud/parent={name}"
+            workflows, "suspensions", "-l", f"kontinue.cloud/parent={name}"
         )["items"]
         (approval,) = suspensions
         assert approval["metadata"]["name"] in ui.page(page)
@@ -457,7 +576,7 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             "the release train to complete",
             lambda: (
                 ex
-                if (ex := _execution(kube_cluster, namespace, name)).get("status", {}).get("phase")
+                if (ex := _execution(kube_cluster, workflows, name)).get("status", {}).get("phase")
                 in ("Completed", "Failed")
                 else None
             ),
@@ -466,7 +585,9 @@ def test_chart_runs_a_workflow_through_its_own_processes(
         result = done["status"]["result"]
         assert result["image"] == "registry.local/payments:2.0.0"
         assert result["approval"] == payload
-        children = kube_cluster.get(namespace, "executions", "-l", f"kontinue.cloud/parent={name}")
+        resumed = kube_cluster.get(workflows, "suspension", approval["metadata"]["name"])
+        assert resumed["status"]["resumedBy"] == "release-manager"
+        children = kube_cluster.get(workflows, "executions", "-l", f"kontinue.cloud/parent={name}")
         assert [c["status"]["phase"] for c in children["items"]] == ["Completed"]
         assert "registry.local/payments:2.0.0 shipped" in ui.page(page)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['ui-metrics']}/metrics")
@@ -489,4 +610,5 @@ def test_chart_runs_a_workflow_through_its_own_processes(
             if process.process is not None:
                 process.process.kill()
         kube_cluster.helm("uninstall", release, "-n", namespace, "--wait", check=False)
+        kube_cluster.kubectl("delete", "namespace", workflows, "--wait=false", check=False)
         kontinue_controller.restart()

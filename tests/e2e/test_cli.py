@@ -172,7 +172,7 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     second = again_sleeper.stdout.strip().split("/")[1]
     wait_for("the second sleep", lambda: client.phase(second) == "Suspended", timeout=60)
     [object_resumed] = cli.json("resume", f"{second}-sleep-1", "-n", ns)["items"]
-    assert object_resumed["status"]["resumedBy"] == "cli"
+    assert object_resumed["status"]["resumedBy"] == "kontinue-admin"  # the kubeconfig's user
     none_left = cli("resume", sleeper_name, "-n", ns, check=False)
     assert none_left.returncode == 1 and "has no waiting suspension" in none_left.stderr
 

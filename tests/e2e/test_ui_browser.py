@@ -2,22 +2,44 @@
 
 Every test runs ``kontinue-ui`` as a process (gunicorn) against the real control plane, with
 real workers where workflows run. Screenshots go to ``test-artifacts/ui/``.
+
+Two modes: the default (no auth mode: read-only, reads with the UI's own rights), and the
+authenticated writable mode behind an authenticating proxy (``--auth proxy``). The browser
+plays the proxy's part: its context adds the shared secret and the user's name to every
+request, as oauth2-proxy would; the user acts and reads with their own RBAC.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+import yaml
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from kontinue.client import Client, _kube
-from kontinue_testkit.pytest_plugin import StartUi, TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import (
+    StartUi,
+    TestCluster,
+    UiProcess,
+    WorkerProcess,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -108,6 +130,105 @@ def _create_many(client: Client, count: int) -> dict[tuple[str, str], int]:
     return expected
 
 
+@dataclass
+class ProxiedUi:
+    """A UI behind a (played) authenticating proxy: ``as_user`` is a browser signed in."""
+
+    ui: UiProcess
+    secret: str
+    browser: Browser
+
+    @property
+    def url(self) -> str:
+        """The UI's address (as the proxy reaches it)."""
+        return self.ui.url
+
+    def headers(self, user: str, groups: str = "") -> dict[str, str]:
+        """What the proxy adds to each request of ``user``."""
+        headers = {"X-Kontinue-Proxy-Secret": self.secret, "X-Forwarded-User": user}
+        if groups:
+            headers["X-Forwarded-Groups"] = groups
+        return headers
+
+    def as_user(self, user: str, groups: str = "", **options: object) -> BrowserContext:
+        """A browser context whose every request comes through the proxy as ``user``."""
+        return self.browser.new_context(
+            extra_http_headers=self.headers(user, groups),
+            **options,  # type: ignore[arg-type]
+        )
+
+
+USER_RULES = [  # what the chart's <fullname>.<namespace>.edit ClusterRole grants
+    {"apiGroups": ["kontinue.cloud"], "verbs": ["get", "list", "watch"],
+     "resources": ["executions", "suspensions", "scheduledexecutions", "functions"]},
+    {"apiGroups": ["kontinue.cloud"], "resources": ["executions"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["kontinue.cloud"], "resources": ["suspensions/status"], "verbs": ["patch"]},
+    {"apiGroups": ["kontinue.cloud"], "resources": ["scheduledexecutions"], "verbs": ["patch"]},
+    {"apiGroups": ["kontinue.cloud"], "resources": ["scheduledexecutions/finalizers"],
+     "verbs": ["update"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+]  # fmt: skip
+
+
+def grant(
+    cluster: TestCluster,
+    namespace: str,
+    name: str,
+    rules: Sequence[Mapping[str, Any]],
+    **subject: str,
+) -> None:
+    """A Role with ``rules`` bound to ``user=...`` or ``group=...`` in ``namespace``."""
+    ((kind, who),) = subject.items()
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name}, "rules": rules}  # fmt: skip
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": kind.capitalize(),
+                      "name": who}],
+    }  # fmt: skip
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all([role, binding]))
+    first = rules[0]
+    resource = f"{first['resources'][0]}.{first['apiGroups'][0]}".rstrip(".")
+    if kind == "user":
+        cluster.wait_allowed(who, first["verbs"][0], resource, namespace)
+    else:
+        cluster.wait_allowed("a-member", first["verbs"][0], resource, namespace, groups=(who,))
+
+
+@pytest.fixture
+def proxied_ui(
+    start_ui: StartUi, browser: Browser, kube_cluster: TestCluster, namespace: str, tmp_path: Path
+) -> Callable[..., ProxiedUi]:
+    """``proxied_ui(*flags)``: a UI with ``--auth proxy``; the user ``tester`` may use kontinue
+    in the test's namespace (the chart's edit rights)."""
+    grant(kube_cluster, namespace, "tester-edits", USER_RULES, user="tester")
+
+    def start(*flags: str) -> ProxiedUi:
+        secret = secrets.token_hex(24)
+        path = tmp_path / f"proxy-secret-{secret[:6]}"
+        path.write_text(secret)
+        ui = start_ui("--auth", "proxy", "--proxy-secret-file", str(path), *flags)
+        return ProxiedUi(ui, secret, browser)
+
+    return start
+
+
+def _no_policy_violations(page: Page) -> list[str]:
+    """Collects what the browser reports the Content-Security-Policy refused."""
+    refused: list[str] = []
+
+    def seen(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            refused.append(message.text)
+
+    page.on("console", seen)
+    return refused
+
+
 def _live_marker(page: Page) -> None:
     page.evaluate("window.__sameDocument = true")
 
@@ -168,14 +289,16 @@ def test_list_of_a_thousand_filters_and_pages(
 
 
 def test_watch_progress_approve_and_complete(
-    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+    proxied_ui: Callable[..., ProxiedUi], start_worker: StartWorker, client: Client
 ) -> None:
     start_worker("ui_flows", path=FLOWS, hold=60)
-    ui = start_ui()
+    ui = proxied_ui()
     created = client.create_execution("paced-approval", {"before": 4, "pause": 1.0})
     name = created["metadata"]["name"]
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page = ui.as_user("tester", viewport={"width": 1400, "height": 1100}).new_page()
+    refused = _no_policy_violations(page)
     page.goto(f"{ui.url}/executions/{client.namespace}/{name}")
+    expect(page.locator("header .user")).to_have_text("tester")
     _live_marker(page)
 
     seen_progress: set[str] = set()
@@ -208,16 +331,17 @@ def test_watch_progress_approve_and_complete(
     assert done["status"]["result"]["approval"] == {"approved": True, "by": "browser"}
     assert done["status"]["result"]["child"] == "child one done"
     suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}-approval")
-    assert suspension["status"]["resumedBy"] == "ui"
+    assert suspension["status"]["resumedBy"] == "tester"  # the user the proxy named
     page.screenshot(path=screenshot_path("approval-completed"), full_page=True)
+    assert refused == []  # the pages need nothing the Content-Security-Policy forbids
 
 
 def test_start_from_the_form_with_a_field_error(
-    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+    proxied_ui: Callable[..., ProxiedUi], start_worker: StartWorker, client: Client
 ) -> None:
     start_worker("kontinue_examples.deploy_pipeline", path=ROOT / "examples", hold=5)
-    ui = start_ui()
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    ui = proxied_ui()
+    page = ui.as_user("tester", viewport={"width": 1300, "height": 1000}).new_page()
     page.goto(ui.url + "/start")
     page.click("tr:has-text('deploy-pipeline') a:has-text('Start')")
     expect(page.locator("#arg-service")).to_be_visible()
@@ -250,12 +374,12 @@ def test_start_from_the_form_with_a_field_error(
 
 
 def test_cancel_from_the_page(
-    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+    proxied_ui: Callable[..., ProxiedUi], start_worker: StartWorker, client: Client
 ) -> None:
     start_worker("ui_flows", path=FLOWS, hold=1)
-    ui = start_ui()
+    ui = proxied_ui()
     name = client.create_execution("long-wait")["metadata"]["name"]
-    page = browser.new_page()
+    page = ui.as_user("tester").new_page()
     page.goto(f"{ui.url}/executions/{client.namespace}/{name}")
     expect(page.locator("#live")).to_have_attribute("data-phase", "Suspended", timeout=60_000)
     expect(page.locator(".suspension")).to_contain_text("Sleeping until")
@@ -276,13 +400,18 @@ def test_cancel_from_the_page(
 
 
 def test_read_only_and_csrf(
-    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+    start_ui: StartUi,
+    proxied_ui: Callable[..., ProxiedUi],
+    start_worker: StartWorker,
+    browser: Browser,
+    client: Client,
 ) -> None:
+    """The default UI (no auth mode) is read-only; the authenticated one checks CSRF."""
     start_worker("ui_flows", path=FLOWS, hold=1)
     name = client.create_execution("long-wait")["metadata"]["name"]
     wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=60)
-    read_only = start_ui("--read-only")
-    normal = start_ui()
+    read_only = start_ui()  # the default
+    normal = proxied_ui()
     detail = f"/executions/{client.namespace}/{name}"
 
     page = browser.new_page()
@@ -301,19 +430,29 @@ def test_read_only_and_csrf(
     response = page.request.post(read_only.url + detail + "/cancel")
     assert response.status == 403
 
-    # the normal UI: a forged POST (no CSRF token, or a wrong one) is refused
-    status, body = normal.request("POST", detail + "/cancel", data=b"")
+    # even --read-only turns actions off for an authenticated user
+    forced = proxied_ui("--read-only")
+    status, body = forced.ui.request(
+        "POST", detail + "/cancel", data=form, headers=forced.headers("tester")
+    )
+    assert status == 403 and "read-only" in body
+
+    # the authenticated UI: a forged POST (no CSRF token, or a wrong one) is refused
+    status, body = normal.ui.request(
+        "POST", detail + "/cancel", data=b"", headers=normal.headers("tester")
+    )
     assert status == 400 and "CSRF" in body
-    other = browser.new_page()
+    other = normal.as_user("tester").new_page()
     other.goto(normal.url + detail)
+    expect(other.locator("button:has-text('Cancel')")).to_be_visible()
     forged = other.request.post(normal.url + detail + "/cancel", form={"csrf_token": "forged"})
     assert forged.status == 400
     assert client.get(name)["spec"].get("cancel") is not True
     assert client.phase(name) == "Suspended"
 
 
-def test_impersonated_user_without_rights_is_forbidden(
-    start_ui: StartUi,
+def test_authenticated_user_without_rights_is_forbidden(
+    proxied_ui: Callable[..., ProxiedUi],
     start_worker: StartWorker,
     browser: Browser,
     client: Client,
@@ -321,21 +460,18 @@ def test_impersonated_user_without_rights_is_forbidden(
 ) -> None:
     start_worker("ui_flows", path=FLOWS, hold=1)
     ns = client.namespace
-    kube_cluster.kubectl("create", "role", "viewer", "-n", ns, "--verb=get,list,watch",
-                         "--resource=executions.kontinue.cloud")  # fmt: skip
-    kube_cluster.kubectl("create", "role", "operator", "-n", ns, "--verb=get,list,watch,patch",
-                         "--resource=executions.kontinue.cloud")  # fmt: skip
-    kube_cluster.kubectl("create", "rolebinding", "alice-views", "-n", ns, "--role=viewer",
-                         "--user=alice")  # fmt: skip
-    kube_cluster.kubectl("create", "rolebinding", "ops-operate", "-n", ns, "--role=operator",
-                         "--group=ops")  # fmt: skip
+    read = {"apiGroups": ["kontinue.cloud"], "verbs": ["get", "list", "watch"],
+            "resources": ["executions", "suspensions"]}  # fmt: skip
+    jobs = {"apiGroups": ["batch"], "verbs": ["get", "list", "watch"], "resources": ["jobs"]}
+    patch = {"apiGroups": ["kontinue.cloud"], "verbs": ["patch"], "resources": ["executions"]}
+    grant(kube_cluster, ns, "alice-views", [read, jobs], user="alice")
+    grant(kube_cluster, ns, "ops-operate", [read, jobs, patch], group="ops")
     name = client.create_execution("long-wait")["metadata"]["name"]
     wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=60)
-    ui = start_ui("--impersonate")
+    ui = proxied_ui()
     detail = f"{ui.url}/executions/{ns}/{name}"
 
-    alice = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice"})
-    page = alice.new_page()
+    page = ui.as_user("alice").new_page()
     page.goto(detail)
     expect(page.locator("header")).to_contain_text("alice")
     page.on("dialog", lambda dialog: dialog.accept())
@@ -348,17 +484,22 @@ def test_impersonated_user_without_rights_is_forbidden(
     page.screenshot(path=screenshot_path("forbidden"), full_page=True)
     assert client.get(name)["spec"].get("cancel") is not True
 
-    # without the proxy's header there is no user to act as
-    anonymous = browser.new_page()
-    anonymous.goto(detail)
-    anonymous.on("dialog", lambda dialog: dialog.accept())
-    anonymous.click("button:has-text('Cancel')")
-    expect(anonymous.locator("h1")).to_contain_text("401")
+    # not through the proxy (no secret), whatever the headers say: not signed in
+    for headers in ({}, {"X-Forwarded-User": "bob", "X-Forwarded-Groups": "ops,system:masters"}):
+        anonymous = browser.new_context(extra_http_headers=headers).new_page()
+        refused = anonymous.goto(detail)
+        assert refused is not None and refused.status == 401
+        expect(anonymous.locator("h1")).to_contain_text("401")
+        expect(anonymous.locator("button")).to_have_count(0)
+    # a user without read rights does not see the execution at all
+    stranger = ui.as_user("mallory").new_page()
+    refused = stranger.goto(detail)
+    assert refused is not None and refused.status == 403
+    expect(stranger.locator(".error-message")).to_contain_text('User "mallory" cannot get')
+    expect(stranger.locator("#live")).to_have_count(0)
 
     # a member of a group with the right may
-    operator = browser.new_context(
-        extra_http_headers={"X-Forwarded-User": "bob", "X-Forwarded-Groups": "ops"}
-    ).new_page()
+    operator = ui.as_user("bob", "ops").new_page()
     operator.goto(detail)
     operator.on("dialog", lambda dialog: dialog.accept())
     operator.click("button:has-text('Cancel')")
@@ -367,7 +508,7 @@ def test_impersonated_user_without_rights_is_forbidden(
 
 
 def test_prefix_functions_schedules_and_job_logs(
-    start_ui: StartUi, start_worker: StartWorker, browser: Browser, client: Client
+    proxied_ui: Callable[..., ProxiedUi], start_worker: StartWorker, client: Client
 ) -> None:
     start_worker("job_flows", path=FLOWS, hold=1, name="jobs")
     start_worker("ui_flows", path=FLOWS, hold=1, name="flows")
@@ -386,8 +527,8 @@ def test_prefix_functions_schedules_and_job_logs(
                      "suspend": True},
         },
     )  # fmt: skip
-    ui = start_ui("--path-prefix", "/kontinue")
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    ui = proxied_ui("--path-prefix", "/kontinue")
+    page = ui.as_user("tester", viewport={"width": 1300, "height": 900}).new_page()
 
     # behind an ingress that keeps the prefix, and one that strips it: links carry it
     for path in ("/kontinue/executions", "/executions"):

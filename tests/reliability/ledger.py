@@ -5,10 +5,12 @@ with a fresh token; the step committed ``{"v": ..., "t": token}`` of exactly one
 committed step of every execution:
 
 - its committed run must be in the ledger (else an effect was lost);
-- a run that happened *after* the committed one is a duplicate: a committed step ran again;
-- runs before the committed one are in-flight reruns: a worker ran the step and died (or lost
-  its claim) before the commit, and the replay ran it again, which the design allows (at least
-  once for the step in flight, never again once committed).
+- a run by the committing claim (the claim counter of the attempt that ran it) or a later one,
+  other than the committed run, is a duplicate: a committed step ran again;
+- runs by earlier claims are in-flight reruns: a worker ran the step and died, was paused or
+  lost its claim before its commit landed, and the replay ran it again, which the design allows
+  (at least once for the step in flight, never again once committed). A paused worker may even
+  finish its run after the new claim committed; its own commit is then fenced.
 """
 
 from __future__ import annotations
@@ -59,9 +61,9 @@ class EffectReport:
     steps: int = 0
     """Committed steps checked."""
     duplicated: int = 0
-    """Runs of a step after the run whose value was committed."""
+    """Runs of a committed step by its committing claim or a later one, beyond the one."""
     inflight_reruns: int = 0
-    """Runs of a step before the committed run (their commit never landed)."""
+    """Runs of a step by earlier claims (their commits never landed)."""
     missing: int = 0
     """Committed steps whose committed run is not in the ledger."""
     most_reruns: int = 0
@@ -92,13 +94,16 @@ def check_effects(
                 report.missing += 1
                 report.details.append(f"{name} step {step}: committed run not in the ledger")
                 continue
-            index = committed[0]
-            after = len(entries) - index - 1
-            report.inflight_reruns += index
-            report.most_reruns = max(report.most_reruns, len(entries) - 1)
-            if after:
-                report.duplicated += after
+            claim = int(entries[committed[0]]["claim"])
+            others = [e for i, e in enumerate(entries) if i != committed[0]]
+            stale = [e for e in others if int(e["claim"]) < claim]
+            again = [e for e in others if int(e["claim"]) >= claim]
+            report.inflight_reruns += len(stale)
+            report.most_reruns = max(report.most_reruns, len(others))
+            if again:
+                report.duplicated += len(again)
                 report.details.append(
-                    f"{name} step {step}: ran {after} more time(s) after its committed run"
+                    f"{name} step {step}: committed by claim {claim}, run again by claim(s) "
+                    f"{sorted(int(e['claim']) for e in again)}"
                 )
     return report

@@ -91,21 +91,64 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if eq .Values.scope.mode "cluster" }}true{{ end }}
 {{- end }}
 
-{{/* The namespaces served in namespaced mode: scope.namespaces, or the release's. */}}
-{{- define "kontinue.namespaces" -}}
-{{- $namespaces := .Values.scope.namespaces | default (list .Release.Namespace) }}
-{{- toJson $namespaces }}
+{{/*
+The namespaces workflows run in: scope.namespaces; else, in cluster mode, the workers'; else
+"<release namespace>-workflows", which the chart creates.
+*/}}
+{{- define "kontinue.workflowNamespaces" -}}
+{{- if .Values.scope.namespaces }}
+{{- toJson .Values.scope.namespaces }}
+{{- else if and (include "kontinue.clusterWide" .) .Values.worker.enabled .Values.worker.namespaces }}
+{{- toJson .Values.worker.namespaces }}
+{{- else }}
+{{- toJson (list (include "kontinue.defaultWorkflowNamespace" .)) }}
+{{- end }}
 {{- end }}
 
-{{/* The namespaces the workers serve: worker.namespaces, else those of the scope (namespaced) or the release's (cluster). */}}
+{{/* The namespace the chart creates when scope.namespaces is empty. */}}
+{{- define "kontinue.defaultWorkflowNamespace" -}}
+{{- printf "%s-workflows" (.Release.Namespace | trunc 53 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The namespaces served in namespaced mode: the workflow namespaces. */}}
+{{- define "kontinue.namespaces" -}}
+{{- include "kontinue.workflowNamespaces" . }}
+{{- end }}
+
+{{/* The namespaces the workers serve: worker.namespaces, else the workflow namespaces. */}}
 {{- define "kontinue.worker.namespaces" -}}
 {{- if .Values.worker.namespaces }}
 {{- toJson .Values.worker.namespaces }}
-{{- else if include "kontinue.clusterWide" . }}
-{{- toJson (list .Release.Namespace) }}
 {{- else }}
-{{- include "kontinue.namespaces" . }}
+{{- include "kontinue.workflowNamespaces" . }}
 {{- end }}
+{{- end }}
+
+{{/* Every namespace workflows may run in: the workflow namespaces and the workers'. */}}
+{{- define "kontinue.allWorkflowNamespaces" -}}
+{{- $all := concat (include "kontinue.workflowNamespaces" . | fromJsonArray) (ternary (include "kontinue.worker.namespaces" . | fromJsonArray) list .Values.worker.enabled) }}
+{{- toJson (uniq $all) }}
+{{- end }}
+
+{{/* The user name of a component's ServiceAccount: (list $ "controller"|"worker"|"ui"). */}}
+{{- define "kontinue.component.username" -}}
+{{- printf "system:serviceaccount:%s:%s" (index . 0).Release.Namespace (include "kontinue.component.serviceAccountName" .) }}
+{{- end }}
+
+{{/* The ServiceAccount job pods run as (in every worker namespace). */}}
+{{- define "kontinue.job.serviceAccountName" -}}
+{{- .Values.worker.jobSteps.serviceAccount.name | default (include "kontinue.component.fullname" (list . "job")) }}
+{{- end }}
+
+{{/* The name of a cluster-scoped object of this release: (list $ "suffix"). */}}
+{{- define "kontinue.clusterObjectName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s.%s.%s" (include "kontinue.fullname" $root) $root.Release.Namespace (index . 1) }}
+{{- end }}
+
+{{/* Whether the UI offers actions: an auth mode (or anonymous actions), and not read-only. */}}
+{{- define "kontinue.ui.actions" -}}
+{{- if and (not .Values.ui.readOnly) (or (ne .Values.ui.auth.mode "none") .Values.ui.auth.anonymousActions) }}true{{ end }}
 {{- end }}
 
 {{/* The scope flags of the controller and the UI. */}}
@@ -189,5 +232,24 @@ command line under watchfiles, restarted when the synced sources in /opt/kontinu
 command: [sh, -c, 'exec watchfiles --filter python "$0 $*" {{ $watched }}', {{ index . 1 }}]
 {{- else }}
 command: [{{ index . 1 }}]
+{{- end }}
+{{- end }}
+
+{{/*
+A checksum of a Secret's content for a pod annotation, stable across renders:
+(list $ secretName value). The value when the chart renders the Secret from it; else the
+existing Secret's data when the cluster can be read (install, upgrade); else its name.
+*/}}
+{{- define "kontinue.ui.secretChecksum" -}}
+{{- $root := index . 0 }}
+{{- $name := index . 1 }}
+{{- $value := index . 2 }}
+{{- if $value }}
+{{- $value | sha256sum | trunc 16 }}
+{{- else if $name }}
+{{- $existing := lookup "v1" "Secret" $root.Release.Namespace $name }}
+{{- print $name (toJson (($existing | default dict).data | default dict)) | sha256sum | trunc 16 }}
+{{- else }}
+{{- "generated-per-pod" }}
 {{- end }}
 {{- end }}

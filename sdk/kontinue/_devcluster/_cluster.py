@@ -248,7 +248,10 @@ class LocalCluster:
             f"--service-account-key-file={pki.sa_public_key}",
             f"--service-account-signing-key-file={pki.sa_private_key}",
             "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NodeRestriction",
+            # OwnerReferencesPermissionEnforcement as OpenShift has it: setting
+            # blockOwnerDeletion needs update on the owner's finalizers (the chart's RBAC must
+            # say so); ValidatingAdmissionPolicy is in the default chain (the chart's policies)
+            "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
             "--allow-privileged=true",
             f"--audit-policy-file={audit_policy}",
             f"--audit-log-path={self.logs_dir / 'audit.log'}",

@@ -176,6 +176,6 @@ def show_archive(name: str, output: str) -> None:
         }
 
     root = objects[0]
-    tree = Tree(f"[bold]archive {name}[/bold]")
+    tree = Tree(_render.plain(f"archive {name}", "bold"))
     tree.add(step_tree(root, parts(root["metadata"]["name"])))
     _render.console().print(tree)

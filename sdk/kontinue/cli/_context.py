@@ -12,6 +12,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from kontinue import errors
+from kontinue.api import durations
+from kontinue.cli._render import clean
 from kontinue.client import Client, _kube
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +27,25 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print ``kontinue: <message>`` on standard error."""
-        click.echo(f"kontinue: {self.message}", err=True)
+        click.echo(f"kontinue: {clean(self.message)}", err=True)  # it may quote cluster text
+
+
+class DurationType(click.ParamType[str, Any]):
+    """A duration option (``30s``, ``1h30m``, ``7d``; at most the CRDs' cap)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Check the duration; a bad one fails naming the option."""
+        try:
+            durations.parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+DURATION = DurationType()
+"""The type of the CLI's duration options."""
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -109,6 +130,8 @@ def handles_errors(what: str) -> Callable[[F], F]:
                 ) from exc
             except _kube.ApiError as exc:
                 raise UserError(_api_message(exc, what)) from exc
+            except errors.KontinueError as exc:  # refused before it reached the cluster
+                raise UserError(str(exc)) from exc
             except KeyboardInterrupt:
                 click.echo("", err=True)
                 sys.exit(130)

@@ -164,7 +164,15 @@ def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_
             from kontinue._devcluster._process import free_port
 
             ui_port = free_port()
-        ui_args = ["--all-namespaces", "--port", str(ui_port), "--workers", "1"]
+        # only this machine reaches it: actions with the developer's own kubeconfig rights
+        ui_args = [
+            "--all-namespaces",
+            "--port",
+            str(ui_port),
+            "--workers",
+            "1",
+            "--anonymous-actions",
+        ]
         processes.append(_service("kontinue_ui", ui_args, config, logs / "ui.log", context))
         ui = f"http://127.0.0.1:{ui_port}/"
         _wait_ready(ui + "readyz", processes[-1], logs / "ui.log", 60)

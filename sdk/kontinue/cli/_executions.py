@@ -10,12 +10,13 @@ from typing import Any
 import click
 import jsonschema
 import yaml
+from rich.text import Text
 from rich.tree import Tree
 
 from kontinue.api import attempts, labels, policy, schemas
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
-from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
 from kontinue.workflow import (
     ExecuteOptions,
@@ -39,12 +40,16 @@ def _parse_arguments(text: str | None, source: Any) -> Any:
             return yaml.safe_load(source.read())
         except yaml.YAMLError as exc:
             fail(f"{source.name} is not YAML or JSON: {exc}")
+        except RecursionError:
+            fail(f"{source.name} nests too deeply (at most 100 levels)")
     if text is None:
         return None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"the arguments are not JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        fail("the arguments nest too deeply (at most 100 levels)")
 
 
 def function_object(function: str, group: str) -> dict[str, Any]:
@@ -161,14 +166,17 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
     """One line for the phase, then the result (JSON) or the error."""
     status = execution.get("status") or {}
     name = execution["metadata"]["name"]
-    _render.console().print(f"{name} {_render.phase_text(status.get('phase'))}")
+    _render.console().print(
+        Text.assemble(_render.plain(name), " ", _render.phase_text(status.get("phase")))
+    )
     if status.get("phase") == "Completed":
         click.echo(json.dumps(status.get("result"), indent=2))
     elif status.get("error"):
         error = status["error"]
-        click.echo(f"error ({error.get('kind')}): {error.get('message')}", err=True)
+        message = f"error ({error.get('kind')}): {error.get('message')}"
+        click.echo(_render.clean(message), err=True)
     elif status.get("message"):
-        click.echo(status["message"], err=True)
+        click.echo(_render.clean(status["message"]), err=True)
 
 
 @click.command()
@@ -183,16 +191,27 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
     help="Retries after a failed attempt (default: the function's, else 0).",
 )  # fmt: skip
 @click.option(
-    "--backoff", help="Wait between attempts, e.g. 10s (default: the function's, else 5s)."
-)
+    "--backoff", type=DURATION,
+    help="Wait between attempts, e.g. 10s (default: the function's, else 5s).",
+)  # fmt: skip
 @click.option(
     "--child-policy", type=click.Choice(["None", "RetryFailed"]),
     help="What a retry does with failed children (default: the function's, else None).",
 )  # fmt: skip
-@click.option("--timeout", help="Overall time limit, e.g. 1h (default: the function's).")
-@click.option("--attempt-timeout", help="Time limit of one attempt (default: the function's).")
-@click.option("--ttl", help="Delete the execution (and its tree) this long after it finished.")
-@click.option("--archive-after", help="Archive the tree this long after it finished.")
+@click.option(
+    "--timeout", type=DURATION, help="Overall time limit, e.g. 1h (default: the function's)."
+)
+@click.option(
+    "--attempt-timeout", type=DURATION,
+    help="Time limit of one attempt (default: the function's).",
+)  # fmt: skip
+@click.option(
+    "--ttl", type=DURATION,
+    help="Delete the execution (and its tree) this long after it finished.",
+)  # fmt: skip
+@click.option(
+    "--archive-after", type=DURATION, help="Archive the tree this long after it finished."
+)
 @click.option("--mutex", help="Run under this named mutex.")
 @click.option("--group", default="default", show_default=True, help="Worker group.")
 @click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
@@ -361,15 +380,19 @@ def _job_phase(job: Mapping[str, Any]) -> str:
 
 
 def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, Any]]]) -> Tree:
-    """A rich tree of an execution: steps with durations, children, suspensions, jobs."""
+    """A rich tree of an execution: steps with durations, children, suspensions, jobs.
+
+    Every piece of text from the cluster goes in as plain text (never markup).
+    """
+    plain, phase_text = _render.plain, _render.phase_text
     status = execution.get("status") or {}
     meta = execution["metadata"]
-    head = (
-        f"[bold]{meta['name']}[/bold] {_render.phase_text(status.get('phase'))} "
-        f"{execution['spec'].get('function', '')}"
-    )
+    head = Text.assemble(
+        plain(meta["name"], "bold"), " ", phase_text(status.get("phase")), " ",
+        plain(execution["spec"].get("function", "")),
+    )  # fmt: skip
     if status.get("startedAt"):
-        head += f"  {_render.span(status.get('startedAt'), status.get('finishedAt'))}"
+        head.append(f"  {_render.span(status.get('startedAt'), status.get('finishedAt'))}")
     tree = Tree(head)
     details = []
     if status.get("workerName"):
@@ -381,9 +404,9 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
     if progress := _progress(status):
         details.append(f"progress {progress}")
     if details:
-        tree.add(", ".join(details))
+        tree.add(plain(", ".join(details)))
     if status.get("message"):
-        tree.add(f"message: {status['message']}")
+        tree.add(plain(f"message: {status['message']}"))
     children = {c["metadata"]["name"]: c for c in parts["children"]}
     suspensions = {s["metadata"]["name"]: s for s in parts["suspensions"]}
     jobs = {j["metadata"]["name"]: j for j in parts["jobs"]}
@@ -391,41 +414,50 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
     if steps:
         node = tree.add("steps")
         for step, record in steps:
-            label = f"{record.get('displayName') or step} [dim]{record.get('type')}[/dim]"
-            label += f" {_render.phase_text(record.get('phase', 'Completed'))}"
+            label = Text.assemble(
+                plain(record.get("displayName") or step), " ",
+                plain(record.get("type"), "dim"), " ",
+                phase_text(record.get("phase", "Completed")),
+            )  # fmt: skip
             duration = _render.span(record.get("startedAt"), record.get("finishedAt"))
             if duration:
-                label += f" {duration}"
+                label.append(f" {duration}")
             child = record.get("child")
             if child in children:
                 child_status = children[child].get("status") or {}
-                label += f" -> {child} {_render.phase_text(child_status.get('phase'))}"
+                label.append_text(
+                    Text.assemble(f" -> {_render.clean(child)} ",
+                                  phase_text(child_status.get("phase")))
+                )  # fmt: skip
             elif child in suspensions:
-                label += f" -> {_suspension_label(suspensions[child])}"
+                label.append_text(Text.assemble(" -> ", _suspension_label(suspensions[child])))
             elif child in jobs:
-                label += f" -> job {child} {_job_phase(jobs[child])}"
+                label.append(f" -> job {_render.clean(child)} {_job_phase(jobs[child])}")
             node.add(label)
     listed = status.get("attempts") or []
     for attempt_no, attempt in enumerate(listed, start=1):
         if len(listed) == 1 and attempt.get("phase") in ("Executing", "Completed"):
             break  # a single attempt that ran or runs fine says nothing the header does not
-        line = f"attempt {attempt_no} {_render.phase_text(attempt.get('phase'))}"
+        line = Text(f"attempt {attempt_no} ")
+        line.append_text(_render.phase_text(attempt.get("phase")))
         if attempt.get("message"):
-            line += f": {attempt['message']}"
+            line.append_text(plain(f": {attempt['message']}"))
         tree.add(line)
     if status.get("phase") == "Completed":
-        tree.add(f"result: {json.dumps(status.get('result'))}")
+        tree.add(plain(f"result: {json.dumps(status.get('result'))}"))
     elif status.get("error"):
         error = status["error"]
-        tree.add(f"[red]error ({error.get('kind')}): {error.get('message')}[/red]")
+        tree.add(plain(f"error ({error.get('kind')}): {error.get('message')}", "red"))
     return tree
 
 
-def _suspension_label(suspension: Mapping[str, Any]) -> str:
+def _suspension_label(suspension: Mapping[str, Any]) -> Text:
     phase = suspension_phase(suspension)
     resume_at = (suspension.get("spec") or {}).get("resumeAt")
     kind = f"sleep until {resume_at}" if resume_at else "suspension"
-    return f"{kind} {suspension['metadata']['name']} {_render.phase_text(phase)}"
+    return Text.assemble(
+        _render.plain(f"{kind} {suspension['metadata']['name']} "), _render.phase_text(phase)
+    )
 
 
 @click.command()
@@ -458,10 +490,12 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
             payload = json.loads(data)
         except json.JSONDecodeError as exc:
             fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            fail("--data nests too deeply (at most 100 levels)")
     c = client()
     if c.kube.get_or_none(_kube.SUSPENSIONS, c.namespace, name) is not None:
         try:
-            c.resume_suspension(name, payload, resumed_by="cli")
+            c.resume_suspension(name, payload)  # resumedBy: the user this kubeconfig is
         except SuspensionNotWaiting as exc:
             fail(str(exc))
         resumed = [name]
@@ -535,8 +569,8 @@ def logs(name: str, step: str | None, tail: int, container: str | None, output: 
                 )  # fmt: skip
             except _kube.ApiError as exc:
                 fail(f"the logs of pod {pod['metadata']['name']} cannot be read: {exc.message}")
-            if output == "text":
-                click.echo(text, nl=False)
+            if output == "text":  # on a terminal, escape sequences are shown, not obeyed
+                click.echo(_render.clean(text) if sys.stdout.isatty() else text, nl=False)
             collected.append({"step": step_name, "job": record["child"],
                               "pod": pod["metadata"]["name"], "log": text})  # fmt: skip
     if output != "text":

@@ -1,4 +1,12 @@
-"""Output: kubectl-like tables, ages and durations, and ``-o json|yaml|name``."""
+r"""Output: kubectl-like tables, ages and durations, and ``-o json|yaml|name``.
+
+Text that comes from the cluster (names, messages, errors, results: anything a namespace user
+or a workflow wrote) is never read as rich markup, and its control characters (ESC, BEL, CR,
+backspace, C1 codes, bidirectional overrides) are shown as escapes (ESC as the text ``\x1b``)
+instead of reaching the terminal: a message cannot restyle the output, hide text, move the
+cursor, set the window title or crash the renderer. Tables and trees are built from
+:class:`rich.text.Text` pieces; plain lines go through :func:`clean`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
+from kontinue.api import nesting
 from kontinue.api.timestamps import parse_time
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
@@ -29,16 +38,34 @@ _PHASE_STYLE = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal would act on rather than show (newline and tab are kept)."""
+
+
+def clean(value: object) -> str:
+    r"""``value`` as text safe to print: control characters become ``\xNN`` escapes."""
+
+    def visible(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(visible, str(value))
+
+
 def console() -> Console:
-    """A console on standard output (no colour when it is not a terminal)."""
-    return Console(highlight=False, soft_wrap=False)
+    """A console on standard output (no colour when it is not a terminal, no emoji codes)."""
+    return Console(highlight=False, soft_wrap=False, emoji=False)
 
 
-def phase_text(phase: str | None) -> str:
-    """A phase with its colour (rich markup)."""
+def plain(value: object, style: str = "") -> Text:
+    """Cluster text as a rich Text: never parsed as markup, control characters escaped."""
+    return Text(clean(value), style=style)
+
+
+def phase_text(phase: str | None) -> Text:
+    """A phase with its colour."""
     phase = phase or "Pending"
-    style = _PHASE_STYLE.get(phase)
-    return f"[{style}]{phase}[/{style}]" if style else phase
+    return plain(phase, _PHASE_STYLE.get(phase, ""))
 
 
 def human_duration(seconds: float) -> str:
@@ -78,18 +105,12 @@ FLEXIBLE = ("MESSAGE", "DESCRIPTION")
 _GAP = "   "
 
 
-_STYLED = re.compile(r"^\[(?P<style>[a-z ]+)\](?P<text>[^\[\]]*)\[/(?P=style)\]$")
+def _cell(value: str | Text) -> Text:
+    """A cell: a styled Text as it is (a phase), a string as plain cluster text (:func:`plain`)."""
+    return value.copy() if isinstance(value, Text) else plain(value)
 
 
-def _cell(text: str) -> Text:
-    """A cell's text: a phase in its colour (:func:`phase_text`), else literally what it says."""
-    styled = _STYLED.match(text)
-    if styled:
-        return Text(styled["text"], style=styled["style"])
-    return Text(text)
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+def table(headers: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
     """Print a table as kubectl does: plain columns, no rules, one line per row.
 
     No cell is ever wrapped, so a name stays whole (and ``| awk`` or ``| cut`` work). Piped, the
@@ -97,7 +118,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     not fit, only the free-text columns (message, description) are cut.
     """
     out = console()
-    cells = [[_cell(str(c)) for c in row] for row in rows]
+    cells = [[_cell(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for index, cell in enumerate(row):
@@ -134,11 +155,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
 
 
 def dump(data: Any, output: str) -> None:
-    """Print ``data`` as JSON or YAML."""
+    """Print ``data`` as JSON or YAML (the deepest parts cut from a too-deep value)."""
+    try:
+        text = _dumps(data, output)
+    except RecursionError:
+        text = _dumps(nesting.defuse(data, limit=nesting.MAX_VALUE_DEPTH), output)
+    click.echo(text)
+
+
+def _dumps(data: Any, output: str) -> str:
     if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
-    else:
-        click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+        return json.dumps(data, indent=2, sort_keys=False)
+    return yaml.safe_dump(data, sort_keys=False).rstrip()
 
 
 def as_list(kind: str, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

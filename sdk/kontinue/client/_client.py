@@ -66,6 +66,22 @@ class Client:
     ) -> None:
         self.kube = kube or _kube.Kube(kubeconfig, context)
         self.namespace = namespace or self.kube.default_namespace
+        self._user: str | None = None
+
+    def whoami(self) -> str:
+        """The user name the API server authenticates this client as (a SelfSubjectReview).
+
+        What a resume records in ``status.resumedBy``: the chart's admission policy accepts
+        no other name from the user making the request.
+        """
+        if self._user is None:
+            review = self.kube.create(
+                _kube.SELF_SUBJECT_REVIEWS,
+                None,
+                {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+            )
+            self._user = str(((review.get("status") or {}).get("userInfo") or {})["username"])
+        return self._user
 
     def _ns(self, namespace: str | None) -> str:
         return namespace or self.namespace
@@ -251,14 +267,19 @@ class Client:
         data: Any = None,
         *,
         namespace: str | None = None,
-        resumed_by: str = "client",
+        resumed_by: str | None = None,
     ) -> dict[str, Any]:
         """Complete a Suspension (early for a sleep), handing ``data`` to the workflow.
+
+        ``status.resumedBy`` records ``resumed_by``, by default the user this client
+        authenticates as (:meth:`whoami`).
 
         Raises:
             SuspensionNotWaiting: it already completed or was canceled (nothing is changed).
         """
         ns = self._ns(namespace)
+        if resumed_by is None:
+            resumed_by = self.whoami()
         current = self.kube.get(_kube.SUSPENSIONS, ns, name)
         phase = suspension_phase(current)
         if phase != SuspensionPhase.SUSPENDED:
@@ -284,11 +305,18 @@ class Client:
             return self.resume_suspension(name, data, namespace=ns, resumed_by=resumed_by)
 
     def resume_execution(
-        self, name: str, *, recursive: bool = False, data: Any = None, namespace: str | None = None
+        self,
+        name: str,
+        *,
+        recursive: bool = False,
+        data: Any = None,
+        namespace: str | None = None,
+        resumed_by: str | None = None,
     ) -> builtins.list[str]:
         """Resume every waiting suspension of an execution; returns the names resumed.
 
-        With ``recursive``, the suspensions of its descendants too.
+        With ``recursive``, the suspensions of its descendants too. ``resumed_by`` as for
+        :meth:`resume_suspension`.
         """
         ns = self._ns(namespace)
         resumed: builtins.list[str] = []
@@ -297,15 +325,18 @@ class Client:
             self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector).get("items") or []
         ):
             if suspension_phase(suspension) == SuspensionPhase.SUSPENDED:
-                self.resume_suspension(suspension["metadata"]["name"], data, namespace=ns)
+                self.resume_suspension(
+                    suspension["metadata"]["name"], data, namespace=ns, resumed_by=resumed_by
+                )
                 resumed.append(suspension["metadata"]["name"])
         if recursive:
             for child in (
                 self.kube.list(_kube.EXECUTIONS, ns, label_selector=selector).get("items") or []
             ):
                 resumed += self.resume_execution(
-                    child["metadata"]["name"], recursive=True, data=data, namespace=ns
-                )
+                    child["metadata"]["name"], recursive=True, data=data, namespace=ns,
+                    resumed_by=resumed_by,
+                )  # fmt: skip
         return resumed
 
     def cancel(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:

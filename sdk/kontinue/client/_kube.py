@@ -182,6 +182,8 @@ JOBS = Resource("/apis/batch/v1", "jobs")
 PODS = Resource("/api/v1", "pods")
 CONFIGMAPS = Resource("/api/v1", "configmaps")
 EVENTS = Resource("/api/v1", "events")
+SELF_SUBJECT_REVIEWS = Resource("/apis/authentication.k8s.io/v1", "selfsubjectreviews")
+SELF_SUBJECT_ACCESS_REVIEWS = Resource("/apis/authorization.k8s.io/v1", "selfsubjectaccessreviews")
 
 
 class Kube:
@@ -227,6 +229,8 @@ class Kube:
                 pass
         self._cfg = cfg
         self._impersonation: tuple[tuple[str, str], ...] = ()
+        self._bearer: str | None = None  # a user's token replacing this client's credentials
+        self._token_pool: urllib3.PoolManager | None = None  # with_token's (no client cert)
         self.user_agent = user_agent
         self.error_observer: Callable[[str, int], None] | None = None
         """Told of every failed request: the HTTP method and status (0: unreachable)."""
@@ -261,12 +265,42 @@ class Kube:
         )
         return view
 
+    def with_token(self, token: str) -> Kube:
+        """This client authenticating with a user's bearer ``token`` instead of its own identity.
+
+        Requests go through a connection pool of their own that presents no client certificate
+        (the API server would authenticate the certificate first), with this client's server,
+        CA and TLS settings; no impersonation. The API server authenticates the token and RBAC
+        decides, as for ``kubectl --token``.
+        """
+        with self._lock:
+            pool = self._token_pool
+            if pool is None:
+                pool = urllib3.PoolManager(
+                    num_pools=2,
+                    maxsize=16,
+                    block=False,
+                    cert_reqs="CERT_REQUIRED" if self._cfg.verify_ssl else "CERT_NONE",
+                    ca_certs=self._cfg.ssl_ca_cert,
+                    assert_hostname=self._cfg.tls_server_name or None,
+                    retries=False,
+                )
+                self._token_pool = pool
+        view = copy.copy(self)
+        view._impersonation = ()
+        view._bearer = f"Bearer {token}"
+        view._pool = pool
+        return view
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _headers(self, content_type: str | None) -> Mapping[str, str]:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if content_type:
             headers["Content-Type"] = content_type
+        if self._bearer is not None:
+            headers["Authorization"] = self._bearer
+            return headers
         with self._lock:
             refresh = getattr(self._cfg, "refresh_api_key_hook", None)
             if refresh is not None:

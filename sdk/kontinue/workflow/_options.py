@@ -26,6 +26,18 @@ def to_timedelta(value: DurationLike) -> timedelta:
     return timedelta(seconds=float(value))
 
 
+def _spec_duration(field_path: str, value: DurationLike) -> str:
+    """A duration as its spec field stores it; an error names the field.
+
+    Raises:
+        ValueError: malformed, negative or longer than the cap, with ``field_path`` first.
+    """
+    try:
+        return durations.format_duration(to_timedelta(value))
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{field_path}: {exc}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepOptions:
     """Naming and display metadata shared by every step."""
@@ -64,7 +76,7 @@ class RetryOptions:
         if self.retries is not None:
             spec["retries"] = self.retries
         if self.backoff is not None:
-            spec["backoff"] = durations.format_duration(to_timedelta(self.backoff))
+            spec["backoff"] = _spec_duration("spec.retry.backoff", self.backoff)
         if self.child_policy is not None:
             spec["childPolicy"] = self.child_policy
         return spec
@@ -83,9 +95,9 @@ class TimeoutOptions:
         """The ``spec.timeout`` block."""
         spec: dict[str, Any] = {}
         if self.overall is not None:
-            spec["overall"] = durations.format_duration(to_timedelta(self.overall))
+            spec["overall"] = _spec_duration("spec.timeout.overall", self.overall)
         if self.attempt is not None:
-            spec["attempt"] = durations.format_duration(to_timedelta(self.attempt))
+            spec["attempt"] = _spec_duration("spec.timeout.attempt", self.attempt)
         return spec
 
 
@@ -102,9 +114,9 @@ class TTLOptions:
         """The ``spec.ttl`` block."""
         spec: dict[str, Any] = {}
         if self.archive_after is not None:
-            spec["archiveAfter"] = durations.format_duration(to_timedelta(self.archive_after))
+            spec["archiveAfter"] = _spec_duration("spec.ttl.archiveAfter", self.archive_after)
         if self.delete_after is not None:
-            spec["deleteAfter"] = durations.format_duration(to_timedelta(self.delete_after))
+            spec["deleteAfter"] = _spec_duration("spec.ttl.deleteAfter", self.delete_after)
         return spec
 
 

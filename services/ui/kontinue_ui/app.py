@@ -8,13 +8,13 @@ import time
 from flask import Flask, g, redirect, request, url_for
 from flask import Response as FlaskResponse
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from kontinue.client import Kube
 from kontinue.telemetry import api_errors
-from kontinue_ui import access, errors, formatting, metrics
+from kontinue_ui import access, errors, formatting, hardening, metrics
 from kontinue_ui.cache import ExecutionCache
+from kontinue_ui.forwarded import TrustedForwarded, parse_networks
 from kontinue_ui.settings import Settings
 from kontinue_ui.state import UiState
 from kontinue_ui.views import archives, catalog, executions, health, start
@@ -23,8 +23,9 @@ from kontinue_ui.views import archives, catalog, executions, health, start
 def create_app(settings: Settings | None = None, *, kube: Kube | None = None) -> Flask:
     """A Flask app serving the UI; starts the watch-fed execution cache.
 
-    Behind an ingress under a path prefix, the proxy sends ``X-Forwarded-Prefix`` (or the server
-    sets ``SCRIPT_NAME``) and every link the pages make carries it.
+    Behind an ingress under a path prefix, a proxy named in ``forwarded_allow_ips`` sends
+    ``X-Forwarded-Prefix`` (or the server sets ``SCRIPT_NAME``) and every link the pages make
+    carries it.
     """
     settings = settings or Settings()
     kube = kube or Kube(settings.kubeconfig, settings.context, user_agent="kontinue-ui")
@@ -37,17 +38,21 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
-        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as the session cookie
+        WTF_CSRF_TIME_LIMIT=settings.csrf_time_limit,
         WTF_CSRF_SSL_STRICT=False,  # TLS ends at the ingress; the Referer check adds nothing
+        SESSION_COOKIE_NAME="kontinue_session",
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        MAX_FORM_MEMORY_SIZE=settings.max_content_length,
     )
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
+    app.wsgi_app = TrustedForwarded(  # type: ignore[method-assign]
+        app.wsgi_app, parse_networks(settings.forwarded_allow_ips)
     )
     app.extensions["kontinue"] = UiState(settings, kube, cache, namespaces)
-    access.install_read_only_guard(app)  # before CSRF: read-only refuses with 403 first
+    access.install(app)  # before CSRF: an unauthenticated or read-only request is refused first
     CSRFProtect(app)
+    hardening.install(app)
     errors.register(app)
     formatting.register(app)
     for blueprint in (
@@ -62,7 +67,7 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     @app.context_processor
     def _globals() -> dict[str, object]:
         return {
-            "read_only": settings.read_only,
+            "read_only": not settings.actions_enabled,
             "cluster_wide": namespaces is None,
             "namespaces": namespaces or (),
             "refresh_ms": int(settings.refresh_seconds * 1000),

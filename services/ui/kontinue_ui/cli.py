@@ -1,5 +1,13 @@
 """``kontinue-ui``: the web UI, served by gunicorn.
 
+Who may do what (docs/security.md): with ``--auth none`` (the default) nobody is
+authenticated and the UI is read-only, unless ``--anonymous-actions`` lets anyone who reaches
+it act with the UI's own rights (for a UI nobody else can reach, as ``kontinue dev``'s).
+``--auth proxy`` trusts the identity headers of an authenticating proxy that proves itself
+with a shared secret (``--proxy-secret-file`` or ``$KONTINUE_UI_PROXY_SECRET``) and acts and
+reads as that user through impersonation; ``--auth token`` acts and reads with the user's own
+bearer token. Either enables actions (``--read-only`` turns them off again).
+
 Defaults suit one replica: 2 gthread workers with 8 threads each. Every worker process runs its
 own watch-fed execution cache; all share one secret key (``$KONTINUE_UI_SECRET_KEY``, or one
 generated at start), so a CSRF token from one worker is accepted by another. Replicas behind
@@ -24,7 +32,10 @@ from gunicorn.app.base import BaseApplication
 
 from kontinue import _service
 from kontinue.client import Kube, Unreachable
-from kontinue_ui.settings import Settings
+from kontinue_ui.forwarded import parse_networks
+from kontinue_ui.settings import DEFAULT_PROXY_SECRET_HEADER, AuthMode, Settings
+
+PROXY_SECRET_ENV = "KONTINUE_UI_PROXY_SECRET"
 
 MULTIPROC_ENV = (
     "PROMETHEUS_MULTIPROC_DIR"  # not imported: importing prometheus-client fixes its mode
@@ -38,15 +49,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("KONTINUE_UI_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("KONTINUE_UI_PORT", 8080)))
     parser.add_argument(
+        "--auth",
+        choices=[m.value for m in AuthMode],
+        default=os.environ.get("KONTINUE_UI_AUTH", AuthMode.NONE.value),
+        help="none: nobody is authenticated (read-only unless --anonymous-actions); proxy: an "
+        "authenticating proxy names the user (impersonated); token: the user's bearer token",
+    )
+    parser.add_argument(
         "--read-only", action="store_true", help="no actions: every POST is refused (403)"
     )
     parser.add_argument(
-        "--impersonate",
+        "--anonymous-actions",
         action="store_true",
-        help="run actions as the user the auth proxy names (Kubernetes impersonation)",
+        help="with --auth none, let anyone who reaches the UI act with its own rights "
+        "(only for a UI nobody else can reach)",
+    )
+    parser.add_argument(
+        "--proxy-secret-file",
+        help=f"file holding the auth proxy's shared secret (default: ${PROXY_SECRET_ENV})",
+    )
+    parser.add_argument(
+        "--proxy-secret-header",
+        default=DEFAULT_PROXY_SECRET_HEADER,
+        help="the header in which the auth proxy sends the shared secret",
     )
     parser.add_argument("--user-header", default="X-Forwarded-User")
     parser.add_argument("--groups-header", default="X-Forwarded-Groups")
+    parser.add_argument(
+        "--proxy-groups",
+        default=None,
+        help="comma-separated groups the UI may act as; others the proxy names are ignored "
+        "(default: any group but system: ones; empty: none)",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
+        help="addresses or networks (comma-separated, * for any) whose X-Forwarded-* headers "
+        "are honoured; default $FORWARDED_ALLOW_IPS, else none",
+    )
+    parser.add_argument(
+        "--csrf-time-limit",
+        type=int,
+        default=4 * 3600,
+        help="seconds a form's CSRF token stays valid (default 4 hours)",
+    )
+    parser.add_argument(
+        "--max-content-length",
+        type=int,
+        default=1024 * 1024,
+        help="largest request body accepted, in bytes (default 1 MiB)",
+    )
     parser.add_argument(
         "--path-prefix",
         default=os.environ.get("KONTINUE_UI_PATH_PREFIX", ""),
@@ -69,6 +121,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.page_size < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--page-size, --threads and --workers must be at least 1")
+    if args.csrf_time_limit < 60 or args.max_content_length < 1024:
+        parser.error("--csrf-time-limit must be at least 60 and --max-content-length 1024")
+    try:
+        args.forwarded_networks = parse_networks([args.forwarded_allow_ips])
+    except ValueError as exc:
+        parser.error(f"--forwarded-allow-ips: {exc}")
+    args.proxy_secret = ""
+    if args.auth == AuthMode.PROXY.value:
+        if args.proxy_secret_file:
+            try:
+                with open(args.proxy_secret_file, encoding="utf-8") as source:
+                    args.proxy_secret = source.read().strip()
+            except OSError as exc:
+                parser.error(f"--proxy-secret-file: {exc}")
+        else:
+            args.proxy_secret = os.environ.get(PROXY_SECRET_ENV, "").strip()
     return args
 
 
@@ -134,19 +202,32 @@ def main(argv: list[str] | None = None) -> int:
     except Unreachable as exc:
         print(f"kontinue-ui: {exc}", file=sys.stderr)
         return 2
-    settings = Settings(
-        namespaces=tuple(args.namespace),
-        all_namespaces=args.all_namespaces,
-        read_only=args.read_only,
-        impersonate=args.impersonate,
-        user_header=args.user_header,
-        groups_header=args.groups_header,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        secret_key=os.environ.get("KONTINUE_UI_SECRET_KEY") or secrets.token_hex(32),
-        page_size=args.page_size,
-        refresh_seconds=args.refresh_seconds,
-    )
+    try:
+        settings = Settings(
+            namespaces=tuple(args.namespace),
+            all_namespaces=args.all_namespaces,
+            auth=AuthMode(args.auth),
+            read_only=args.read_only,
+            anonymous_actions=args.anonymous_actions,
+            proxy_secret=args.proxy_secret,
+            proxy_secret_header=args.proxy_secret_header,
+            user_header=args.user_header,
+            groups_header=args.groups_header,
+            proxy_groups=None
+            if args.proxy_groups is None
+            else tuple(g.strip() for g in args.proxy_groups.split(",") if g.strip()),
+            forwarded_allow_ips=tuple(str(n) for n in args.forwarded_networks),
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            secret_key=os.environ.get("KONTINUE_UI_SECRET_KEY") or secrets.token_hex(32),
+            csrf_time_limit=args.csrf_time_limit,
+            max_content_length=args.max_content_length,
+            page_size=args.page_size,
+            refresh_seconds=args.refresh_seconds,
+        )
+    except ValueError as exc:
+        print(f"kontinue-ui: {exc}", file=sys.stderr)
+        return 2
     options = {
         "bind": f"{args.host}:{args.port}",
         "workers": args.workers,
@@ -157,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": args.log_level.lower(),
-        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
+        # gunicorn's own reading of X-Forwarded-Proto (the request's scheme) trusts the same
+        # proxies as the app, and none when none are named
+        "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips) or "127.0.0.1",
+        **({} if settings.forwarded_allow_ips else {"secure_scheme_headers": {}}),
         "proc_name": "kontinue-ui",
         "control_socket_disable": True,  # no writable home in the image; nothing uses it
         **hooks,

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from kontinue.api import nesting
 from kontinue.api.timestamps import parse_time
 
 
@@ -47,8 +48,12 @@ def span(start: datetime | str | None, end: datetime | str | None) -> str:
 
 
 def pretty_json(value: Any) -> str:
-    """Indented JSON for a ``<pre>`` block."""
-    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+    """Indented JSON for a ``<pre>`` block (the deepest parts cut from a too-deep value)."""
+    try:
+        return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+    except RecursionError:
+        cut = nesting.defuse(value, limit=nesting.MAX_VALUE_DEPTH)
+        return json.dumps(cut, indent=2, sort_keys=False, ensure_ascii=False)
 
 
 def timestamp(moment: datetime | str | None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from kontinue.api import schemas
+from kontinue.api import nesting, schemas
 from kontinue.api.durations import parse_duration
 
 JSON_FIELD = "arguments"
@@ -142,10 +142,16 @@ def parse(schema: Mapping[str, Any] | None, form: Mapping[str, str]) -> Parsed:
         text = form.get(JSON_FIELD, "").strip()
         try:
             parsed.arguments = json.loads(text) if text else None
+            nesting.check_depth(parsed.arguments, "the arguments")
         except json.JSONDecodeError as exc:
             parsed.errors[JSON_FIELD] = (
                 f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             )
+        except (RecursionError, nesting.TooDeep):
+            parsed.errors[JSON_FIELD] = (
+                f"nested too deeply: at most {nesting.MAX_VALUE_DEPTH} levels of arrays and objects"
+            )
+            parsed.arguments = None
     elif fields:
         arguments: dict[str, Any] = {}
         for item in fields:

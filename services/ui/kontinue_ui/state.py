@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort, current_app
@@ -21,11 +22,20 @@ class UiState:
     cache: ExecutionCache
     namespaces: tuple[str, ...] | None
     """The namespaces in scope; None when cluster-wide."""
+    _own_user: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def client(self) -> Client:
-        """A client acting as the UI itself (reads)."""
+        """A client acting as the UI itself."""
         return Client(kube=self.kube)
+
+    def own_user(self) -> str:
+        """The user the UI itself authenticates as (asked once, then kept)."""
+        with self._lock:
+            if self._own_user is None:
+                self._own_user = self.client.whoami()
+            return self._own_user
 
     def in_scope(self, namespace: str) -> bool:
         """True when the UI serves ``namespace``."""
@@ -36,12 +46,30 @@ class UiState:
         if not self.in_scope(namespace):
             abort(404, f"namespace {namespace} is not served by this UI")
 
-    def list_in_scope(self, resource: _kube.Resource) -> list[dict[str, Any]]:
-        """Every object of ``resource`` in the namespaces the UI serves."""
+    def list_in_scope(
+        self, resource: _kube.Resource, kube: Kube | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of ``resource`` in the namespaces the UI serves that ``kube`` may list.
+
+        ``kube`` is whoever reads (default: the UI itself). Namespaces it may not list are
+        left out; when it may list none of them, the API server's 403 is raised.
+        """
+        kube = kube or self.kube
         scopes: tuple[str | None, ...] = self.namespaces if self.namespaces else (None,)
+        if self.namespaces is None:
+            try:
+                return list(kube.list(resource, None)["items"])
+            except _kube.Forbidden:  # not cluster-wide: the namespaces executions live in
+                scopes = tuple(sorted({s.namespace for s in self.cache.snapshot()}))
         items: list[dict[str, Any]] = []
+        refusals: list[_kube.Forbidden] = []
         for scope in scopes:
-            items += self.kube.list(resource, scope)["items"]
+            try:
+                items += kube.list(resource, scope)["items"]
+            except _kube.Forbidden as exc:
+                refusals.append(exc)
+        if scopes and len(refusals) == len(scopes):
+            raise refusals[0]
         return items
 
     @property

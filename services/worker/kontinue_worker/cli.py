@@ -13,6 +13,7 @@ from kontinue import _service
 from kontinue.api import durations
 from kontinue.client import _kube
 from kontinue.telemetry import tracing
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.loader import LoadError, load
 from kontinue_worker.worker import Worker, WorkerConfig
 
@@ -111,6 +112,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="version this worker reports in the Functions it serves, e.g. the image tag "
         "(default: $KONTINUE_WORKER_VERSION, else the kontinue SDK's)",
     )
+    parser.add_argument(
+        "--job-service-account",
+        default=os.environ.get("KONTINUE_JOB_SERVICE_ACCOUNT") or None,
+        help="ServiceAccount of job-step pods that name none (default: the namespace's default)",
+    )
+    parser.add_argument(
+        "--job-automount-token",
+        action="store_true",
+        help="mount the API token into job-step pods that do not say (default: not mounted)",
+    )
     _service.add_common_arguments(parser)
     _service.add_telemetry_arguments(parser, metrics_port=9465)
     args = parser.parse_args(argv)
@@ -152,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         grace=args.grace,
         job_steps=args.job_steps,
         version=args.worker_version,
+        job_pods=JobPodDefaults(args.job_service_account, args.job_automount_token),
     )
     worker = Worker(kube, registry, config)
     stop = threading.Event()

@@ -47,6 +47,7 @@ from kontinue.workflow import (
     finish_status,
 )
 from kontinue_worker.claims import applied, holds
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.patches import status_operations
 from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.patience import Patience as _Patience
@@ -155,6 +156,7 @@ class KubeJournal:
         hub: WaitHub,
         patience: float = DEFAULT_PATIENCE,
         stop: threading.Event | None = None,
+        job_pods: JobPodDefaults | None = None,
     ) -> None:
         self._kube = kube
         self._obj = execution
@@ -162,6 +164,7 @@ class KubeJournal:
         self._hub = hub
         self.patience = patience
         self._stopping = stop
+        self._job_pods = job_pods or JobPodDefaults()
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
         self._first_write = _arguments_digest(execution)
@@ -552,7 +555,7 @@ class KubeJournal:
                 "enable them in the chart with worker.jobSteps.enabled)"
             )
         manifest = manifests.job_manifest(
-            name, self._parent(step), spec, extra_labels=extra_labels,
+            name, self._parent(step), self._job_pods.apply(spec), extra_labels=extra_labels,
             extra_annotations=extra_annotations,
         )  # fmt: skip
         created = self._create_owned(_kube.JOBS, manifest)

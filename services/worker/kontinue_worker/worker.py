@@ -32,7 +32,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_atte
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
+from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.waiting import WaitHub
@@ -77,6 +78,8 @@ class WorkerConfig:
     all_namespaces: bool = False
     """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
     where its Lease and Functions live (labelled with the cluster scope)."""
+    job_pods: JobPodDefaults = field(default_factory=JobPodDefaults)
+    """ServiceAccount and token mount of job-step pods that do not say."""
 
     def __post_init__(self) -> None:
         if not self.identity:
@@ -611,6 +614,7 @@ class Worker:
             journal = KubeJournal(
                 self.kube, execution, worker=self.identity, hub=self.hub,
                 patience=self.config.patience, stop=self.stop_event,
+                job_pods=self.config.job_pods,
             )  # fmt: skip
             self._running[key] = journal
             definition = self.registry.get(execution["spec"]["function"])

@@ -17,6 +17,13 @@
       if (Object.prototype.hasOwnProperty.call(openState, d.id)) { d.open = openState[d.id]; }
     });
   });
+  // Forms that ask first (Cancel): the question is in data-confirm, not in an inline handler,
+  // so the Content-Security-Policy can forbid inline script.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
   // A JSON editor says at once whether its text parses.
   document.addEventListener("input", function (event) {
     var area = event.target;

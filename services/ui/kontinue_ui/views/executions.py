@@ -16,11 +16,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import attempts, labels, policy
+from kontinue.api import attempts, group, labels, nesting, policy
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, _kube
-from kontinue_ui import formatting, listing, selectors, timeline
-from kontinue_ui.access import acting_client, actor_name
+from kontinue_ui import access, formatting, listing, selectors, timeline
+from kontinue_ui.access import acting_client, actor_name, viewer_client
+from kontinue_ui.cache import Summary
 from kontinue_ui.state import ui_state
 
 blueprint = Blueprint("executions", __name__, url_prefix="/executions")
@@ -32,19 +33,33 @@ def _is_live_request() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def _visible_snapshot(query: listing.Query) -> list[Summary]:
+    """The cached summaries the visitor may list (403 when that is none of the namespaces)."""
+    state = ui_state()
+    snapshot = state.cache.snapshot()
+    candidates = set(state.namespaces or ()) | {s.namespace for s in snapshot}
+    visible = access.visible_namespaces(candidates)
+    if visible is None:
+        return snapshot
+    if query.namespace and query.namespace not in visible:
+        access.require("list", group.EXECUTION.plural, query.namespace)
+    if candidates and not visible:
+        access.require("list", group.EXECUTION.plural, sorted(candidates)[0])
+    return [s for s in snapshot if s.namespace in visible]
+
+
 @blueprint.get("")
 def index() -> Any:
     """The executions list: filters, sorting, pagination, live rows."""
     state = ui_state()
     query = listing.Query.from_args(request.args)
+    snapshot = _visible_snapshot(query)
     error = None
     try:
-        page = listing.run(state.cache.snapshot(), query, state.settings.page_size)
+        page = listing.run(snapshot, query, state.settings.page_size)
     except selectors.SelectorError as exc:
         error = str(exc)
-        page = listing.run(
-            state.cache.snapshot(), replace(query, label=""), state.settings.page_size
-        )
+        page = listing.run(snapshot, replace(query, label=""), state.settings.page_size)
     if request.args.get("since") == page.token:
         return Response(status=204)
     context = {
@@ -52,7 +67,7 @@ def index() -> Any:
         "query": query,
         "error": error,
         "phases": PHASES,
-        "functions": state.cache.functions(),
+        "functions": sorted({s.function for s in snapshot}),
         "synced": state.cache.synced,
         "sorts": list(listing.SORTS),
     }
@@ -63,7 +78,7 @@ def index() -> Any:
 
 def _related(namespace: str, name: str) -> dict[str, list[dict[str, Any]]]:
     """Children, suspensions and jobs in creation order."""
-    parts = ui_state().client.related(name, namespace=namespace)
+    parts = viewer_client().related(name, namespace=namespace)
     return {
         kind: sorted(items, key=lambda o: o["metadata"].get("creationTimestamp") or "")
         for kind, items in parts.items()
@@ -97,7 +112,7 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
     # The token first: content read after it is at least as new, so a change that lands
     # between the two makes the next refresh render again instead of hiding behind a 204.
     token = _token(namespace, name)
-    execution = state.client.get(name, namespace=namespace)
+    execution = viewer_client().get(name, namespace=namespace)
     parts = _related(namespace, name)
     status = execution.get("status") or {}
     steps = timeline.steps(execution)
@@ -145,6 +160,7 @@ def detail(namespace: str, name: str) -> str:
 def live(namespace: str, name: str) -> Any:
     """The execution page's live region (204 while nothing it shows changed)."""
     ui_state().check_scope(namespace)
+    access.require("get", group.EXECUTION.plural, namespace, name=name)
     since = request.args.get("since")
     if since and since == _token(namespace, name):
         return Response(status=204)
@@ -179,8 +195,14 @@ def resume(namespace: str, name: str) -> Response:
     if text:
         try:
             payload = json.loads(text)
+            nesting.check_depth(payload, "The payload")
         except json.JSONDecodeError as exc:
             flash(f"The payload is not JSON: {exc.msg} (column {exc.colno}).", "error")
+            return _back(namespace, name)
+        except (RecursionError, nesting.TooDeep):
+            flash(
+                f"The payload nests too deeply (at most {nesting.MAX_VALUE_DEPTH} levels).", "error"
+            )
             return _back(namespace, name)
     suspension = request.form.get("suspension", "").strip()
     if suspension:
@@ -196,7 +218,9 @@ def resume(namespace: str, name: str) -> Response:
             return _back(namespace, name)
         flash(f"Resumed {suspension}.", "info")
     else:
-        resumed = client.resume_execution(name, data=payload, namespace=namespace)
+        resumed = client.resume_execution(
+            name, data=payload, namespace=namespace, resumed_by=actor_name()
+        )
         if resumed:
             flash(f"Resumed {', '.join(resumed)}.", "info")
         else:
@@ -207,20 +231,20 @@ def resume(namespace: str, name: str) -> Response:
 @blueprint.get("/<namespace>/<name>/logs/<step>")
 def logs(namespace: str, name: str, step: str) -> str:
     """The pod logs of one job step (a fragment)."""
-    state = ui_state()
-    state.check_scope(namespace)
-    execution = state.client.get(name, namespace=namespace)
+    ui_state().check_scope(namespace)
+    reader = viewer_client()
+    execution = reader.get(name, namespace=namespace)
     record = ((execution.get("status") or {}).get("steps") or {}).get(step)
     if not record or not record.get("child"):
         abort(404, f"execution {name} has no job step {step}")
-    pods = state.kube.list(
+    pods = reader.kube.list(
         _kube.PODS, namespace, label_selector=f"{labels.JOB_NAME}={record['child']}"
     )["items"]
     entries = []
     for pod in pods:
         pod_name = pod["metadata"]["name"]
         try:
-            text = state.kube.pod_log(namespace, pod_name, container=None, tail_lines=2000)
+            text = reader.kube.pod_log(namespace, pod_name, container=None, tail_lines=2000)
             entries.append({"pod": pod_name, "log": text, "error": None})
         except _kube.ApiError as exc:
             entries.append({"pod": pod_name, "log": "", "error": exc.message})

@@ -10,7 +10,7 @@ from kontinue.api import names, policy
 from kontinue.client import _kube
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue_ui import forms
-from kontinue_ui.access import acting_client
+from kontinue_ui.access import acting_client, current_viewer
 from kontinue_ui.state import ui_state
 
 blueprint = Blueprint("start", __name__, url_prefix="/start")
@@ -19,7 +19,7 @@ blueprint = Blueprint("start", __name__, url_prefix="/start")
 def list_functions() -> list[dict[str, Any]]:
     """Every Function in scope, sorted by namespace, group and name."""
     return sorted(
-        ui_state().list_in_scope(_kube.FUNCTIONS),
+        ui_state().list_in_scope(_kube.FUNCTIONS, current_viewer().kube),
         key=lambda f: (
             f["metadata"]["namespace"],
             f["spec"].get("workerGroup") or "default",
@@ -31,7 +31,7 @@ def list_functions() -> list[dict[str, Any]]:
 def _function(namespace: str, group: str, name: str) -> dict[str, Any]:
     state = ui_state()
     state.check_scope(namespace)
-    found = state.kube.get_or_none(
+    found = current_viewer().kube.get_or_none(
         _kube.FUNCTIONS, namespace, names.function_object_name(name, group)
     )
     if found is None:
@@ -77,7 +77,6 @@ def form(namespace: str, group: str, name: str) -> Any:
                 name,
                 parsed.arguments,
                 options,
-                generate_name=f"{name[:40]}-",
                 worker_group=group,
                 namespace=namespace,
             )

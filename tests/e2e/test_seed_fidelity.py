@@ -157,7 +157,7 @@ def test_the_ui_start_form_shows_and_honours_the_function_defaults(
     namespace: str, client: Client, start_worker: StartWorker, start_ui: StartUi
 ) -> None:
     start_worker("fidelity_flows", path=FLOWS)
-    ui = UiSession(start_ui().url)
+    ui = UiSession(start_ui("--anonymous-actions").url)
     form_path = f"/start/{namespace}/default/defaulted-flaky"
     page = ui.get(form_path)
     assert "retries 2 (backoff 1s)" in page
@@ -373,7 +373,7 @@ def test_untyped_arguments_are_accepted_by_the_cli_the_ui_and_the_worker(
     refused = _cli(kube_cluster, "execute", "no-arguments", '{"n": 1}', "-n", namespace,
                    check=False)  # fmt: skip
     assert refused.returncode == 1 and "function no-arguments takes no arguments" in refused.stderr
-    ui = start_ui()
+    ui = start_ui("--anonymous-actions")  # the start form
     _, form = ui.get(f"/start/{namespace}/default/untyped")
     assert "takes no arguments" not in form and 'name="arguments"' in form
     _, none = ui.get(f"/start/{namespace}/default/no-arguments")

@@ -155,7 +155,7 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     name = tree.stdout.strip().split("/")[1]
     wait_for("the approval", lambda: client.phase(name) == "Suspended", timeout=60)
     shown = cli("show", name, "-n", ns).stdout
-    assert f"{name}-execute-1" in shown and "approval" in shown and "sleep until" not in shown
+    assert f"{name}--execute-1" in shown and "approval" in shown and "sleep until" not in shown
     canceled = cli.json("cancel", name, "-n", ns)
     assert canceled["spec"]["cancel"] is True
     assert client.wait(name, timeout=30)["status"]["phase"] == "Canceled"
@@ -166,12 +166,12 @@ def test_resume_cancel_and_logs(cli: Cli, start_worker: StartWorker, client: Cli
     sleeper_name = sleeper.stdout.strip().split("/")[1]
     wait_for("the sleep", lambda: client.phase(sleeper_name) == "Suspended", timeout=60)
     resumed = cli("resume", sleeper_name, "-n", ns, "--data", '{"by": "cli"}')
-    assert resumed.stdout.strip() == f"suspension.kontinue.cloud/{sleeper_name}-sleep-1 resumed"
+    assert resumed.stdout.strip() == f"suspension.kontinue.cloud/{sleeper_name}--sleep-1 resumed"
     assert client.wait(sleeper_name, timeout=30)["status"]["phase"] == "Completed"
     again_sleeper = cli("execute", "sleeper", '{"seconds": 600}', "-n", ns, "-o", "name")
     second = again_sleeper.stdout.strip().split("/")[1]
     wait_for("the second sleep", lambda: client.phase(second) == "Suspended", timeout=60)
-    [object_resumed] = cli.json("resume", f"{second}-sleep-1", "-n", ns)["items"]
+    [object_resumed] = cli.json("resume", f"{second}--sleep-1", "-n", ns)["items"]
     assert object_resumed["status"]["resumedBy"] == "kontinue-admin"  # the kubeconfig's user
     none_left = cli("resume", sleeper_name, "-n", ns, check=False)
     assert none_left.returncode == 1 and "has no waiting suspension" in none_left.stderr
@@ -216,7 +216,7 @@ def test_schedules_and_archives(
     assert cli.json("archives", "-n", ns)["items"][0]["spec"]["counts"]["executions"] == 3
     shown = cli("archives", "show", "to-archive", "-n", ns).stdout
     assert (
-        "archive to-archive" in shown and "to-archive-execute-1" in shown and "result: 2" in shown
+        "archive to-archive" in shown and "to-archive--execute-1" in shown and "result: 2" in shown
     )
     objects = cli.json("archives", "show", "to-archive", "-n", ns)
     assert [o["kind"] for o in objects].count("Execution") == 3

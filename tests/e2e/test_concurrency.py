@@ -90,10 +90,10 @@ def test_a_child_asking_for_its_ancestors_mutex_fails_clearly(
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Failed"
     assert done["error"]["kind"] == "child_failed"
-    child = client.get(f"{name}-inner")["status"]
+    child = client.get(f"{name}--inner")["status"]
     assert child["error"] == {
         "kind": "validation",
-        "message": f"execution {name}-inner asks for mutex shared, which its ancestor "
+        "message": f"execution {name}--inner asks for mutex shared, which its ancestor "
         f"{name} holds: it would wait forever",
         "retryable": False,
     }

@@ -71,7 +71,7 @@ def test_a_restarted_controller_wakes_a_sleep_on_time(
     )["metadata"]["name"]
     suspension = wait_for(
         "the sleep",
-        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-sleep-1"),
+        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}--sleep-1"),
         timeout=60,
     )
     resume_at = parse_time(suspension["spec"]["resumeAt"])
@@ -82,7 +82,7 @@ def test_a_restarted_controller_wakes_a_sleep_on_time(
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Completed"
     woke = parse_time(
-        client.kube.get(SUSPENSIONS, client.namespace, f"{name}-sleep-1")["status"]["finishedAt"]
+        client.kube.get(SUSPENSIONS, client.namespace, f"{name}--sleep-1")["status"]["finishedAt"]
     )
     assert woke is not None
     assert 0 <= (woke - resume_at).total_seconds() <= 1  # to the second

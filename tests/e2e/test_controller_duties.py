@@ -55,7 +55,7 @@ def test_a_sleep_resumed_by_hand_ends_early_and_only_once(
     client: Client, worker: WorkerProcess
 ) -> None:
     name = client.create_execution("sleeper", {"seconds": 600})["metadata"]["name"]
-    sleep = f"{name}-sleep-1"
+    sleep = f"{name}--sleep-1"
     wait_for("the sleep", lambda: client.phase(name) == "Suspended", timeout=30)
     client.resume_suspension(sleep, resumed_by="operator")
     done = client.wait(name, timeout=30)["status"]
@@ -109,13 +109,13 @@ def test_an_overall_timeout_fails_for_good_and_cancels_the_children(
     assert done["error"]["kind"] == "timeout" and done["error"]["retryable"] is False
     assert len(done["attempts"]) == 1  # retries left, but an overall timeout is final
     assert 4 <= _seconds(done["startedAt"], done["finishedAt"]) <= 5.5
-    child = client.wait(f"{name}-nap", timeout=30)["status"]
+    child = client.wait(f"{name}--nap", timeout=30)["status"]
     assert child["phase"] == "Canceled"
     sleep = wait_for(
         "the child's sleep to be canceled",
         lambda: (
             s
-            if (s := client.kube.get(SUSPENSIONS, client.namespace, f"{name}-nap-sleep-1"))
+            if (s := client.kube.get(SUSPENSIONS, client.namespace, f"{name}--nap--sleep-1"))
             .get("status", {})
             .get("phase")
             == "Canceled"
@@ -139,12 +139,12 @@ def test_child_policy_on_retry(
     phases = {c["metadata"]["name"]: c["status"]["phase"] for c in children}
     if policy == "None":  # the failed child is reused: its failure replays, nothing reruns
         assert done["phase"] == "Failed" and len(done["attempts"]) == 2
-        assert phases == {f"{name}-flaky": "Failed"}
+        assert phases == {f"{name}--flaky": "Failed"}
         assert (tmp_path / "runs").read_text() == "r"
     else:  # the failed child runs again as a new execution; the old one stays visible
         assert done["phase"] == "Completed" and done["result"] == "run 2"
         assert [a["phase"] for a in done["attempts"]] == ["Failed", "Completed"]
-        assert phases == {f"{name}-flaky": "Failed", f"{name}-flaky-a2": "Completed"}
+        assert phases == {f"{name}--flaky": "Failed", f"{name}--flaky-a2": "Completed"}
         assert (tmp_path / "runs").read_text() == "rr"
 
 
@@ -175,8 +175,8 @@ def test_canceling_a_tree_cancels_children_suspensions_and_the_running_worker(
         SUSPENSIONS, client.namespace, label_selector=f"{labels.ROOT}={name}"
     )["items"]
     assert {s["metadata"]["name"]: s["status"]["phase"] for s in suspensions} == {
-        f"{name}-approval": "Canceled",
-        f"{sleeper}-sleep-1": "Canceled",
+        f"{name}--approval": "Canceled",
+        f"{sleeper}--sleep-1": "Canceled",
     }
     wait_for(
         "the worker to stop the ticker", lambda: f"{ticker} stopped" in worker.log(), timeout=10

@@ -90,7 +90,7 @@ def test_a_sleep_due_while_the_controller_cannot_reach_the_api_ends_after_all(
         name = client.create_execution("napper", {"seconds": 6})["metadata"]["name"]
         suspension = wait_for(
             "the sleep",
-            lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-nap"),
+            lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}--nap"),
             timeout=60,
         )
         resume_at = parse_time(suspension["spec"]["resumeAt"])
@@ -181,12 +181,12 @@ def test_a_suspension_deleted_by_hand_fails_its_step_and_is_not_recreated(
     start_worker("durability_flows", path=FLOWS, hold=0)
     name = client.create_execution("gate", {"n": 1})["metadata"]["name"]
     wait_for("the release", lambda: execution_phase(client.get(name)) == Phase.SUSPENDED)
-    kube_cluster.kubectl("delete", "-n", namespace, "suspension", f"{name}-approval")
+    kube_cluster.kubectl("delete", "-n", namespace, "suspension", f"{name}--approval")
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Failed"
-    assert f"Suspension {name}-approval of step 'approval' was deleted" in done["error"]["message"]
+    assert f"Suspension {name}--approval of step 'approval' was deleted" in done["error"]["message"]
     assert done["error"]["retryable"] is False
-    assert client.kube.get_or_none(SUSPENSIONS, namespace, f"{name}-approval") is None
+    assert client.kube.get_or_none(SUSPENSIONS, namespace, f"{name}--approval") is None
 
 
 def test_a_job_deleted_by_hand_fails_its_step_and_never_runs_again(
@@ -195,10 +195,10 @@ def test_a_job_deleted_by_hand_fails_its_step_and_never_runs_again(
     start_worker("durability_flows", path=FLOWS, hold=0)
     name = client.create_execution("held-pod")["metadata"]["name"]
     wait_for("the release", lambda: execution_phase(client.get(name)) == Phase.SUSPENDED)
-    kube_cluster.kubectl("delete", "-n", namespace, "job", f"{name}-pod", "--wait=false")
+    kube_cluster.kubectl("delete", "-n", namespace, "job", f"{name}--pod", "--wait=false")
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Failed"
-    assert f"Job {name}-pod of step 'pod' was deleted" in done["error"]["message"]
+    assert f"Job {name}--pod of step 'pod' was deleted" in done["error"]["message"]
     time.sleep(2)
     jobs = client.kube.list(JOBS, namespace)["items"]
     assert [j for j in jobs if not j["metadata"].get("deletionTimestamp")] == []

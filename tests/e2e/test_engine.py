@@ -69,7 +69,7 @@ def test_children_store_sleep_and_suspension(
     start_worker("engine_flows", path=FLOWS, hold=1)
     counter = tmp_path / "counter"
     name = client.create_execution("pipeline", {"counter": str(counter)})["metadata"]["name"]
-    suspension = f"{name}-approval"
+    suspension = f"{name}--approval"
 
     def suspended_on_approval() -> bool:
         status = _state(client, name)
@@ -92,7 +92,7 @@ def test_children_store_sleep_and_suspension(
     assert counter.read_text() == "s"  # the store ran once across all the replays
     children = client.list(label_selector=f"kontinue.cloud/parent={name}")
     assert sorted(c["metadata"]["name"] for c in children) == [
-        f"{name}-child-{i}" for i in range(3)
+        f"{name}--child-{i}" for i in range(3)
     ]
     assert all(c["metadata"]["ownerReferences"][0]["name"] == name for c in children)
     assert done["status"]["resumptions"] >= 2  # released and resumed at least twice
@@ -223,7 +223,7 @@ def test_a_killed_worker_loses_no_committed_step(
     go.touch()
     suspension = wait_for(
         "the sleep to start",
-        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-sleep-1"),
+        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}--sleep-1"),
         timeout=60,
     )
     assert _state(client, name)["workerName"] == "crash-2"
@@ -304,7 +304,7 @@ def test_sigterm_releases_running_executions_and_exits(
     name = client.create_execution("pipeline", {"counter": "/dev/null"})["metadata"]["name"]
     wait_for(
         "the approval suspension",
-        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}-approval"),
+        lambda: client.kube.get_or_none(SUSPENSIONS, client.namespace, f"{name}--approval"),
         timeout=60,
     )
     assert _state(client, name)["phase"] == "Executing"  # waiting inside the worker
@@ -316,7 +316,7 @@ def test_sigterm_releases_running_executions_and_exits(
     leases = kube_cluster.get(namespace, "leases")["items"]
     assert [lease["metadata"]["name"] for lease in leases] == []
     start_worker("engine_flows", path=FLOWS, name="arriving")
-    client.resume_suspension(f"{name}-approval", {"ok": True})
+    client.resume_suspension(f"{name}--approval", {"ok": True})
     done = client.wait(name, timeout=60)["status"]
     assert done["phase"] == "Completed" and done["workerName"] == "arriving"
     assert done["result"]["approval"] == {"ok": True}
@@ -345,7 +345,7 @@ def test_a_long_history_is_compacted_and_replayed(
     assert status["journal"]["chunks"] == len(chunks["items"]) >= 2
     assert len(status["steps"]) < 2 * 32 + 2  # the status stays bounded
     assert all(c["metadata"]["ownerReferences"][0]["name"] == name for c in chunks["items"])
-    client.resume_suspension(f"{name}-check")
+    client.resume_suspension(f"{name}--check")
     done = client.wait(name, timeout=120)["status"]
     assert done["phase"] == "Completed"
     assert done["result"] == sum(range(n))  # every value came back from the chunks

@@ -50,12 +50,12 @@ def test_a_script_that_succeeds_and_one_that_fails(
         {"ok": False, "phase": "Failed", "message": "disk full"},
     ]
     jobs = _jobs(client, name)
-    assert sorted(jobs) == [f"{name}-script-1", f"{name}-script-2"]
+    assert sorted(jobs) == [f"{name}--script-1", f"{name}--script-2"]
     for job in jobs.values():
         owner = job["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["uid"]) == ("Execution", execution["metadata"]["uid"])
         assert job["spec"]["backoffLimit"] == 0
-    assert done["steps"]["script-2"]["child"] == f"{name}-script-2"
+    assert done["steps"]["script-2"]["child"] == f"{name}--script-2"
 
 
 @pytest.mark.parametrize("policy", ["None", "RetryFailed"])
@@ -69,11 +69,11 @@ def test_child_policy_on_a_failed_job(
     jobs = {n: _condition(j) for n, j in _jobs(client, name).items()}
     if policy == "None":  # the failed Job is reused: its outcome replays
         assert done["phase"] == "Failed" and len(done["attempts"]) == 2
-        assert jobs == {f"{name}-script-1": "Failed"}
+        assert jobs == {f"{name}--script-1": "Failed"}
     else:  # a fresh Job for the retry
         assert done["phase"] == "Completed"
         assert [a["phase"] for a in done["attempts"]] == ["Failed", "Completed"]
-        assert jobs == {f"{name}-script-1": "Failed", f"{name}-script-1-a2": "Complete"}
+        assert jobs == {f"{name}--script-1": "Failed", f"{name}--script-1-a2": "Complete"}
 
 
 def _release_pods(client: Client, job: str) -> None:
@@ -92,7 +92,7 @@ def test_a_killed_worker_replays_onto_the_same_job(
 ) -> None:
     first = start_worker("job_flows", path=FLOWS, hold=30, lease_duration=3, name="first")
     name = client.create_execution("held-script")["metadata"]["name"]
-    job = f"{name}-script-1"
+    job = f"{name}--script-1"
     wait_for("the job's pod to run", lambda: client.kube.list(
         PODS, client.namespace, label_selector=f"batch.kubernetes.io/job-name={job}",
     )["items"], timeout=60)  # fmt: skip
@@ -113,7 +113,7 @@ def test_a_killed_worker_replays_onto_the_same_job(
 def test_canceling_stops_the_running_job(client: Client, start_worker: StartWorker) -> None:
     start_worker("job_flows", path=FLOWS, hold=1)
     name = client.create_execution("held-script")["metadata"]["name"]
-    job = f"{name}-script-1"
+    job = f"{name}--script-1"
     wait_for("the execution to wait on its job", lambda: client.phase(name) == "Suspended",
              timeout=60)  # fmt: skip
     client.cancel(name)
@@ -151,7 +151,7 @@ def test_logs_a_cluster_cannot_serve_are_a_clear_error(
     done = client.wait(name, timeout=90)["status"]
     assert done["phase"] == "Completed", done
     error = done["result"]["error"]
-    assert error.startswith(f"the logs of pod {name}-script-1-")
+    assert error.startswith(f"the logs of pod {name}--script-1-")
     assert "no logs found for container" in error
 
 

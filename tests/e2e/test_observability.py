@@ -265,7 +265,7 @@ def test_one_trace_follows_a_tree_across_a_killed_worker(
     first = start_worker("obs_flows", path=FLOWS, lease_duration=3, name="obs-1", env=env)
     root_obj = client.create_execution("obs-tree", {"go": str(go)})
     root = root_obj["metadata"]["name"]
-    left, right = f"{root}-left", f"{root}-right"
+    left, right = f"{root}--left", f"{root}--right"
 
     def spans() -> list[dict[str, Any]]:
         return _spans(traces, kontinue_controller.traces_file)

@@ -219,12 +219,12 @@ def test_execute_sequential_sleep_named_and_clear_progress(
     status = wait_for("the named sleep", sleeping, timeout=60)
     assert status["progress"]["current"] == status["progress"]["max"] == 3
     children = [status["steps"][f"execute-{i}"]["child"] for i in (1, 2, 3)]
-    assert children == [f"{name}-execute-{i}" for i in (1, 2, 3)]
+    assert children == [f"{name}--execute-{i}" for i in (1, 2, 3)]
     sleep = status["steps"]["cool-down"]
     assert (sleep["type"], sleep["displayName"], sleep["description"]) == (
         "sleep", "Cool down", "Lets it settle",
     )  # fmt: skip
-    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}-cool-down")
+    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}--cool-down")
     assert suspension["spec"]["displayName"] == "Cool down"
     done = client.wait(name, timeout=60)["status"]
     assert done["result"] == [0, 2, 4]
@@ -255,7 +255,7 @@ def test_a_long_poll_frees_the_worker_slot_between_checks(
     waiting = _status(client, poller)
     assert waiting["steps"]["file-ready"]["phase"] == "Running"
     timer = waiting["suspendedOn"][0]["name"]
-    assert timer.startswith(f"{poller}-file-ready-")
+    assert timer.startswith(f"{poller}--file-ready-")
     # the only slot is free: another execution runs meanwhile (and makes the poll succeed)
     toucher = client.create_execution("touch-file", str(marker))["metadata"]["name"]
     touched = client.wait(toucher, timeout=60)["status"]
@@ -289,7 +289,7 @@ def test_a_waiting_suspension_shows_its_phase(
 ) -> None:
     start_worker("fidelity_flows", path=FLOWS, hold=1)
     name = client.create_execution("approval-child")["metadata"]["name"]
-    suspension = f"{name}-child-gate"
+    suspension = f"{name}--child-gate"
     wait_for(
         "the suspension", lambda: client.kube.get_or_none(_kube.SUSPENSIONS, namespace, suspension)
     )
@@ -346,8 +346,8 @@ def test_a_replayed_pod_result_keeps_its_pod_and_a_failed_job_can_be_an_error(
     assert done["result"] == {
         "phase": "Succeeded", "image": "busybox:1.36", "pod": done["result"]["pod"],
     }  # fmt: skip
-    assert done["result"]["pod"].startswith(f"{good}-the-pod-")
-    job = client.kube.get(_kube.JOBS, namespace, f"{good}-the-pod")
+    assert done["result"]["pod"].startswith(f"{good}--the-pod-")
+    job = client.kube.get(_kube.JOBS, namespace, f"{good}--the-pod")
     assert job["metadata"]["annotations"][labels.DISPLAY_NAME] == "The pod"
     assert job["metadata"]["annotations"][labels.DESCRIPTION] == "Runs busybox once"
     failed = client.wait(bad, timeout=90)["status"]
@@ -398,7 +398,7 @@ def test_an_archive_holds_the_jobs_and_the_ui_shows_archives(
     )
     assert archive["spec"]["counts"] == {"executions": 1, "suspensions": 0, "jobs": 1}
     jobs = [o for o in client.archived_tree("archived-pod") if o["kind"] == "Job"]
-    assert [j["metadata"]["name"] for j in jobs] == ["archived-pod-the-pod"]
+    assert [j["metadata"]["name"] for j in jobs] == ["archived-pod--the-pod"]
     assert jobs[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.36"
     assert jobs[0]["status"]["succeeded"] == 1
     ui = start_ui()
@@ -406,7 +406,7 @@ def test_an_archive_holds_the_jobs_and_the_ui_shows_archives(
     assert status == 200 and 'data-archive="archived-pod"' in listing and "pod-facts" in listing
     status, page = ui.get(f"/archives/{namespace}/archived-pod")
     assert status == 200
-    assert 'data-job="archived-pod-the-pod"' in page and 'data-step="the-pod"' in page
+    assert 'data-job="archived-pod--the-pod"' in page and 'data-step="the-pod"' in page
     assert "busybox:1.36" in page
     assert ui.get(f"/archives/{namespace}/no-such")[0] == 404
     archives = _cli(kube_cluster, "archives", "-n", namespace).stdout
@@ -432,20 +432,22 @@ def test_recursive_resume_from_the_cli_and_the_client_and_step_annotations(
     for handle in handles:
         wait_for("two suspensions in the tree", partial(both_waiting, handle.name), timeout=60)
     first, second = handles
-    child = client.get(f"{first.name}-reviewer")
+    child = client.get(f"{first.name}--reviewer")
     assert child["metadata"]["annotations"][labels.DISPLAY_NAME] == "Reviewer"
     assert child["metadata"]["annotations"][labels.DESCRIPTION] == "Asks the reviewer"
-    gate = client.kube.get(_kube.SUSPENSIONS, namespace, f"{first.name}-gate")
+    gate = client.kube.get(_kube.SUSPENSIONS, namespace, f"{first.name}--gate")
     assert gate["metadata"]["annotations"][labels.DISPLAY_NAME] == "Approve"
 
     flat = _cli(kube_cluster, "resume", first.name, "-n", namespace, "--data", '{"by": "cli"}')
     assert flat.stdout.count("resumed") == 1  # its own suspension only
     deep = _cli(kube_cluster, "resume", first.name, "-r", "-n", namespace, "--data", '"deep"')
-    assert f"{first.name}-reviewer-child-gate" in deep.stdout
+    assert f"{first.name}--reviewer--child-gate" in deep.stdout
     assert first.wait(timeout=60)["status"]["result"] == {"own": {"by": "cli"}, "child": "deep"}
 
     resumed = client.resume_execution(second.name, recursive=True, data="all")
-    assert sorted(resumed) == sorted([f"{second.name}-gate", f"{second.name}-reviewer-child-gate"])
+    assert sorted(resumed) == sorted(
+        [f"{second.name}--gate", f"{second.name}--reviewer--child-gate"]
+    )
     assert second.wait(timeout=60)["status"]["result"] == {"own": "all", "child": "all"}
 
 

@@ -318,7 +318,7 @@ def test_watch_progress_approve_and_complete(
     assert len(seen_progress) >= 3, seen_progress  # the bar moved while we watched
     assert len(seen_steps) >= 3, seen_steps  # and the timeline grew
     assert _same_document(page), "the page was reloaded"
-    expect(page.locator("#children")).to_contain_text(f"{name}-execute-1")
+    expect(page.locator("#children")).to_contain_text(f"{name}--execute-1")
     expect(page.locator("#message")).to_have_text("waiting for approval")
     page.screenshot(path=screenshot_path("approval-waiting"), full_page=True)
 
@@ -330,7 +330,7 @@ def test_watch_progress_approve_and_complete(
     done = client.get(name)
     assert done["status"]["result"]["approval"] == {"approved": True, "by": "browser"}
     assert done["status"]["result"]["child"] == "child one done"
-    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}-approval")
+    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}--approval")
     assert suspension["status"]["resumedBy"] == "tester"  # the user the proxy named
     page.screenshot(path=screenshot_path("approval-completed"), full_page=True)
     assert refused == []  # the pages need nothing the Content-Security-Policy forbids
@@ -421,7 +421,7 @@ def test_read_only_and_csrf(
     expect(page.locator("header nav")).not_to_contain_text("Start")
     page.screenshot(path=screenshot_path("read-only"), full_page=True)
     # every mutation is refused, with or without a token, and the start form is not served
-    form = b"csrf_token=x&suspension=" + f"{name}-sleep-1".encode()
+    form = b"csrf_token=x&suspension=" + f"{name}--sleep-1".encode()
     for path in ("/cancel", "/resume"):
         status, body = read_only.request("POST", detail + path, data=form)
         assert status == 403 and "read-only" in body, (path, status)

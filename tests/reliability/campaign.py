@@ -78,7 +78,7 @@ class Profile:
 
 
 SHORT = Profile("short", executions=90, load_seconds=110, fault_interval=5.0, bad_inputs=30)
-LONG = Profile("long", executions=1100, load_seconds=1500, fault_interval=11.0, bad_inputs=300)
+LONG = Profile("long", executions=1100, load_seconds=1500, fault_interval=9.0, bad_inputs=300)
 
 FAULTS = (
     "worker-kill",

@@ -76,3 +76,7 @@ TRACEPARENT = f"{PREFIX}/traceparent"
 """Annotation: the W3C ``traceparent`` of the span a child Execution's spans hang under (its
 parent's execution span), set when the parent creates it, so the child joins its parent's trace
 whichever worker runs it and however often it resumes. A root may carry one from its creator."""
+
+SPEC_DIGEST = f"{PREFIX}/spec-digest"
+"""Annotation on the objects a step creates: the digest of what the step asked for (see
+:mod:`kontinue.api.adoption`). Shown to people; kontinue recomputes it, never trusts it."""

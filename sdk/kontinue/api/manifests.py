@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import group, labels, names, timestamps
+from kontinue.api import adoption, group, labels, names, timestamps
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,15 @@ def execution_manifest(
         spec["displayName"] = display_name
     if description:
         spec["description"] = description
-    return {
+    manifest = {
         "apiVersion": group.API_VERSION,
         "kind": group.EXECUTION.kind,
         "metadata": metadata,
         "spec": spec,
     }
+    if parent is not None:
+        metadata["annotations"][labels.SPEC_DIGEST] = adoption.spec_digest("Execution", manifest)
+    return manifest
 
 
 def suspension_manifest(
@@ -122,7 +125,7 @@ def suspension_manifest(
         spec["displayName"] = display_name
     if description:
         spec["description"] = description
-    return {
+    manifest = {
         "apiVersion": group.API_VERSION,
         "kind": group.SUSPENSION.kind,
         "metadata": {
@@ -142,6 +145,10 @@ def suspension_manifest(
         },
         "spec": spec,
     }
+    metadata = manifest["metadata"]
+    assert isinstance(metadata, dict)
+    metadata["annotations"] = {labels.SPEC_DIGEST: adoption.spec_digest("Suspension", manifest)}
+    return manifest
 
 
 def root_of(execution: Mapping[str, Any]) -> str:
@@ -181,10 +188,11 @@ def job_manifest(
         "name": name,
         "labels": object_labels,
         "ownerReferences": _owner(parent),
+        "annotations": dict(extra_annotations or {}),
     }
-    if extra_annotations:
-        metadata["annotations"] = dict(extra_annotations)
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+    manifest = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+    metadata["annotations"][labels.SPEC_DIGEST] = adoption.spec_digest("Job", manifest)
+    return manifest
 
 
 def scheduled_run_manifest(

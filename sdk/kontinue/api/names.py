@@ -2,7 +2,9 @@
 
 Invariant: a child's name depends only on its parent's name and the step name, and is at most
 63 characters (it also appears as a label value), so a replay that creates "the same" child
-finds the one it created before.
+finds the one it created before. Different (parent, step) pairs never give the same name: the
+two are joined with ``--``, which a step name may not contain, so the last ``--`` of a child's
+name always separates them (``a`` + ``b-c`` is ``a--b-c``, ``a-b`` + ``c`` is ``a-b--c``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ def is_dns_label(name: str) -> bool:
     return len(name) <= MAX_NAME and bool(_DNS_LABEL.match(name))
 
 
+SEPARATOR = "--"
+"""Joins a parent's name and a step's in a child's name; no step name contains it."""
+
+
+def is_step_name(name: str) -> bool:
+    """True for a valid step name: a DNS label without ``--``."""
+    return is_dns_label(name) and SEPARATOR not in name
+
+
 def sanitize(text: str) -> str:
-    """Lowercase ``text`` and replace everything but alphanumerics by '-' (may be empty)."""
+    """Lowercase ``text`` and replace runs of anything but alphanumerics by one '-'."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return cleaned
 
@@ -34,8 +45,13 @@ def _shorten(name: str, limit: int) -> str:
 
 
 def child_name(parent: str, step: str) -> str:
-    """The deterministic name of the resource a parent's step creates."""
-    return _shorten(f"{parent}-{step}", MAX_NAME)
+    """The deterministic name of the resource a parent's step creates (``<parent>--<step>``)."""
+    return _shorten(f"{parent}{SEPARATOR}{step}", MAX_NAME)
+
+
+def suffixed(base: str, suffix: str) -> str:
+    """``<base>-<suffix>`` within 63 characters (a digest of the whole shortens a long base)."""
+    return _shorten(f"{base}-{suffix}", MAX_NAME)
 
 
 def label_value(text: str) -> str:
@@ -59,4 +75,9 @@ def function_object_name(function: str, worker_group: str) -> str:
 
 def journal_label(execution: str) -> str:
     """Value of the journal label on the ConfigMaps holding ``execution``'s compacted steps."""
-    return execution if is_dns_label(execution) else child_name("journal", execution)
+    return execution if is_dns_label(execution) else suffixed("journal", execution)
+
+
+def journal_chunk_name(execution: str, index: int) -> str:
+    """Name of the ConfigMap holding chunk ``index`` of ``execution``'s compacted journal."""
+    return suffixed(execution, f"journal-{index}")

@@ -46,20 +46,21 @@ def _spawn(
     name, index, recorded = ktx.begin_step("execute", options)
     child = recorded.child if recorded is not None and recorded.child else None
     child = child or names.child_name(ktx.name, name)
-    state = ktx.journal.child(child)
-    rerun = (
-        recorded is not None
-        and state is not None
-        and state.phase in (Phase.FAILED, Phase.CANCELED)
-        and ktx.child_policy == "RetryFailed"
-        and (recorded.attempt or 1) <= ktx.attempts
-    )
-    if rerun:
-        child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+    rerun = False
+    if recorded is not None:
         state = ktx.journal.child(child)
-    if state is None and recorded is not None and not rerun:
-        raise ktx.object_deleted("Execution", child, name)
-    if state is None:
+        if state is None:
+            raise ktx.object_deleted("Execution", child, name)
+        rerun = (
+            state.phase in (Phase.FAILED, Phase.CANCELED)
+            and ktx.child_policy == "RetryFailed"
+            and (recorded.attempt or 1) <= ktx.attempts
+        )
+        if rerun:
+            child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+    if recorded is None or rerun:
+        # the first time this step is reached (or run again): create, which adopts the child
+        # an earlier, unrecorded run created, and nothing else under that name
         scope.enter_context(ktx.observe_step(name, "execute"))
         data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
         ktx.journal.create_child(ChildSpec(

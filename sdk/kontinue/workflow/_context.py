@@ -151,15 +151,15 @@ class ExecutionContext:
 
     def _step_name(self, step_type: str, options: StepOptions | None) -> str:
         if options is not None and options.name:
-            if not names.is_dns_label(options.name):
+            if not names.is_step_name(options.name):
                 raise errors.ValidationError(
-                    f"step name {options.name!r} is not a valid Kubernetes name (lowercase "
-                    "letters, digits and '-', at most 63 characters)"
+                    f"step name {options.name!r} is not a valid step name (lowercase letters, "
+                    "digits and single '-', at most 63 characters)"
                 )
             return options.name
         prefix = step_type
         if options is not None and options.generate_name:
-            prefix = names.sanitize(options.generate_name)
+            prefix = names.sanitize(options.generate_name)  # single '-' only
             if not prefix:
                 raise errors.ValidationError(
                     f"generate_name {options.generate_name!r} has no usable characters"

@@ -283,15 +283,15 @@ def _run(
             if not rerun:
                 return result
             job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
-        if ktx.journal.job(job_name) is None:
-            if recorded is not None and not rerun:
-                raise ktx.object_deleted("Job", job_name, name)
+        if recorded is None or rerun:  # creates, or adopts what an unrecorded run created
             scope.enter_context(ktx.observe_step(name, step_type))
             annotations = {
                 **extra_annotations,
                 **manifests.step_annotations(options.display_name, options.description),
             }
             ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
+        elif ktx.journal.job(job_name) is None:
+            raise ktx.object_deleted("Job", job_name, name)
         running = ktx.record(name, index, step_type, options, child=job_name)
         running.phase = "Running"
         ktx.journal.record(running, replace=rerun)

@@ -38,6 +38,8 @@ class StepRecord:
     child: str | None = None
     value_type: str | None = None
     attempt: int | None = None
+    digest: str | None = None
+    """What the step asked of its child object (see :mod:`kontinue.api.adoption`)."""
 
     def to_status(self) -> dict[str, Any]:
         """The record as stored under ``status.steps``."""
@@ -45,7 +47,7 @@ class StepRecord:
             "type": self.type, "index": self.index, "phase": self.phase,
             "displayName": self.display_name, "description": self.description,
             "startedAt": self.started_at, "finishedAt": self.finished_at, "child": self.child,
-            "valueType": self.value_type, "attempt": self.attempt,
+            "valueType": self.value_type, "attempt": self.attempt, "digest": self.digest,
         }  # fmt: skip
         return {k: v for k, v in raw.items() if v is not None}
 
@@ -58,6 +60,7 @@ class StepRecord:
             description=raw.get("description"), started_at=raw.get("startedAt"),
             finished_at=raw.get("finishedAt"), child=raw.get("child"),
             value_type=raw.get("valueType"), attempt=raw.get("attempt"),
+            digest=raw.get("digest"),
         )  # fmt: skip
 
 

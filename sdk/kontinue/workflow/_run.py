@@ -9,6 +9,7 @@ Completed, Backoff (a retryable failure with retries left), Failed, Suspended or
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,7 +111,7 @@ def run_attempt(
         elif spec.get("arguments") not in (None, {}):
             raise errors.ValidationError(f"function {definition.name} takes no arguments")
         if definition.is_async:
-            result = asyncio.run(definition.fn(*call_args))
+            result = _run_coroutine(definition.fn, call_args)
         else:
             result = definition.fn(*call_args)
         data = _convert.to_json(result, f"the result of {definition.name}")
@@ -131,6 +132,16 @@ def run_attempt(
         return Outcome("canceled", message=str(canceled))
     except Exception as exc:  # noqa: BLE001 - every user error becomes the attempt's outcome
         return Outcome("failed", error=exc)
+
+
+def _run_coroutine(fn: Any, args: tuple[Any, ...]) -> Any:
+    """Run an async workflow to its end, on this thread unless it already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(fn(*args))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # a loop runs here
+        return pool.submit(lambda: asyncio.run(fn(*args))).result()
 
 
 def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -16,10 +16,17 @@ from kontinue.api import names
 from kontinue.api.phases import SuspensionPhase
 from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import SuspensionState
+from kontinue.workflow._journal import StepRecord, SuspensionState
 from kontinue.workflow._options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
 
 _DONE = object()
+
+
+def _suspension_name(ktx: ExecutionContext, step: str, recorded: StepRecord | None) -> str:
+    """The Suspension of a step: the recorded one, else the name derived from the step."""
+    if recorded is not None and recorded.child:
+        return recorded.child
+    return names.child_name(ktx.name, step)
 
 
 def sleep(ktx: ExecutionContext, duration: DurationLike) -> None:
@@ -34,11 +41,8 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
         raise errors.ValidationError(f"sleep duration must not be negative: {options.duration}")
     name, index, recorded = ktx.begin_step("sleep", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the sleep starts
-        suspension_name = names.child_name(ktx.name, name)
-        state = ktx.journal.suspension(suspension_name)
-        if state is None and recorded is not None:
-            raise ktx.object_deleted("Suspension", suspension_name, name)
-        if state is None:
+        suspension_name = _suspension_name(ktx, name, recorded)
+        if recorded is None:  # creates, or adopts what an unrecorded earlier run created
             scope.enter_context(ktx.observe_step(name, "sleep"))
             state = ktx.journal.create_suspension(
                 suspension_name,
@@ -47,6 +51,11 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
                 options.display_name,
                 options.description,
             )
+        else:
+            found = ktx.journal.suspension(suspension_name)
+            if found is None:
+                raise ktx.object_deleted("Suspension", suspension_name, name)
+            state = found
         ktx.journal.record(ktx.record(name, index, "sleep", options, child=suspension_name))
         resume_at = state.resume_at
 
@@ -76,10 +85,11 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
     """Pause until resumed through the API, CLI or UI; returns the resume payload (or None)."""
     name, index, recorded = ktx.begin_step("suspend", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
-        suspension_name = names.child_name(ktx.name, name)
-        if ktx.journal.suspension(suspension_name) is None:
-            if recorded is not None:
+        suspension_name = _suspension_name(ktx, name, recorded)
+        if recorded is not None:
+            if ktx.journal.suspension(suspension_name) is None:
                 raise ktx.object_deleted("Suspension", suspension_name, name)
+        else:  # creates, or adopts what an unrecorded earlier run created
             scope.enter_context(ktx.observe_step(name, "suspend"))
             ktx.journal.create_suspension(
                 suspension_name,

@@ -42,8 +42,8 @@ def _registry() -> FunctionRegistry:
 def test_a_script_runs_once_and_its_failure_is_an_outcome() -> None:
     registry, journal = _registry(), MemoryJournal("d")
     assert _run(registry, journal).kind == "released"
-    assert list(journal.jobs) == ["d-script-1"]
-    job = journal.jobs["d-script-1"]
+    assert list(journal.jobs) == ["d--script-1"]
+    job = journal.jobs["d--script-1"]
     assert job["spec"]["backoffLimit"] == 0
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
@@ -51,7 +51,7 @@ def test_a_script_runs_once_and_its_failure_is_an_outcome() -> None:
     assert job["labels"] == {"team": "a"}
     assert _run(registry, journal).kind == "released"  # a replay waits on the same Job
     assert len(journal.jobs) == 1
-    journal.finish_job("d-script-1", exit_codes={"script": 3}, message="boom", logs=LOG)
+    journal.finish_job("d--script-1", exit_codes={"script": 3}, message="boom", logs=LOG)
     outcome = _run(registry, journal)
     assert outcome.result == {
         "ok": False,
@@ -68,16 +68,16 @@ def test_child_policy_decides_whether_a_retry_runs_a_failed_job_again(policy: st
     registry = _registry()
     journal = MemoryJournal("d", spec={"retry": {"retries": 1, "childPolicy": policy}})
     _run(registry, journal)
-    journal.finish_job("d-script-1", exit_codes={"script": 1}, message="boom", logs=LOG)
+    journal.finish_job("d--script-1", exit_codes={"script": 1}, message="boom", logs=LOG)
     assert _run(registry, journal).result["ok"] is False
     journal.execution()["status"]["attempts"] = [{"phase": "Failed"}]  # the second attempt
     outcome = _run(registry, journal)
     if policy == "None":
-        assert outcome.result["ok"] is False and list(journal.jobs) == ["d-script-1"]
+        assert outcome.result["ok"] is False and list(journal.jobs) == ["d--script-1"]
         return
     assert outcome.kind == "released"
-    assert list(journal.jobs) == ["d-script-1", "d-script-1-a2"]
-    journal.finish_job("d-script-1-a2", exit_codes={"script": 0})
+    assert list(journal.jobs) == ["d--script-1", "d--script-1-a2"]
+    journal.finish_job("d--script-1-a2", exit_codes={"script": 0})
     assert _run(registry, journal).result == {"ok": True, "message": None, "summary": None}
 
 
@@ -101,8 +101,8 @@ def test_succeeded_needs_every_container_to_exit_zero() -> None:
 def test_missing_logs_are_an_error_not_an_empty_success() -> None:
     registry, journal = _registry(), MemoryJournal("d")
     _run(registry, journal)
-    journal.finish_job("d-script-1", exit_codes={"script": 1}, message="boom")
-    del journal.logs["d-script-1-pod"]
+    journal.finish_job("d--script-1", exit_codes={"script": 1}, message="boom")
+    del journal.logs["d--script-1-pod"]
     outcome = _run(registry, journal)
     assert isinstance(outcome.error, errors.InfrastructureError)
 
@@ -154,8 +154,8 @@ def test_a_failed_child_carries_its_own_error_as_an_execution_error() -> None:
 
     journal = MemoryJournal("d")
     assert _run(registry, journal).kind == "released"
-    journal.child_states["d-execute-1"] = ChildState(
-        "d-execute-1", Phase.FAILED, error={"kind": "timeout", "message": "too slow",
+    journal.child_states["d--execute-1"] = ChildState(
+        "d--execute-1", Phase.FAILED, error={"kind": "timeout", "message": "too slow",
                                              "retryable": True},
     )  # fmt: skip
     outcome = _run(registry, journal)

@@ -51,7 +51,7 @@ def test_store_runs_once_and_returns_the_recorded_value_typed() -> None:
     first = _run(registry, "orders", journal)
     assert first.kind == "released"
     assert calls == ["order", "count"]
-    journal.resume("test-execution-suspend-1")
+    journal.resume("test-execution--suspend-1")
     second = _run(registry, "orders", journal)
     assert second.kind == "completed"
     assert second.result == {"order": "o-1", "count": 7, "type": "Order"}
@@ -71,7 +71,7 @@ def test_store_none_is_recorded() -> None:
 
     journal = MemoryJournal()
     assert _run(registry, "nothing", journal).kind == "released"
-    journal.resume("test-execution-suspend-1")
+    journal.resume("test-execution--suspend-1")
     assert _run(registry, "nothing", journal).result is None
     assert calls == [1]
 
@@ -159,9 +159,9 @@ def test_suspend_returns_the_resume_payload() -> None:
     journal = MemoryJournal()
     released = _run(registry, "approve", journal)
     assert released.kind == "released"
-    assert released.waiting_on == [("Suspension", "test-execution-approval")]
+    assert released.waiting_on == [("Suspension", "test-execution--approval")]
     assert "'Approve'" in released.message
-    journal.resume("test-execution-approval", {"approved_by": "alice"})
+    journal.resume("test-execution--approval", {"approved_by": "alice"})
     assert _run(registry, "approve", journal).result == {"approved_by": "alice"}
 
 
@@ -177,11 +177,11 @@ def test_sleep_keeps_its_resume_time_across_replays() -> None:
     start = datetime(2030, 1, 1, tzinfo=UTC)
     journal.clock = start
     assert _run(registry, "nap", journal, hold=5).kind == "released"  # an hour > the hold
-    resume_at = journal.suspensions["test-execution-sleep-1"].resume_at
+    resume_at = journal.suspensions["test-execution--sleep-1"].resume_at
     assert resume_at == start + timedelta(hours=1)
     journal.clock = start + timedelta(minutes=30)
     assert _run(registry, "nap", journal, hold=5).kind == "released"
-    assert journal.suspensions["test-execution-sleep-1"].resume_at == resume_at
+    assert journal.suspensions["test-execution--sleep-1"].resume_at == resume_at
     journal.clock = start + timedelta(hours=1, seconds=1)
     assert _run(registry, "nap", journal, hold=5).result == "awake"
 
@@ -200,9 +200,9 @@ def test_children_results_and_failures() -> None:
     assert _run(registry, "parent", journal).kind == "released"
     names = list(journal.children)
     assert names == [
-        "test-execution-execute-1",
-        "test-execution-execute-2",
-        "test-execution-execute-3",
+        "test-execution--execute-1",
+        "test-execution--execute-2",
+        "test-execution--execute-3",
     ]
     assert [journal.children[n].arguments for n in names] == [{"i": 0}, {"i": 1}, {"i": 2}]
     for index, name in reversed(list(enumerate(names))):
@@ -214,10 +214,10 @@ def test_children_results_and_failures() -> None:
     assert _run(registry, "parent", failing).kind == "released"
     for name in failing.children:
         failing.finish_child(name, Phase.COMPLETED, result=1)
-    failing.finish_child("other-execute-2", Phase.FAILED, message="boom")
+    failing.finish_child("other--execute-2", Phase.FAILED, message="boom")
     outcome = _run(registry, "parent", failing)
     assert isinstance(outcome.error, errors.ChildFailedError)
-    assert outcome.error.child == "other-execute-2"
+    assert outcome.error.child == "other--execute-2"
     assert "boom" in str(outcome.error)
     assert not outcome.error.retryable
 
@@ -233,22 +233,22 @@ def test_child_policy_decides_what_a_retry_runs_again(policy: str) -> None:
 
     journal = MemoryJournal("p", spec={"retry": {"retries": 1, "childPolicy": policy}})
     assert _run(registry, "parent", journal).kind == "released"
-    journal.finish_child("p-execute-1", Phase.COMPLETED, result=1)
-    journal.finish_child("p-execute-2", Phase.FAILED, message="boom")
-    journal.finish_child("p-execute-3", Phase.CANCELED)
+    journal.finish_child("p--execute-1", Phase.COMPLETED, result=1)
+    journal.finish_child("p--execute-2", Phase.FAILED, message="boom")
+    journal.finish_child("p--execute-3", Phase.CANCELED)
     assert isinstance(_run(registry, "parent", journal).error, errors.ChildFailedError)
     journal.execution()["status"]["attempts"] = [{"phase": "Failed"}]  # the second attempt
     outcome = _run(registry, "parent", journal)
     if policy == "None":  # children are reused as they are: the failure replays
         assert isinstance(outcome.error, errors.ChildFailedError)
-        assert list(journal.children) == ["p-execute-1", "p-execute-2", "p-execute-3"]
+        assert list(journal.children) == ["p--execute-1", "p--execute-2", "p--execute-3"]
         return
     assert outcome.kind == "released"  # the failed and canceled children run again
-    assert list(journal.children)[3:] == ["p-execute-2-a2", "p-execute-3-a2"]
-    journal.finish_child("p-execute-2-a2", Phase.COMPLETED, result=2)
-    journal.finish_child("p-execute-3-a2", Phase.COMPLETED, result=3)
+    assert list(journal.children)[3:] == ["p--execute-2-a2", "p--execute-3-a2"]
+    journal.finish_child("p--execute-2-a2", Phase.COMPLETED, result=2)
+    journal.finish_child("p--execute-3-a2", Phase.COMPLETED, result=3)
     assert _run(registry, "parent", journal).result == [1, 2, 3]
-    assert journal.steps()["execute-2"].child == "p-execute-2-a2"
+    assert journal.steps()["execute-2"].child == "p--execute-2-a2"
     assert len(journal.children) == 5  # a later replay of the same attempt adopts them
 
 
@@ -361,8 +361,8 @@ def test_poll_until_checks_until_true_and_never_again_on_replay() -> None:
     journal = MemoryJournal()
     assert _run(registry, "poller", journal, hold=0.3).kind == "released"  # waits fit the hold
     assert len(checks) == 3
-    assert journal.suspensions.keys() == {"test-execution-suspend-1"}  # no timer needed
-    journal.resume("test-execution-suspend-1")
+    assert journal.suspensions.keys() == {"test-execution--suspend-1"}  # no timer needed
+    journal.resume("test-execution--suspend-1")
     assert _run(registry, "poller", journal).result == "ready"
     assert len(checks) == 3  # the recorded poll is not repeated
 
@@ -389,20 +389,20 @@ def test_fan_out_progress_follows_finished_children_across_replays() -> None:
 
     assert _run(registry, "fan", journal).kind == "released"
     assert progress() == (0, 4)
-    journal.finish_child("f-execute-1", Phase.COMPLETED, result=1)
-    journal.finish_child("f-execute-2", Phase.COMPLETED, result=1)
+    journal.finish_child("f--execute-1", Phase.COMPLETED, result=1)
+    journal.finish_child("f--execute-2", Phase.COMPLETED, result=1)
     assert _run(registry, "fan", journal).kind == "released"  # replayed after a release
     assert progress() == (2, 4)  # not stuck at the value of the first attempt
-    for name in ("f-execute-3", "f-execute-4"):
+    for name in ("f--execute-3", "f--execute-4"):
         journal.finish_child(name, Phase.COMPLETED, result=1)
     assert _run(registry, "fan", journal).kind == "released"
     assert progress() == (0, 2)  # the sequential fan-out took over
-    journal.finish_child("f-execute-5", Phase.COMPLETED, result=1)
+    journal.finish_child("f--execute-5", Phase.COMPLETED, result=1)
     writes = journal.writes
     assert _run(registry, "fan", journal).kind == "released"
     assert progress() == (1, 2)
     assert journal.writes == writes + 2  # the new progress and child: the replays wrote none
-    journal.finish_child("f-execute-6", Phase.COMPLETED, result=1)
+    journal.finish_child("f--execute-6", Phase.COMPLETED, result=1)
     assert _run(registry, "fan", journal).result == 6
     assert progress() == (2, 2)
 
@@ -419,7 +419,7 @@ def test_a_progress_the_workflow_sets_is_left_alone() -> None:
     journal = MemoryJournal("o")
     assert _run(registry, "own", journal).kind == "released"
     assert journal.execution()["status"]["progress"] == {"current": 1, "max": 3}
-    journal.finish_child("o-execute-1", Phase.COMPLETED)
+    journal.finish_child("o--execute-1", Phase.COMPLETED)
     assert _run(registry, "own", journal).kind == "completed"
     assert "progress" not in journal.execution()["status"]
 
@@ -441,16 +441,16 @@ def test_a_poll_longer_than_the_hold_releases_on_durable_timers() -> None:
 
     journal = MemoryJournal("p")
     first = _run(registry, "poller", journal, hold=1)
-    assert (first.kind, first.waiting_on) == ("released", [("Suspension", "p-ready-1")])
+    assert (first.kind, first.waiting_on) == ("released", [("Suspension", "p--ready-1")])
     assert len(checks) == 1
-    timer = journal.suspensions["p-ready-1"]
+    timer = journal.suspensions["p--ready-1"]
     assert timer.resume_at is not None and timer.resume_at > datetime.now(UTC)
     assert journal.steps()["ready"].phase == "Running"
-    journal.resume("p-ready-1")  # the controller ends the timer at its time
+    journal.resume("p--ready-1")  # the controller ends the timer at its time
     second = _run(registry, "poller", journal, hold=1)
-    assert (second.kind, second.waiting_on) == ("released", [("Suspension", "p-ready-2")])
+    assert (second.kind, second.waiting_on) == ("released", [("Suspension", "p--ready-2")])
     assert len(checks) == 2
-    journal.resume("p-ready-2")
+    journal.resume("p--ready-2")
     assert _run(registry, "poller", journal, hold=1).result == "ready"
     assert len(checks) == 3
     assert journal.steps()["ready"].phase == "Completed"
@@ -482,5 +482,5 @@ def test_a_poll_releases_once_its_waits_would_outlast_the_hold() -> None:
 
     outcome = _run(registry, "poller", MemoryJournal("q"), hold=0.5)
     # one wait fits in the hold, the next would not: released on a timer, not held in the worker
-    assert (outcome.kind, outcome.waiting_on) == ("released", [("Suspension", "q-poll-1-1")])
+    assert (outcome.kind, outcome.waiting_on) == ("released", [("Suspension", "q--poll-1-1")])
     assert len(checks) == 2

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import labels, manifests, names, nesting
+from kontinue.api import adoption, labels, manifests, names, nesting
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
@@ -74,6 +74,11 @@ def _version(obj: Mapping[str, Any]) -> int:
         return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
     except ValueError:
         return 0
+
+
+def _chunk_digest(steps: Mapping[str, Any], state: Mapping[str, Any]) -> str:
+    """The digest of a journal chunk's content (recorded in ``status.journal.digests``)."""
+    return json_digest({"steps": steps, "state": state})
 
 
 def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,6 +173,8 @@ class KubeJournal:
         self._claim = int(execution["status"]["claim"])
         self._pending: dict[str, dict[str, Any]] = {}
         self._first_write = _arguments_digest(execution)
+        self._digests: dict[str, str] = {}
+        """What this attempt asked of the child objects it created or adopted, by name."""
         self._steps: dict[str, StepRecord] = {}
         self._archived_steps: dict[str, StepRecord] = {}
         self._archived_state: dict[str, Any] = {}
@@ -340,12 +347,24 @@ class KubeJournal:
         self._steps.update({name: StepRecord.from_status(name, rec) for name, rec in raw.items()})
 
     def _chunk_name(self, index: int) -> str:
-        return names.child_name(self.name, f"journal-{index}")
+        return names.journal_chunk_name(self.name, index)
 
     def _load_chunks(self) -> None:
-        count = int(((self._obj.get("status") or {}).get("journal") or {}).get("chunks") or 0)
+        """Read the compacted history, trusting only chunks this execution wrote.
+
+        Each chunk must be owned by this execution and, when the status records chunk digests
+        (every chunk written since they exist), match its digest: a chunk someone replaced or
+        changed fails the attempt clearly instead of being replayed.
+
+        Raises:
+            ValidationError: a chunk is missing, foreign or changed.
+            Interrupted: the chunks could not be listed within the patience.
+        """
+        journal = (self._obj.get("status") or {}).get("journal") or {}
+        count = int(journal.get("chunks") or 0)
         if not count:
             return
+        digests = list(journal.get("digests") or [])
         listing = self._retrying(
             f"reading the journal of {self.name}",
             lambda: self._kube.list(
@@ -355,16 +374,50 @@ class KubeJournal:
             ),
         )
         chunks = {item["metadata"]["name"]: item for item in listing.get("items") or []}
+        uid = self._obj["metadata"]["uid"]
         for index in range(count):
-            chunk = chunks.get(self._chunk_name(index))
+            name = self._chunk_name(index)
+            chunk = chunks.get(name)
             if chunk is None:
-                raise errors.InfrastructureError(
-                    f"journal chunk {self._chunk_name(index)} of {self.name} is missing"
+                raise errors.ValidationError(f"journal chunk {name} of {self.name} is missing")
+            if not adoption.owned_by(chunk, uid):
+                raise errors.ValidationError(
+                    f"journal chunk {name} does not belong to {self.name}: its history cannot "
+                    "be trusted"
                 )
             data = chunk.get("data") or {}
-            for name, raw in json.loads(data.get("steps", "{}")).items():
-                self._archived_steps[name] = StepRecord.from_status(name, raw)
-            self._archived_state.update(json.loads(data.get("state", "{}")))
+            steps, state = json.loads(data.get("steps", "{}")), json.loads(data.get("state", "{}"))
+            if index < len(digests) and digests[index] != _chunk_digest(steps, state):
+                raise errors.ValidationError(
+                    f"journal chunk {name} of {self.name} was changed after it was written: its "
+                    "history cannot be trusted"
+                )
+            for step, raw in steps.items():
+                self._archived_steps[step] = StepRecord.from_status(step, raw)
+            self._archived_state.update(state)
+
+    def _check_existing_chunk(self, name: str, digest: str) -> None:
+        """A chunk that exists already must be this execution's, with the same steps.
+
+        Raises:
+            ValidationError: it is someone else's or holds other steps.
+        """
+        existing = self._retrying(
+            f"reading journal chunk {name}",
+            lambda: self._kube.get(_kube.CONFIGMAPS, self.namespace, name),
+        )
+        data = existing.get("data") or {}
+        try:
+            found = _chunk_digest(
+                json.loads(data.get("steps", "{}")), json.loads(data.get("state", "{}"))
+            )
+        except ValueError:
+            found = ""
+        if not adoption.owned_by(existing, self._obj["metadata"]["uid"]) or found != digest:
+            raise errors.ValidationError(
+                f"a ConfigMap named {name} exists but is not this execution's journal chunk "
+                f"({self.name}): the name is taken"
+            )
 
     def _label_value(self) -> str:
         return names.journal_label(self.name)
@@ -388,9 +441,11 @@ class KubeJournal:
             if name in state:
                 moved_state[name] = state[name]
                 size += value_size
-        index = int((status.get("journal") or {}).get("chunks") or 0)
+        journal = status.get("journal") or {}
+        index = int(journal.get("chunks") or 0)
+        digest = _chunk_digest(moved_steps, moved_state)
         chunk = {
-            "apiVersion": "v1", "kind": "ConfigMap",
+            "apiVersion": "v1", "kind": "ConfigMap", "immutable": True,
             "metadata": {
                 "name": self._chunk_name(index),
                 "labels": {labels.JOURNAL: self._label_value()},
@@ -404,17 +459,20 @@ class KubeJournal:
         try:
             self._kube.create(_kube.CONFIGMAPS, self.namespace, chunk)
         except _kube.AlreadyExists:
-            pass  # an earlier run of this claim chain wrote the same committed steps
+            # an earlier run of this claim chain wrote the same committed steps, or someone
+            # took the name: only the former is kept
+            self._check_existing_chunk(self._chunk_name(index), digest)
         except (_kube.ApiError, _kube.Unreachable) as exc:
             log.warning("compacting the journal of %s failed: %s", self.name, exc)
             return {}  # the next store step tries again
         for name, raw in moved_steps.items():
             self._archived_steps[name] = StepRecord.from_status(name, raw)
         self._archived_state.update(moved_state)
+        digests = list(journal.get("digests") or [])[:index]
         return {
             "steps": dict.fromkeys(moved_steps),
             "state": dict.fromkeys(moved_state),
-            "journal": {"chunks": index + 1},
+            "journal": {"chunks": index + 1, "digests": [*digests, digest]},
         }
 
     def steps(self) -> Mapping[str, StepRecord]:
@@ -432,6 +490,8 @@ class KubeJournal:
         self.write(patch)
 
     def record(self, record: StepRecord, *, replace: bool = False) -> None:
+        if record.child is not None and record.digest is None:
+            record.digest = self._digests.get(record.child)  # what it asked of its object
         if replace or record.name not in self._steps:
             self._pending[record.name] = record.to_status()
 
@@ -467,39 +527,59 @@ class KubeJournal:
     def _create_owned(self, resource: _kube.Resource, manifest: dict[str, Any]) -> dict[str, Any]:
         """Create a resource this execution owns, or adopt the one an earlier run created.
 
-        A create whose answer was lost is retried; the retry finds the object (AlreadyExists)
-        and adopts it after checking its owner.
+        A create whose answer was lost is retried; the retry finds the object (AlreadyExists).
+        An existing object is adopted only if it is this execution's and asks for what the
+        step asks for now (:mod:`kontinue.api.adoption`); anything else under the name is a
+        squatter and fails the step.
 
         Raises:
-            ValidationError: the name is taken by another owner's object, or it is invalid.
+            ValidationError: the name is taken by another object, or the manifest is invalid.
             InfrastructureError: the API server refused otherwise.
             Interrupted: the API server could not be reached within the patience.
         """
         name, kind = manifest["metadata"]["name"], manifest["kind"]
+        digest = adoption.spec_digest(kind, manifest)
         try:
-            return self._retrying(
+            created = self._retrying(
                 f"creating {kind} {name}",
                 lambda: self._kube.create(resource, self.namespace, manifest),
             )
         except _kube.AlreadyExists:
-            existing = self._retrying(
+            created = self._retrying(
                 f"reading {kind} {name}", lambda: self._kube.get(resource, self.namespace, name)
             )
-            owner = (existing["metadata"].get("ownerReferences") or [{}])[0].get("uid")
-            if owner != self._parent_base.uid:
-                raise errors.ValidationError(
-                    f"a {kind} named {name} exists but does not belong to {self.name}"
-                ) from None
-            return existing
+            self._verify(kind, created, digest)
         except _kube.Invalid as exc:
             raise errors.ValidationError(f"the {kind} {name} is invalid: {exc.message}") from exc
         except _kube.ApiError as exc:
             raise errors.InfrastructureError(
                 f"creating {kind} {name} failed: {exc}", cause=exc
             ) from exc
+        self._digests[name] = digest
+        return created
+
+    def _verify(self, kind: str, obj: Mapping[str, Any], digest: str | None) -> None:
+        """Refuse an object that is not the one this execution's step created.
+
+        Raises:
+            ValidationError: naming the object and saying what is wrong with it.
+        """
+        problem = adoption.mismatch(kind, obj, self._parent_base.uid, digest)
+        if problem is not None:
+            raise errors.ValidationError(
+                f"{problem} ({self.name}): its name is taken, so the step cannot use it; "
+                "delete it or start a new execution"
+            )
 
     def _lookup(self, kind: str, resource: _kube.Resource, name: str) -> dict[str, Any] | None:
-        """The watch-fed copy of a child resource, else a GET (fed back to the cache)."""
+        """The watch-fed copy of a child resource, else a GET (fed back to the cache).
+
+        The object must be this execution's and, when its step recorded what it asked for,
+        still match it.
+
+        Raises:
+            ValidationError: the object under that name is not this execution's step's.
+        """
         obj = self._hub.lookup(kind, self.namespace, name)
         if obj is None:
             obj = self._retrying(
@@ -508,6 +588,11 @@ class KubeJournal:
             )
             if obj is not None:
                 self._hub.observe(kind, obj)
+        if obj is not None:
+            expected = self._digests.get(name) or next(
+                (r.digest for r in self._steps.values() if r.child == name and r.digest), None
+            )
+            self._verify(kind, obj, expected)
         return obj
 
     def child(self, name: str) -> ChildState | None:

@@ -37,7 +37,7 @@ POD_ANNOTATION = f"{labels.PREFIX}/worker-pod"
 
 def lease_name(worker: str) -> str:
     """The Lease object name of a worker pod."""
-    return names.child_name("kontinue-worker", names.sanitize(worker) or "worker")
+    return names.suffixed("kontinue-worker", names.sanitize(worker) or "worker")
 
 
 def cluster_scoped(lease: Mapping[str, Any]) -> bool:

@@ -556,12 +556,14 @@ class Worker:
 
         If even that cannot be written, the reconciler hands the execution back later.
         """
-        outcome = Outcome(
-            "failed",
-            error=errors.InfrastructureError(
+        error: errors.KontinueError = (
+            exc
+            if isinstance(exc, errors.ValidationError)  # a history that cannot be trusted
+            else errors.InfrastructureError(
                 f"the worker could not run or record the attempt: {exc}"
-            ),
+            )
         )
+        outcome = Outcome("failed", error=error)
         try:
             if journal is not None:
                 journal.finish(outcome)

@@ -139,4 +139,4 @@ def slot_name(schedule_name: str, slot: datetime, *, seconds: bool = False) -> s
     names share a long prefix never name their runs alike.
     """
     stamp = slot.astimezone(UTC).timestamp()
-    return names.child_name(schedule_name, str(int(stamp) if seconds else int(stamp // 60)))
+    return names.suffixed(schedule_name, str(int(stamp) if seconds else int(stamp // 60)))

@@ -137,17 +137,15 @@ def suspension_manifest(
                 labels.STEP: parent.step,
             },
             "ownerReferences": _owner(parent),
-            **(
-                {"annotations": step_annotations(display_name, description)}
-                if display_name or description
-                else {}
-            ),
         },
         "spec": spec,
     }
     metadata = manifest["metadata"]
     assert isinstance(metadata, dict)
-    metadata["annotations"] = {labels.SPEC_DIGEST: adoption.spec_digest("Suspension", manifest)}
+    metadata["annotations"] = {
+        **step_annotations(display_name, description),
+        labels.SPEC_DIGEST: adoption.spec_digest("Suspension", manifest),
+    }
     return manifest
 
 

@@ -75,3 +75,11 @@ def test_claims_list_the_running_attempt_and_ends_replace_it() -> None:
     second = attempts.claimed({"attempt": 1, "attempts": failed}, "w3", "2030-01-01T10:06:00Z")
     assert [a["phase"] for a in second] == ["Failed", "Executing"]
     assert attempts.end({"attempts": []}, "Canceled", "2030-01-01T10:07:00Z") == []
+
+
+def test_a_digest_agrees_with_the_value_read_back_from_the_api_server() -> None:
+    from kontinue.api.digests import json_digest
+
+    # the API server stores 3.0 as 3: an argument's digest must not change on the way
+    assert json_digest({"seconds": [3.0, 3.4]}) == json_digest({"seconds": [3, 3.4]})
+    assert json_digest(2.5) != json_digest(2)

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
 .PHONY: node-up node-down real-node-prereqs lock audit
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
@@ -20,10 +20,19 @@ DOCKERFILES := services/controller/Dockerfile services/worker/Dockerfile service
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+deps: ## Install (as root, with apt) or name the system packages the Python tools need
+	@bash hack/ensure-deps.sh base
+
+deps-dev: ## The same for `make dev` (and check Go for the control-plane binaries)
+	@bash hack/ensure-deps.sh dev
+
+deps-test: ## The same for `make test` (adds tmux and Chromium for the terminal and UI tests)
+	@bash hack/ensure-deps.sh test
+
 # Third-party packages only from the hashed lock (make lock re-resolves it), then the
 # repository's packages without dependencies or build isolation; pip check fails when the lock
 # lacks something a pyproject.toml asks for.
-$(STAMP): requirements-dev.txt requirements/dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json
+$(STAMP): requirements-dev.txt requirements/dev.txt sdk/pyproject.toml services/*/pyproject.toml testkit/pyproject.toml services/ui/package-lock.json | deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation $(PACKAGES)
@@ -47,10 +56,10 @@ cluster-down: ## Stop the local control plane and remove its state
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
 	rm -f $(LOCAL)/kubeconfig
 
-dev: install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
+dev: deps-dev install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
 	$(BIN)/kontinue dev
 
-test: install testbin real-node-prereqs ## Run every test (starts its own control plane)
+test: deps-test install testbin real-node-prereqs ## Run every test (starts its own control plane); installs what it needs first
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-reliability: install testbin ## Reliability tests: fault scenarios and the short fault campaign (a few minutes)

@@ -107,17 +107,42 @@ class ChildCanceledError(KontinueError):
 
 
 class JobFailedError(KontinueError):
-    """A Kubernetes Job step could not run (a failed pod is reported in its result instead)."""
+    """A job step's Job (or pod) failed and the workflow treats that as an error.
 
-    default_kind = ErrorKind.INFRASTRUCTURE
+    A failed Job is reported through its result (``succeeded()`` false); the workflow raises
+    this with :meth:`JobResult.raise_if_failed` / :meth:`PodResult.raise_if_failed` (or itself).
+    Retryable: another attempt runs the Job again under ``childPolicy: RetryFailed``.
+    """
+
+    default_kind = ErrorKind.EXECUTION
     default_retryable = True
 
 
 class ExecutionError(KontinueError):
-    """An execution failed (the generic user-error sentinel)."""
+    """An execution failed: the error it recorded (``status.error``), as an exception.
+
+    The ``cause`` of a :class:`ChildFailedError` is the child's :class:`ExecutionError`, with
+    the child's own error kind, message and retry decision.
+    """
 
     default_kind = ErrorKind.EXECUTION
     default_retryable = True
+
+    @classmethod
+    def from_status(cls, error: dict[str, object] | None, fallback: str) -> ExecutionError:
+        """The exception for an Execution's ``status.error`` (``fallback`` when it has none)."""
+        error = error or {}
+        try:
+            kind = ErrorKind(str(error.get("kind") or ErrorKind.EXECUTION))
+        except ValueError:
+            kind = ErrorKind.EXECUTION
+        retryable = error.get("retryable")
+        return cls(
+            str(error.get("message") or fallback),
+            kind=kind,
+            retryable=retryable if isinstance(retryable, bool) else None,
+            child=str(error["child"]) if error.get("child") else None,
+        )
 
 
 class OverallTimeoutError(KontinueError):

@@ -34,12 +34,20 @@ def client(kube_cluster: TestCluster, namespace: str) -> Client:
 class Tmux:
     """One detached tmux session running a shell command."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, width: int = 160) -> None:
         self.name = f"kontinue-test-{uuid.uuid4().hex[:8]}"
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "60", command],
+            [
+                "tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", "60",
+                command,
+            ],
             check=True,
-        )
+        )  # fmt: skip
+
+    @classmethod
+    def sized(cls, command: str, width: int) -> Tmux:
+        """A session of ``width`` columns."""
+        return cls(command, width)
 
     def screen(self) -> str:
         return subprocess.run(
@@ -138,16 +146,17 @@ def test_interactive_prompts_from_the_argument_schema(
         env=env, encoding="utf-8", timeout=60,
     )  # fmt: skip
     try:
-        child.expect("Service")
+        # each field's docstring (DeployArgs) is its help, above its prompt
+        child.expect(r"# The service to deploy\.[^\n]*\nService")
         child.sendline("payments")
-        child.expect(r"Version \[1\.0\.0\]")
+        child.expect(r"# The version to roll out\.[^\n]*\nVersion \[1\.0\.0\]")
         child.sendline("")  # the default
-        child.expect(r"Environment \(staging, production\) \[staging\]")
+        child.expect(r"# Where to deploy\.[^\n]*\nEnvironment \(staging, production\) \[staging")
         child.sendline("prod")
         child.expect("'prod' is not one of 'staging', 'production'")
         child.expect("Environment")
         child.sendline("staging")
-        child.expect(r"Replicas \[2\]")
+        child.expect(r"# Replicas per region\.[^\n]*\nReplicas \[2\]")
         child.sendline("three")
         child.expect("'three' is not a valid integer")
         child.expect("Replicas")
@@ -158,3 +167,40 @@ def test_interactive_prompts_from_the_argument_schema(
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_tables_keep_names_whole_in_80_columns_and_pipe_as_plain_columns(
+    examples: WorkerProcess,
+    kube_cluster: TestCluster,
+    namespace: str,
+    tmux: Callable[[str], Tmux],
+    client: Client,
+) -> None:
+    names = []
+    for _ in range(3):
+        created = client.create_execution("hello-world", {"name": "a rather long name " * 3})
+        names.append(created["metadata"]["name"])
+    for name in names:
+        client.wait(name, timeout=60)
+    session = Tmux.sized(_shell(kube_cluster, "list", "-n", namespace), 80)
+    try:
+        screen = session.until(lambda s: "EXIT=" in s, "the table", 30)
+    finally:
+        session.kill()
+    lines = screen.splitlines()
+    assert "EXIT=0" in screen
+    for name in names:  # one line per row, the name whole, the message cut to fit
+        (row,) = [line for line in lines if name in line]
+        assert row.startswith(name) and "Completed" in row and "hello-world" in row
+        assert len(row.rstrip()) <= 80 and "…" in row
+    env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}
+    piped = subprocess.run(
+        f"{shlex.quote(KONTINUE)} list -n {shlex.quote(namespace)} | awk '{{print $1, $2}}'",
+        shell=True, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    header, *rows = piped.stdout.splitlines()
+    assert header == "NAME PHASE" and sorted(rows) == sorted(f"{n} Completed" for n in names)
+    raw = subprocess.run(
+        [KONTINUE, "list", "-n", namespace], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "\x1b[" not in raw and "─" not in raw and "━" not in raw  # no colours, no rules

@@ -113,8 +113,10 @@ def test_retries_count_and_non_retryable_errors(client: Client, start_worker: St
     done = client.wait(flaky["metadata"]["name"], timeout=60)["status"]
     assert done["phase"] == "Completed"
     assert done["result"] == {"attempts_before": 2}  # attempts excludes the current one
-    assert [a["phase"] for a in done["attempts"]] == ["Failed", "Failed"]
-    gap = _time(done["attemptStartedAt"]) - _time(done["attempts"][-1]["finishedAt"])
+    # every attempt is listed, the last one too (it ran as "Executing" until it completed)
+    assert [a["phase"] for a in done["attempts"]] == ["Failed", "Failed", "Completed"]
+    assert done["attempts"][-1]["startedAt"] == done["attemptStartedAt"]
+    gap = _time(done["attemptStartedAt"]) - _time(done["attempts"][-2]["finishedAt"])
     assert gap.total_seconds() >= 1  # the backoff was respected (second precision)
 
     failed = client.wait(exhausted["metadata"]["name"], timeout=60)["status"]

@@ -149,7 +149,13 @@ def test_metrics_count_what_ran_and_the_queue_drains(
     completed = "kontinue_executions_completed"
     assert _value(worker, completed, function="obs-quick", result="success") == 5
     assert _value(worker, completed, function="obs-fails", result="error") == 2
-    assert _value(worker, "kontinue_execution_latency_count", function="obs-quick") == 5
+    # the worker's processing time, one observation per dispatch, with the original labels
+    latency = "kontinue_execution_latency_count"
+    assert (
+        _value(worker, latency, function="obs-quick", namespace=namespace, worker="worker-1") == 5
+    )
+    assert _value(worker, latency, function="obs-sleeper") == 2  # released, then resumed
+    assert _value(worker, "kontinue_execution_end_to_end_seconds_count", function="obs-quick") == 5
     running = "kontinue_executions_running"
     assert _value(worker, running, namespace=namespace, worker="worker-1") == 0
     assert any(

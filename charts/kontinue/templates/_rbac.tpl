@@ -103,6 +103,9 @@ Without one it reads with its own rights, and acts with them only with anonymous
 - apiGroups: [kontinue.cloud]
   resources: [executions, suspensions, functions, scheduledexecutions]
   verbs: [get, list, watch]
+- apiGroups: [kontinue.cloud]
+  resources: [archivedexecutions]
+  verbs: [get, list]
 {{- if include "kontinue.ui.actions" . }}
 # admission: only spec.cancel of an execution, spec.suspend of a schedule, and resumes that
 # record the UI as who resumed

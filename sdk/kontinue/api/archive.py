@@ -1,7 +1,7 @@
 """The ArchivedExecution format: a finished tree as one compressed JSON list.
 
-The tree (executions, suspensions, journal chunks, job summaries) is gzip-compressed and
-base64-encoded into ``spec.data``.
+The tree (executions, suspensions, journal chunks, job summaries: :func:`job_summary`) is
+gzip-compressed and base64-encoded into ``spec.data``.
 
 The controller writes archives; the client, CLI and UI read them back with :func:`decode`.
 """
@@ -30,6 +30,35 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     metadata.pop("managedFields", None)
     copy["metadata"] = metadata
     return copy
+
+
+def job_summary(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What an archive keeps of a job step's Job: identity, what it ran, how it ended.
+
+    The pod template's containers (name, image, command, args) and the Job's counts, times and
+    conditions; not its environment or volumes (the step's input, possibly references to
+    secrets). The step's recorded outcome (each pod's exit codes) is in its execution's state.
+    """
+    meta = job.get("metadata") or {}
+    spec = job.get("spec") or {}
+    template = ((spec.get("template") or {}).get("spec")) or {}
+    kept_meta = ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp",
+                 "ownerReferences")  # fmt: skip
+    kept_spec = ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "suspend")
+    containers = [
+        {k: c[k] for k in ("name", "image", "command", "args") if k in c}
+        for c in template.get("containers") or []
+    ]
+    return {
+        "apiVersion": job.get("apiVersion") or "batch/v1",
+        "kind": job.get("kind") or "Job",
+        "metadata": {k: meta[k] for k in kept_meta if k in meta},
+        "spec": {
+            **{k: spec[k] for k in kept_spec if k in spec},
+            "template": {"spec": {"containers": containers}},
+        },
+        "status": dict(job.get("status") or {}),
+    }
 
 
 def encode(objects: Iterable[Mapping[str, Any]]) -> str:

@@ -19,6 +19,13 @@ ROOT = f"{PREFIX}/root"
 WORKER_GROUP = f"{PREFIX}/worker-group"
 """Label: the worker group that serves an Execution or registered a Function."""
 
+WORKER_SCOPE = f"{PREFIX}/worker-scope"
+"""Label ``cluster`` on the Lease and Functions of a worker serving every namespace
+(``--all-namespaces``): they live in its own namespace, yet speak for all of them."""
+
+CLUSTER_SCOPE = "cluster"
+"""The value of :data:`WORKER_SCOPE` for a worker serving every namespace."""
+
 JOURNAL = f"{PREFIX}/journal"
 """Label: the Execution whose compacted journal chunk a ConfigMap holds."""
 
@@ -28,6 +35,12 @@ STEP = f"{PREFIX}/step"
 CREATED = f"{PREFIX}/created"
 """Annotation: when the creator built the Execution (microseconds), ordering executions created
 within the same second (``creationTimestamp`` has seconds only) for mutex and slot queues."""
+
+DISPLAY_NAME = f"{PREFIX}/display-name"
+"""Annotation: the human-readable name of the step that created an object (``StepOptions``)."""
+
+DESCRIPTION = f"{PREFIX}/description"
+"""Annotation: the description of the step that created an object (``StepOptions``)."""
 
 JOB_NAME = "batch.kubernetes.io/job-name"
 """Label the Job controller puts on a Job's pods (not ours: read to find a job step's pods)."""

@@ -25,6 +25,12 @@ class Parent:
     step: str
 
 
+def step_annotations(display_name: str | None, description: str | None) -> dict[str, str]:
+    """The display-name and description annotations of an object a step creates."""
+    found = {labels.DISPLAY_NAME: display_name, labels.DESCRIPTION: description}
+    return {key: value for key, value in found.items() if value}
+
+
 def _owner(parent: Parent) -> list[dict[str, Any]]:
     return [
         {
@@ -78,6 +84,7 @@ def execution_manifest(
     metadata["labels"] = object_labels
     metadata["annotations"] = {
         **(extra_annotations or {}),
+        **step_annotations(display_name, description),
         labels.CREATED: timestamps.format_micro_time(datetime.now(UTC)),
     }
     if arguments is not None:
@@ -135,7 +142,10 @@ def suspension_manifest(
     }
     metadata = manifest["metadata"]
     assert isinstance(metadata, dict)
-    metadata["annotations"] = {labels.SPEC_DIGEST: adoption.spec_digest("Suspension", manifest)}
+    metadata["annotations"] = {
+        **step_annotations(display_name, description),
+        labels.SPEC_DIGEST: adoption.spec_digest("Suspension", manifest),
+    }
     return manifest
 
 

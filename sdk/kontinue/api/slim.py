@@ -3,7 +3,8 @@
 A cache of thousands of executions must not hold their arguments, stored values, step logs and
 results: :func:`slim` keeps the metadata (without managed fields and kubectl's last-applied
 copy), the spec without arguments, and the status without its bulky parts. The attempts list
-keeps its length (empty entries), because the next attempt's number is derived from it.
+keeps its length and each entry's phase only: the next attempt's number, and whether the last
+one is still running (see :mod:`kontinue.api.attempts`), are derived from them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(status, Mapping):
         small = {k: v for k, v in status.items() if k not in _BULKY_STATUS}
         attempts = status.get("attempts")
-        if isinstance(attempts, list):
-            small["attempts"] = [{} for _ in attempts]
+        if isinstance(attempts, list):  # the phase says whether the last one still runs
+            small["attempts"] = [
+                {"phase": a["phase"]} if isinstance(a, Mapping) and a.get("phase") else {}
+                for a in attempts
+            ]
         kept["status"] = small
     return kept

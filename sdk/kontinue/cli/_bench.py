@@ -80,6 +80,22 @@ def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
     return arguments
 
 
+def _arguments(parameters: str | None, params: tuple[str, ...]) -> Any:
+    """The executions' arguments: ``--parameters`` JSON, with ``-p key=value`` merged in."""
+    base: Any = None
+    if parameters is not None:
+        try:
+            base = json.loads(parameters)
+        except json.JSONDecodeError as exc:
+            fail(f"--parameters is not JSON: {exc.msg} at column {exc.colno}")
+    pairs = _parameters(params)
+    if not pairs:
+        return base
+    if base is not None and not isinstance(base, dict):
+        fail("-p key=value needs --parameters to be a JSON object")
+    return {**(base or {}), **pairs}
+
+
 def _count_finished(tally: Tally, event: str, obj: dict[str, Any]) -> None:
     """An informer event: count the benchmark's executions as they reach a terminal phase."""
     phase = execution_phase(obj)
@@ -107,23 +123,30 @@ def _count_finished(tally: Tally, event: str, obj: dict[str, Any]) -> None:
 @click.option(
     "--max-concurrency",
     type=click.IntRange(min=1),
-    default=100,
+    default=10,
     show_default=True,
     help="Most unfinished executions at once.",
 )
 @click.option("--duration", default="30s", show_default=True, help="How long to create.")
-@click.option("-p", "--param", "params", multiple=True, help="Argument key=value (JSON values).")
+@click.option(
+    "--parameters", "parameters", metavar="JSON",
+    help="The executions' arguments as JSON (e.g. '{\"n\": 3}').",
+)  # fmt: skip
+@click.option(
+    "-p", "--param", "params", multiple=True,
+    help="One argument key=value (JSON values), repeatable; merged into --parameters.",
+)  # fmt: skip
 @click.option(
     "--client-qps",
     type=click.FloatRange(min=0.1),
-    default=50.0,
+    default=100.0,
     show_default=True,
     help="API calls per second of this client.",
 )
 @click.option(
     "--client-burst",
     type=click.IntRange(min=1),
-    default=100,
+    default=200,
     show_default=True,
     help="API call burst of this client.",
 )
@@ -138,15 +161,16 @@ def _count_finished(tally: Tally, event: str, obj: dict[str, Any]) -> None:
 @connection_options
 @handles_errors("bench")
 def bench(
-    function: str, qps: float, max_concurrency: int, duration: str, params: tuple[str, ...],
-    client_qps: float, client_burst: int, wait_timeout: float, output: str,
+    function: str, qps: float, max_concurrency: int, duration: str, parameters: str | None,
+    params: tuple[str, ...], client_qps: float, client_burst: int, wait_timeout: float,
+    output: str,
 ) -> None:  # fmt: skip
     """Create executions of FUNCTION at a steady rate and report throughput and latency."""
     try:
         seconds = parse_duration(duration).total_seconds()
     except ValueError as exc:
         fail(f"--duration: {exc}")
-    arguments = _parameters(params) or None
+    arguments = _arguments(parameters, params)
     run = uuid.uuid4().hex[:8]
     selector = f"{BENCH_LABEL}={run}"
     tally = Tally()

@@ -13,12 +13,18 @@ import yaml
 from rich.text import Text
 from rich.tree import Tree
 
-from kontinue.api import labels, schemas
+from kontinue.api import attempts, labels, policy, schemas
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
-from kontinue.workflow import ExecuteOptions, ExecutionMutex, RetryOptions, TimeoutOptions
+from kontinue.workflow import (
+    ExecuteOptions,
+    ExecutionMutex,
+    RetryOptions,
+    TimeoutOptions,
+    TTLOptions,
+)
 
 EXIT_FAILED = 1
 EXIT_CANCELED = 3
@@ -54,6 +60,9 @@ def function_object(function: str, group: str) -> dict[str, Any]:
     for candidate in served:
         if candidate["spec"]["name"] == function:
             return dict(candidate)
+    for candidate in _cluster_scoped_functions(group):
+        if candidate["spec"]["name"] == function:
+            return dict(candidate)
     known = sorted(f["spec"]["name"] for f in served)
     if not known:
         fail(
@@ -61,6 +70,19 @@ def function_object(function: str, group: str) -> dict[str, Any]:
             f"function in namespace {namespace} (is a worker running? --no-check creates anyway)"
         )
     fail(f"unknown function {function!r} in group {group!r}; known: {', '.join(known)}")
+
+
+def _cluster_scoped_functions(group: str) -> list[dict[str, Any]]:
+    """Functions of workers serving every namespace (they live in those workers' namespace).
+
+    Empty when the user may not list Functions across namespaces.
+    """
+    selector = f"{labels.WORKER_SCOPE}={labels.CLUSTER_SCOPE}"
+    try:
+        found = client().kube.list(_kube.FUNCTIONS, None, label_selector=selector)["items"]
+    except (_kube.Forbidden, _kube.NotFound):
+        return []
+    return [f for f in found if (f["spec"].get("workerGroup") or "default") == group]
 
 
 def validate_arguments(function: Mapping[str, Any], arguments: Any) -> None:
@@ -89,8 +111,8 @@ _SKIP = object()
 
 def _prompt_value(name: str, prop: Mapping[str, Any], required: bool) -> Any:
     label = str(prop.get("title") or name)
-    if prop.get("description"):
-        label += f" ({prop['description']})"
+    for line in str(prop.get("description") or "").splitlines():  # the field's help (docstring)
+        click.echo(click.style(f"# {line}", dim=True))
     default = prop.get("default")
     if "enum" in prop:
         choices = {str(v): v for v in prop["enum"]}
@@ -160,13 +182,36 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
 @click.command()
 @click.argument("function")
 @click.argument("arguments", required=False)
+@click.option("--args", "args_option", metavar="JSON", help="The arguments (as ARGUMENTS).")
 @click.option("-f", "--file", "source", type=click.File(), help="Arguments from a YAML/JSON file.")
 @click.option("--name", help="Name of the Execution.")
 @click.option("--generate-name", help="Name prefix (a random suffix is added).")
-@click.option("--retries", type=click.IntRange(min=0), help="Retries after a failed attempt.")
-@click.option("--backoff", type=DURATION, help="Wait between attempts (e.g. 10s).")
-@click.option("--timeout", type=DURATION, help="Overall time limit (e.g. 1h).")
-@click.option("--attempt-timeout", type=DURATION, help="Time limit of one attempt.")
+@click.option(
+    "--retries", type=click.IntRange(min=0),
+    help="Retries after a failed attempt (default: the function's, else 0).",
+)  # fmt: skip
+@click.option(
+    "--backoff", type=DURATION,
+    help="Wait between attempts, e.g. 10s (default: the function's, else 5s).",
+)  # fmt: skip
+@click.option(
+    "--child-policy", type=click.Choice(["None", "RetryFailed"]),
+    help="What a retry does with failed children (default: the function's, else None).",
+)  # fmt: skip
+@click.option(
+    "--timeout", type=DURATION, help="Overall time limit, e.g. 1h (default: the function's)."
+)
+@click.option(
+    "--attempt-timeout", type=DURATION,
+    help="Time limit of one attempt (default: the function's).",
+)  # fmt: skip
+@click.option(
+    "--ttl", type=DURATION,
+    help="Delete the execution (and its tree) this long after it finished.",
+)  # fmt: skip
+@click.option(
+    "--archive-after", type=DURATION, help="Archive the tree this long after it finished."
+)
 @click.option("--mutex", help="Run under this named mutex.")
 @click.option("--group", default="default", show_default=True, help="Worker group.")
 @click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
@@ -178,14 +223,20 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
 @connection_options
 @handles_errors("execute")
 def execute(
-    function: str, arguments: str | None, source: Any, name: str | None,
-    generate_name: str | None, retries: int | None, backoff: str | None, timeout: str | None,
-    attempt_timeout: str | None, mutex: str | None, group: str, wait: bool,
+    function: str, arguments: str | None, args_option: str | None, source: Any,
+    name: str | None, generate_name: str | None, retries: int | None, backoff: str | None,
+    child_policy: str | None, timeout: str | None, attempt_timeout: str | None,
+    ttl: str | None, archive_after: str | None, mutex: str | None, group: str, wait: bool,
     wait_timeout: float | None, follow: bool, interactive: bool, no_check: bool,
     output: str | None,
 ) -> None:  # fmt: skip
-    """Start an execution of FUNCTION with ARGUMENTS (JSON)."""
-    args = _parse_arguments(arguments, source)
+    """Start an execution of FUNCTION with ARGUMENTS (JSON, or --args, or -f FILE).
+
+    Retry and timeout options left out take the function's registered defaults.
+    """
+    if arguments is not None and args_option is not None:
+        fail("give the arguments either as ARGUMENTS or with --args, not both")
+    args = _parse_arguments(arguments if arguments is not None else args_option, source)
     if interactive and args is not None:
         fail("--interactive asks for the arguments; do not give them as well")
     registered = function_object(function, group) if interactive or not no_check else None
@@ -194,18 +245,26 @@ def execute(
     if registered is not None and not no_check:
         validate_arguments(registered, args)
     retry = None
-    if retries is not None or backoff is not None:
-        retry = RetryOptions(retries=retries or 0, backoff=backoff or "5s")
+    if retries is not None or backoff is not None or child_policy is not None:
+        retry = RetryOptions(
+            retries=retries,
+            backoff=backoff,
+            child_policy=child_policy,  # type: ignore[arg-type]  # click checked the choice
+        )
     limits = None
     if timeout or attempt_timeout:
         limits = TimeoutOptions(overall=timeout, attempt=attempt_timeout)
+    cleanup = None
+    if ttl or archive_after:
+        cleanup = TTLOptions(delete_after=ttl, archive_after=archive_after)
     options = ExecuteOptions(
         retry=retry, timeout=limits, mutex=ExecutionMutex(name=mutex) if mutex else None
     )
     try:
         created = client().create_execution(
-            function, args, options, name=name, generate_name=generate_name, worker_group=group
-        )
+            function, args, options, name=name, generate_name=generate_name,
+            worker_group=group, ttl=cleanup,
+        )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
     execution_name = created["metadata"]["name"]
@@ -215,6 +274,8 @@ def execute(
         click.echo(f"execution.kontinue.cloud/{execution_name}")
     else:
         click.echo(f"execution.kontinue.cloud/{execution_name} created")
+        if registered is not None:
+            _echo_policy(registered, created)
     if follow:
         from kontinue.cli._follow import follow_execution
 
@@ -227,6 +288,16 @@ def execute(
             sys.exit(EXIT_WAIT_TIMEOUT)
         print_outcome(done)
         sys.exit(outcome_exit(done))
+
+
+def _echo_policy(function: Mapping[str, Any], created: Mapping[str, Any]) -> None:
+    """Say which retry and timeout policy applies, and which of it the function's defaults set."""
+    spec = function.get("spec") or {}
+    defaults = {k: spec[k] for k in ("retry", "timeout") if spec.get(k)}
+    if not defaults:
+        return
+    effective = policy.resolve(created.get("spec") or {}, defaults)
+    click.echo(f"policy: {policy.describe(effective)} (unset options: the function's defaults)")
 
 
 def _progress(status: Mapping[str, Any]) -> str:
@@ -285,7 +356,8 @@ def list_executions(
         ]  # fmt: skip
         if output == "wide":
             row += [
-                status.get("workerName") or "", str(len(status.get("attempts") or []) + 1),
+                status.get("workerName") or "",
+                str(status.get("attempt") or attempts.previous(status) + 1),
                 str(status.get("resumptions") or 0),
                 ((item["spec"].get("parent") or {}).get("name")) or "",
             ]  # fmt: skip
@@ -325,8 +397,8 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
     details = []
     if status.get("workerName"):
         details.append(f"worker {status['workerName']}")
-    if status.get("attempts"):
-        details.append(f"attempt {len(status['attempts']) + 1}")
+    if status.get("attempt") and int(status["attempt"]) > 1:
+        details.append(f"attempt {status['attempt']}")
     if status.get("resumptions"):
         details.append(f"{status['resumptions']} resumptions")
     if progress := _progress(status):
@@ -362,8 +434,15 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
             elif child in jobs:
                 label.append(f" -> job {_render.clean(child)} {_job_phase(jobs[child])}")
             node.add(label)
-    for attempt_no, attempt in enumerate(status.get("attempts") or [], start=1):
-        tree.add(plain(f"attempt {attempt_no} failed: {attempt.get('message', '')}"))
+    listed = status.get("attempts") or []
+    for attempt_no, attempt in enumerate(listed, start=1):
+        if len(listed) == 1 and attempt.get("phase") in ("Executing", "Completed"):
+            break  # a single attempt that ran or runs fine says nothing the header does not
+        line = Text(f"attempt {attempt_no} ")
+        line.append_text(_render.phase_text(attempt.get("phase")))
+        if attempt.get("message"):
+            line.append_text(plain(f": {attempt['message']}"))
+        tree.add(line)
     if status.get("phase") == "Completed":
         tree.add(plain(f"result: {json.dumps(status.get('result'))}"))
     elif status.get("error"):

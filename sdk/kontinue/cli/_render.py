@@ -18,9 +18,7 @@ from typing import Any
 
 import click
 import yaml
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from kontinue.api import nesting
@@ -101,14 +99,59 @@ def span(start: str | None, end: str | None) -> str:
     return human_duration((last - first).total_seconds())
 
 
+FLEXIBLE = ("MESSAGE", "DESCRIPTION")
+"""Columns that give up width (cut with an ellipsis) when a terminal is too narrow."""
+
+_GAP = "   "
+
+
+def _cell(value: str | Text) -> Text:
+    """A cell: a styled Text as it is (a phase), a string as plain cluster text (:func:`plain`)."""
+    return value.copy() if isinstance(value, Text) else plain(value)
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
-    """Print a borderless kubectl-style table; string cells are shown as they are (no markup)."""
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for header in headers:
-        grid.add_column(header, overflow="fold")
-    for row in rows:
-        grid.add_row(*(cell if isinstance(cell, Text) else plain(cell) for cell in row))
-    console().print(grid)
+    """Print a table as kubectl does: plain columns, no rules, one line per row.
+
+    No cell is ever wrapped, so a name stays whole (and ``| awk`` or ``| cut`` work). Piped, the
+    output is plain text; on a terminal the phases have their colours and, when a line would
+    not fit, only the free-text columns (message, description) are cut.
+    """
+    out = console()
+    cells = [[_cell(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], cell.cell_len)
+    if out.is_terminal:
+        over = sum(widths) + len(_GAP) * (len(widths) - 1) - out.width
+        for index in reversed(range(len(headers))):
+            if over <= 0:
+                break
+            if headers[index] in FLEXIBLE:
+                keep = max(len(headers[index]), 12)
+                cut = min(over, widths[index] - keep)
+                if cut > 0:
+                    widths[index] -= cut
+                    over -= cut
+    lines = [Text(_GAP.join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())]
+    for row in cells:
+        line = Text()
+        for index, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            if cell.cell_len > width:
+                cell.truncate(width, overflow="ellipsis")
+            if index:
+                line.append(_GAP)
+            line.append_text(cell)
+            if index < len(row) - 1:
+                line.append(" " * (width - cell.cell_len))
+        line.rstrip()
+        lines.append(line)
+    for line in lines:
+        if out.is_terminal:
+            out.print(line, soft_wrap=True, overflow="ignore", crop=False)
+        else:
+            click.echo(line.plain)
 
 
 def dump(data: Any, output: str) -> None:

@@ -286,6 +286,7 @@ class Client:
             raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
         status: dict[str, Any] = {
             "phase": SuspensionPhase.COMPLETED.value,
+            "startedAt": current["metadata"].get("creationTimestamp"),
             "finishedAt": timestamps.now(),
             "resumedBy": resumed_by,
         }

@@ -6,9 +6,10 @@ Failed on timeouts, Canceled for executions no worker runs, and Skipped. Each re
 once, after its write succeeded, so counts add up across services without doubles.
 
 The original product's ``kontinue_executions_completed`` (labels ``function``,
-``result=success|error``) and ``kontinue_execution_latency`` (seconds from creation to the end)
-keep their names, so dashboards and alerts built on them carry over: the former is exposed as an
-untyped counter without the ``_total`` suffix prometheus-client gives every counter.
+``result=success|error``) keeps its name, so dashboards and alerts built on it carry over: it is
+exposed as an untyped counter without the ``_total`` suffix prometheus-client gives every
+counter. (The original's ``kontinue_execution_latency``, a worker's processing time, is the
+worker's; ``kontinue_execution_end_to_end_seconds`` here is creation to the end.)
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ EXECUTION_DURATION = Histogram(
     ["function", "outcome"],
     buckets=DURATION_BUCKETS,
 )
-EXECUTION_LATENCY = Histogram(
-    "kontinue_execution_latency",
-    "Seconds from an execution's creation to its terminal phase (queueing included), by "
-    "function (the original product's name, kept).",
+EXECUTION_END_TO_END = Histogram(
+    "kontinue_execution_end_to_end_seconds",
+    "Seconds from an execution's creation (the creator's microsecond stamp) to its terminal "
+    "phase, queueing, backoffs and suspensions included, by function.",
     ["function"],
     buckets=DURATION_BUCKETS,
 )
@@ -111,7 +112,7 @@ def record_finished(execution: Mapping[str, Any], *, worker: str | None = None) 
     created = _created(execution)
     started = parse_time(status.get("startedAt"))
     if created is not None:
-        EXECUTION_LATENCY.labels(function=function).observe(max(0.0, now - created.timestamp()))
+        EXECUTION_END_TO_END.labels(function=function).observe(max(0.0, now - created.timestamp()))
     if started is not None:
         EXECUTION_DURATION.labels(function=function, outcome=outcome).observe(
             max(0.0, now - started.timestamp())

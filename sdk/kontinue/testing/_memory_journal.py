@@ -164,7 +164,11 @@ class MemoryJournal:
         if progress is None:
             self._object["status"].pop("progress", None)
         else:
-            self._object["status"]["progress"] = {"current": progress.current, "max": progress.max}
+            self._object["status"]["progress"] = {
+                "current": progress.current,
+                "max": progress.max,
+                **({"automatic": True} if progress.automatic else {}),
+            }
         self.writes += 1
 
     # -- test controls ----------------------------------------------------------------------------

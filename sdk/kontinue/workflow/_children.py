@@ -85,7 +85,11 @@ def _outcome(state: ChildState, result_type: Any) -> Any:
             f"child execution {state.name} was canceled", child=state.name
         )
     raise errors.ChildFailedError(
-        f"child execution {state.name} failed: {message}".rstrip(": "), child=state.name
+        f"child execution {state.name} failed: {message}".rstrip(": "),
+        child=state.name,
+        cause=errors.ExecutionError.from_status(
+            dict(state.error or {}), message or f"execution {state.name} failed"
+        ),
     )
 
 
@@ -121,25 +125,46 @@ def execute(
         return wait_execution(ktx, child, result_type=result_type)
 
 
+def _tracks_progress(ktx: ExecutionContext) -> bool:
+    """Whether a fan-out at this point keeps the automatic progress.
+
+    Only the fan-out under way does (not one a replay passes again: the history has steps after
+    it), and only while the progress is unset or automatic (one the workflow set is its own).
+    """
+    progress = (ktx.execution.get("status") or {}).get("progress")
+    return not ktx.replaying and (not progress or bool(progress.get("automatic")))
+
+
+def _report_progress(ktx: ExecutionContext, done: int, total: int) -> None:
+    """Write ``done/total`` as the automatic progress, unless the status already says so."""
+    progress = (ktx.execution.get("status") or {}).get("progress") or {}
+    if (progress.get("current"), progress.get("max"), progress.get("automatic")) == (
+        done,
+        total,
+        True,
+    ):
+        return
+    ktx.journal.set_progress(Progress(done, total, automatic=True))
+
+
 def execute_parallel(
     ktx: ExecutionContext, specs: Sequence[ChildExecutionOptions], *, result_type: Any = None
 ) -> list[Any]:
     """Start every child, then wait for all; results come back in input order.
 
-    Sets the progress to finished-of-total while waiting unless the workflow set one itself.
-    The first failed child (in input order) raises once all have finished.
+    Keeps the progress at finished-of-total unless the workflow set one itself: while it waits
+    in the worker, and (through the controller) while the execution is released, so it ends at
+    total/total however often the execution was released and replayed. The first failed child
+    (in input order) raises once all have finished.
     """
     children = [spawn_execution(ktx, s.function, s.arguments, s.options) for s in specs]
-    track = "progress" not in (ktx.execution.get("status") or {})
-    reported = -1
+    track = _tracks_progress(ktx)
 
     def all_finished() -> list[ChildState] | None:
-        nonlocal reported
         states = [_finished(ktx, c.name) for c in children]
         done = sum(1 for s in states if s is not None)
-        if track and done != reported:
-            ktx.journal.set_progress(Progress(done, len(children)))
-            reported = done
+        if track:
+            _report_progress(ktx, done, len(children))
         if done < len(children):
             return None
         return [s for s in states if s is not None]
@@ -153,15 +178,17 @@ def execute_parallel(
 def execute_sequential(
     ktx: ExecutionContext, specs: Sequence[ChildExecutionOptions], *, result_type: Any = None
 ) -> list[Any]:
-    """Run the children one after another; results come back in input order."""
-    track = "progress" not in (ktx.execution.get("status") or {})
+    """Run the children one after another; results come back in input order.
+
+    Keeps the progress at finished-of-total unless the workflow set one itself.
+    """
     results = []
     for done, spec in enumerate(specs):
-        if track:
-            ktx.journal.set_progress(Progress(done, len(specs)))
+        if _tracks_progress(ktx):
+            _report_progress(ktx, done, len(specs))
         results.append(
             execute(ktx, spec.function, spec.arguments, spec.options, result_type=result_type)
         )
-    if track:
-        ktx.journal.set_progress(Progress(len(specs), len(specs)))
+    if specs and _tracks_progress(ktx):
+        _report_progress(ktx, len(specs), len(specs))
     return results

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import attempts as attempt_log
+from kontinue.api import names, policy
 from kontinue.workflow._journal import Journal, StepRecord
 from kontinue.workflow._observer import StepObserver
 from kontinue.workflow._options import StepOptions
@@ -73,13 +74,12 @@ class ExecutionContext:
     @property
     def attempts(self) -> int:
         """Previous attempts, not counting the one running now."""
-        return len(self.execution.get("status", {}).get("attempts") or [])
+        return attempt_log.previous(self.execution.get("status"))
 
     @property
     def child_policy(self) -> str:
-        """``spec.retry.childPolicy``: what a retry does with failed children."""
-        retry = (self.execution.get("spec") or {}).get("retry") or {}
-        return str(retry.get("childPolicy") or "None")
+        """The child policy in effect: what a retry does with failed children."""
+        return str(policy.retry_of(self.execution).get("childPolicy") or "None")
 
     @property
     def resumptions(self) -> int:
@@ -95,6 +95,14 @@ class ExecutionContext:
     def logger(self) -> logging.Logger:
         """Logger for the workflow's messages."""
         return self._logger
+
+    @property
+    def replaying(self) -> bool:
+        """True while the history records a step at the next position.
+
+        The workflow is then re-running code it already ran in an earlier attempt (or claim).
+        """
+        return self._index in self._by_index
 
     @property
     def journal(self) -> Journal:
@@ -200,6 +208,7 @@ class ExecutionContext:
         resolve: Callable[[], T | None],
         describe: str,
         remaining: Callable[[], float | None] | None = None,
+        hold_until: float | None = None,
     ) -> T:
         """Wait until ``resolve()`` returns a value, for at most the hold time.
 
@@ -209,11 +218,14 @@ class ExecutionContext:
             describe: "what we wait for", used in the release message.
             remaining: seconds until resolution when known (a sleep): a wait longer than the
                 hold releases at once.
+            hold_until: when the hold ends (``time.monotonic()``), for a step that already
+                spent part of it (default: the hold time from now).
 
         Raises:
             Released: the wait outlasts the hold time; the execution is released.
         """
-        hold_until = time.monotonic() + self.hold
+        if hold_until is None:
+            hold_until = time.monotonic() + self.hold
         while True:
             self.check_cancelled()
             outcome = resolve()

@@ -18,6 +18,7 @@ import pydantic_core
 
 from kontinue import errors
 from kontinue.api import nesting
+from kontinue.workflow import _docstrings
 
 
 @functools.lru_cache(maxsize=512)
@@ -148,13 +149,18 @@ def resolve_type_ref(ref: str | None) -> Any:
 
 
 def json_schema(type_: Any) -> dict[str, Any] | None:
-    """JSON schema of a type (descriptions, defaults, enums), or None when there is none."""
+    """JSON schema of a type (descriptions, defaults, enums), or None when there is none.
+
+    Field descriptions come from ``Field(description=...)`` or, failing that, from the
+    attribute docstrings under the fields (:mod:`kontinue.workflow._docstrings`).
+    """
     if type_ is None or type_ is Any:
         return None
     try:
         schema: dict[str, Any] = pydantic.TypeAdapter(type_).json_schema()
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
         return None
+    _docstrings.add_descriptions(schema, type_)
     _record_order(schema)
     return schema
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import manifests, names
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import JobState
 from kontinue.workflow._options import (
@@ -37,6 +37,8 @@ _ERROR_LINE = re.compile(
     r"error|fail|fatal|exception|traceback|panic|denied|refused|not found|no such|cannot",
     re.IGNORECASE,
 )
+RECORDED_PODS = 20
+"""Pods of one job step whose Pod facts are recorded (a wide Job keeps its history small)."""
 SUMMARY_CONTEXT = 5
 """Lines before the last error line that :meth:`PodResult.log_error_summary` keeps."""
 
@@ -64,7 +66,9 @@ class PodResult:
     """Why it ended as it did: a container's termination message or the pod's status."""
     containers: tuple[ContainerResult, ...] = ()
     pod: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-    """The Pod object when it was read in this run (None for a replayed outcome)."""
+    """The Pod as it ended: the whole object when read in this run; on replay, the recorded
+    part a workflow needs (metadata, node, images, times, container states; see
+    :func:`recorded_pod`)."""
 
     def succeeded(self) -> bool:
         """True only when the pod succeeded and every container exited with 0."""
@@ -73,6 +77,14 @@ class PodResult:
             and bool(self.containers)
             and all(c.exit_code == 0 for c in self.containers)
         )
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~kontinue.errors.JobFailedError` unless the pod succeeded."""
+        if not self.succeeded():
+            raise errors.JobFailedError(
+                f"pod {self.name or '(none)'} failed: {self.message or self.phase}",
+                child=self.name or None,
+            )
 
     def logs(self, ktx: ExecutionContext, options: LogOptions | None = None) -> str:
         """What the pod printed (the last ``tail_lines`` lines of one container).
@@ -105,15 +117,18 @@ class PodResult:
             parts.append(self.message or f"pod {self.name} is {self.phase}")
         return "\n".join(parts)
 
-    def to_json(self) -> dict[str, Any]:
-        """The recorded form (without the Pod object)."""
-        return {
+    def to_json(self, *, with_pod: bool = True) -> dict[str, Any]:
+        """The recorded form (with the part of the Pod :func:`recorded_pod` keeps)."""
+        data: dict[str, Any] = {
             "name": self.name,
             "namespace": self.namespace,
             "phase": self.phase,
             "message": self.message,
             "containers": [vars(c) for c in self.containers],
         }
+        if self.pod is not None and with_pod:
+            data["pod"] = recorded_pod(self.pod)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PodResult:
@@ -124,6 +139,7 @@ class PodResult:
             phase=data["phase"],
             message=data.get("message"),
             containers=tuple(ContainerResult(**c) for c in data.get("containers") or []),
+            pod=data.get("pod"),
         )
 
     @classmethod
@@ -157,6 +173,36 @@ class PodResult:
         )
 
 
+def recorded_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """What a job step records of a Pod, so a replay hands the workflow the same facts.
+
+    Metadata (name, namespace, uid, labels, annotations, creation), the node and each
+    container's name and image, and the status (phase, reason, message, times, IPs, each
+    container's state). The spec's environment, volumes and the like are left out: they are the
+    step's own input, and recording them would copy secrets' references and bulk into the
+    execution's history.
+    """
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    kept_meta = ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp")
+    kept_status = (
+        "phase", "reason", "message", "startTime", "hostIP", "podIP", "qosClass",
+        "conditions", "initContainerStatuses", "containerStatuses",
+    )  # fmt: skip
+    return {
+        "metadata": {k: meta[k] for k in kept_meta if k in meta},
+        "spec": {
+            **({"nodeName": spec["nodeName"]} if spec.get("nodeName") else {}),
+            "containers": [
+                {"name": c.get("name"), "image": c.get("image")}
+                for c in spec.get("containers") or []
+            ],
+        },
+        "status": {k: status[k] for k in kept_status if k in status},
+    }
+
+
 def _error_lines(lines: Sequence[str]) -> list[str]:
     for index in range(len(lines) - 1, -1, -1):
         if _ERROR_LINE.search(lines[index]):
@@ -180,6 +226,15 @@ class JobResult:
         """At least one pod succeeded and none failed."""
         return self.succeeded_pods > 0 and self.failed_pods == 0
 
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~kontinue.errors.JobFailedError` unless the Job succeeded."""
+        if not self.succeeded():
+            raise errors.JobFailedError(
+                f"job {self.name} failed ({self.succeeded_pods} pods succeeded, "
+                f"{self.failed_pods} failed): {self.message or 'no message'}",
+                child=self.name,
+            )
+
     def to_json(self) -> dict[str, Any]:
         """The recorded form."""
         return {
@@ -187,7 +242,7 @@ class JobResult:
             "succeededPods": self.succeeded_pods,
             "failedPods": self.failed_pods,
             "message": self.message,
-            "pods": [p.to_json() for p in self.pods],
+            "pods": [p.to_json(with_pod=i < RECORDED_PODS) for i, p in enumerate(self.pods)],
         }
 
     @classmethod
@@ -230,7 +285,11 @@ def _run(
             job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         if recorded is None or rerun:  # creates, or adopts what an unrecorded run created
             scope.enter_context(ktx.observe_step(name, step_type))
-            ktx.journal.create_job(job_name, name, spec, extra_labels, extra_annotations)
+            annotations = {
+                **extra_annotations,
+                **manifests.step_annotations(options.display_name, options.description),
+            }
+            ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
         elif ktx.journal.job(job_name) is None:
             raise ktx.object_deleted("Job", job_name, name)
         running = ktx.record(name, index, step_type, options, child=job_name)

@@ -119,6 +119,8 @@ class Progress:
 
     current: int
     max: int | None = None
+    automatic: bool = False
+    """Set by a fan-out (finished children of all), which keeps it up to date across releases."""
 
 
 class Journal(Protocol):

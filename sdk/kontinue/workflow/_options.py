@@ -54,25 +54,32 @@ class StepOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class RetryOptions:
-    """Retry policy of an execution."""
+    """Retry policy of an execution.
 
-    retries: int = 0
-    """Retries after the first attempt (not attempts). Default 0."""
-    backoff: DurationLike = "5s"
-    """Wait between a failed attempt and the next. Default 5s."""
-    child_policy: Literal["None", "RetryFailed"] = "None"
+    A field left at None is not set here: an execution takes it from its function's registered
+    default, else from the built-in default (see :mod:`kontinue.api.policy`).
+    """
+
+    retries: int | None = None
+    """Retries after the first attempt (not attempts). Default: the function's, else 0."""
+    backoff: DurationLike | None = None
+    """Wait between a failed attempt and the next. Default: the function's, else 5s."""
+    child_policy: Literal["None", "RetryFailed"] | None = None
     """``None``: a retry reuses children as they are; ``RetryFailed``: failed and canceled
-    children run again. Default ``None``."""
+    children run again. Default: the function's, else ``None``."""
 
     def to_spec(self) -> dict[str, Any]:
-        """The ``spec.retry`` block."""
-        if self.retries < 0:
+        """The ``spec.retry`` block (only the fields set here)."""
+        if self.retries is not None and self.retries < 0:
             raise ValueError("retries must be 0 or more")
-        return {
-            "retries": self.retries,
-            "backoff": _spec_duration("spec.retry.backoff", self.backoff),
-            "childPolicy": self.child_policy,
-        }
+        spec: dict[str, Any] = {}
+        if self.retries is not None:
+            spec["retries"] = self.retries
+        if self.backoff is not None:
+            spec["backoff"] = _spec_duration("spec.retry.backoff", self.backoff)
+        if self.child_policy is not None:
+            spec["childPolicy"] = self.child_policy
+        return spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,9 +133,9 @@ class ExecuteOptions(StepOptions):
     """Options of a child execution."""
 
     retry: RetryOptions | None = None
-    """Retry policy. Default: the function's registered default."""
+    """Retry policy; the fields it leaves unset come from the function's registered default."""
     timeout: TimeoutOptions | None = None
-    """Time limits. Default: the function's registered default."""
+    """Time limits; the fields it leaves unset come from the function's registered default."""
     mutex: ExecutionMutex | None = None
     """Named mutex. Default: none."""
 

@@ -18,6 +18,10 @@ from kontinue.workflow._options import RetryOptions, TimeoutOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+ANY_JSON: dict[str, Any] = {"description": "Any JSON value (the argument has no type annotation)."}
+"""The argument schema of a function that takes an untyped argument: every value is valid. A
+function that takes no argument has no schema at all, so the two are told apart."""
+
 
 @dataclass(frozen=True)
 class FunctionDef:
@@ -36,8 +40,23 @@ class FunctionDef:
     is_async: bool
 
     def arguments_schema(self) -> dict[str, Any] | None:
-        """JSON schema of the arguments (descriptions, defaults, enums from the annotations)."""
-        return _convert.json_schema(self.argument_type) if self.takes_arguments else None
+        """JSON schema of the arguments (descriptions, defaults, enums from the annotations).
+
+        None when the function takes no arguments; :data:`ANY_JSON` when it takes one without
+        a usable annotation (``def child(ktx, args)``): any JSON value is accepted.
+        """
+        if not self.takes_arguments:
+            return None
+        return _convert.json_schema(self.argument_type) or dict(ANY_JSON)
+
+    def defaults(self) -> dict[str, Any]:
+        """The registered default policy: ``{"retry": {...}, "timeout": {...}}`` (set fields)."""
+        defaults: dict[str, Any] = {}
+        if self.retry is not None and self.retry.to_spec():
+            defaults["retry"] = self.retry.to_spec()
+        if self.timeout is not None and self.timeout.to_spec():
+            defaults["timeout"] = self.timeout.to_spec()
+        return defaults
 
     def result_schema(self) -> dict[str, Any] | None:
         """JSON schema of the result, when annotated."""

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
-from kontinue.api import durations, nesting
+from kontinue.api import attempts, durations, nesting, policy
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.timestamps import format_time, format_time_ceil
@@ -155,6 +155,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
             "finishedAt": stamp,
             "message": None,
             "suspendedOn": None,
+            "attempts": attempts.end(status, "Completed", stamp),
         }
     if outcome.kind == "released":
         return {
@@ -176,11 +177,12 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
             "finishedAt": stamp,
             "message": truncate_message(outcome.message),
             "suspendedOn": None,
+            "attempts": attempts.end(status, "Canceled", stamp, truncate_message(outcome.message)),
         }
     assert outcome.error is not None
     error = error_status(outcome.error)
-    retry = (execution.get("spec") or {}).get("retry") or {}
-    previous = list(status.get("attempts") or [])
+    retry = policy.retry_of(execution)
+    previous = attempts.ended(status)
     attempt = {
         "phase": "Failed",
         "message": error["message"],
@@ -191,7 +193,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     }
     attempt = {k: v for k, v in attempt.items() if v is not None}
     patch: dict[str, Any] = {
-        "attempts": [*previous, attempt],
+        "attempts": attempts.finished(status, attempt),
         "error": error,
         "message": error["message"],
         "suspendedOn": None,

@@ -69,3 +69,36 @@ def test_completed_released_canceled() -> None:
     assert released["phase"] == "Suspended"
     assert released["suspendedOn"] == [{"kind": "Suspension", "name": "s"}]
     assert finish_status(Outcome("canceled"), _execution(0, 0), NOW)["phase"] == "Canceled"
+
+
+def _claimed(spec: dict[str, Any], **status: Any) -> dict[str, Any]:
+    running = {"phase": "Executing", "startedAt": "2030-01-01T11:59:00Z", "workerName": "w2"}
+    return {
+        "spec": {"function": "f", **spec},
+        "status": {"phase": "Executing", "attempt": 1, "attempts": [running], **status},
+    }
+
+
+def test_the_running_attempt_is_listed_and_replaced_by_its_outcome() -> None:
+    done = finish_status(Outcome("completed", result=1), _claimed({}), NOW)
+    assert done["attempts"] == [
+        {"phase": "Completed", "startedAt": "2030-01-01T11:59:00Z", "workerName": "w2",
+         "finishedAt": "2030-01-01T12:00:00Z"},
+    ]  # fmt: skip
+    canceled = finish_status(Outcome("canceled", message="stop"), _claimed({}), NOW)
+    assert [(a["phase"], a["message"]) for a in canceled["attempts"]] == [("Canceled", "stop")]
+    released = finish_status(
+        Outcome("released", waiting_on=[("Suspension", "s")], message="m"), _claimed({}), NOW
+    )
+    assert "attempts" not in released  # the attempt goes on
+
+
+def test_the_recorded_policy_decides_retries_unless_the_spec_sets_them() -> None:
+    policy = {"retry": {"retries": 2, "backoff": "1s", "childPolicy": "None"}}
+    failure = Outcome("failed", error=RuntimeError("x"))
+    defaulted = finish_status(failure, _claimed({}, policy=policy), NOW)
+    assert (defaulted["phase"], defaulted["nextAttemptAt"]) == ("Backoff", "2030-01-01T12:00:01Z")
+    own = finish_status(failure, _claimed({"retry": {"retries": 0}}, policy=policy), NOW)
+    assert own["phase"] == "Failed"  # the Execution's own field wins
+    unrecorded = finish_status(failure, _claimed({}), NOW)
+    assert unrecorded["phase"] == "Failed"  # built-in default: no retries

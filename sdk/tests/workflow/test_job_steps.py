@@ -116,3 +116,50 @@ def test_a_job_without_a_pod_template_is_a_validation_error() -> None:
 
     outcome = _run(registry, MemoryJournal("d"))
     assert isinstance(outcome.error, errors.ValidationError)
+
+
+def test_a_replayed_pod_keeps_what_the_workflow_reads_and_failures_can_raise() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "img:1",
+                                                       "env": [{"name": "SECRET"}]}]},
+        "status": {"phase": "Failed", "podIP": "10.0.0.1",
+                   "containerStatuses": [{"name": "c", "state": {"terminated": {"exitCode": 4}}}]},
+    }  # fmt: skip
+    result = kontinue.PodResult.from_pod(pod)
+    replayed = kontinue.PodResult.from_json(result.to_json())
+    assert replayed.pod is not None
+    assert replayed.pod["spec"] == {"nodeName": "node-1", "containers": [
+        {"name": "c", "image": "img:1"}]}  # fmt: skip
+    assert replayed.pod["status"]["podIP"] == "10.0.0.1"
+    assert replayed.pod["metadata"]["labels"] == {"a": "b"}
+    with pytest.raises(errors.JobFailedError, match="pod p failed: c exited with 4") as raised:
+        replayed.raise_if_failed()
+    assert raised.value.retryable and raised.value.child == "p"
+    job = kontinue.JobResult("j", 0, 1, "BackoffLimitExceeded", (replayed,))
+    with pytest.raises(errors.JobFailedError, match="job j failed"):
+        job.raise_if_failed()
+    kontinue.JobResult("j", 1, 0, None, ()).raise_if_failed()  # a success raises nothing
+
+
+def test_a_failed_child_carries_its_own_error_as_an_execution_error() -> None:
+    from kontinue.api.phases import Phase
+    from kontinue.workflow import ChildState
+
+    registry = FunctionRegistry()
+
+    @kontinue.function("deploy", registry=registry)
+    def deploy(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.execute(ktx, "child")
+
+    journal = MemoryJournal("d")
+    assert _run(registry, journal).kind == "released"
+    journal.child_states["d--execute-1"] = ChildState(
+        "d--execute-1", Phase.FAILED, error={"kind": "timeout", "message": "too slow",
+                                             "retryable": True},
+    )  # fmt: skip
+    outcome = _run(registry, journal)
+    assert isinstance(outcome.error, errors.ChildFailedError)
+    cause = outcome.error.cause
+    assert isinstance(cause, errors.ExecutionError)
+    assert (cause.kind, str(cause), cause.retryable) == ("timeout", "too slow", True)

@@ -359,8 +359,128 @@ def test_poll_until_checks_until_true_and_never_again_on_replay() -> None:
         return "ready"
 
     journal = MemoryJournal()
-    assert _run(registry, "poller", journal).kind == "released"
+    assert _run(registry, "poller", journal, hold=0.3).kind == "released"  # waits fit the hold
     assert len(checks) == 3
+    assert journal.suspensions.keys() == {"test-execution--suspend-1"}  # no timer needed
     journal.resume("test-execution--suspend-1")
     assert _run(registry, "poller", journal).result == "ready"
     assert len(checks) == 3  # the recorded poll is not repeated
+
+
+def test_fan_out_progress_follows_finished_children_across_replays() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("fan", registry=registry)
+    def fan(ktx: kontinue.ExecutionContext) -> int:
+        first = kontinue.execute_parallel(
+            ktx, [kontinue.ChildExecutionOptions(function="c") for _ in range(4)]
+        )
+        second = kontinue.execute_sequential(
+            ktx, [kontinue.ChildExecutionOptions(function="c") for _ in range(2)]
+        )
+        return int(sum(first) + sum(second))
+
+    journal = MemoryJournal("f")
+
+    def progress() -> tuple[int, int]:
+        value = journal.execution()["status"]["progress"]
+        assert value["automatic"] is True
+        return value["current"], value["max"]
+
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (0, 4)
+    journal.finish_child("f--execute-1", Phase.COMPLETED, result=1)
+    journal.finish_child("f--execute-2", Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).kind == "released"  # replayed after a release
+    assert progress() == (2, 4)  # not stuck at the value of the first attempt
+    for name in ("f--execute-3", "f--execute-4"):
+        journal.finish_child(name, Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (0, 2)  # the sequential fan-out took over
+    journal.finish_child("f--execute-5", Phase.COMPLETED, result=1)
+    writes = journal.writes
+    assert _run(registry, "fan", journal).kind == "released"
+    assert progress() == (1, 2)
+    assert journal.writes == writes + 2  # the new progress and child: the replays wrote none
+    journal.finish_child("f--execute-6", Phase.COMPLETED, result=1)
+    assert _run(registry, "fan", journal).result == 6
+    assert progress() == (2, 2)
+
+
+def test_a_progress_the_workflow_sets_is_left_alone() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("own", registry=registry)
+    def own(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.set_progress(ktx, 1, 3)
+        kontinue.execute_parallel(ktx, [kontinue.ChildExecutionOptions(function="c")])
+        kontinue.clear_progress(ktx)
+
+    journal = MemoryJournal("o")
+    assert _run(registry, "own", journal).kind == "released"
+    assert journal.execution()["status"]["progress"] == {"current": 1, "max": 3}
+    journal.finish_child("o--execute-1", Phase.COMPLETED)
+    assert _run(registry, "own", journal).kind == "completed"
+    assert "progress" not in journal.execution()["status"]
+
+
+def test_a_poll_longer_than_the_hold_releases_on_durable_timers() -> None:
+    registry = FunctionRegistry()
+    checks: list[int] = []
+
+    def ready() -> bool:
+        checks.append(1)
+        return len(checks) >= 3
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> str:
+        kontinue.poll_until_named(
+            ktx, ready, kontinue.PollOptions(name="ready", interval="30s", display_name="Ready?")
+        )
+        return "ready"
+
+    journal = MemoryJournal("p")
+    first = _run(registry, "poller", journal, hold=1)
+    assert (first.kind, first.waiting_on) == ("released", [("Suspension", "p--ready-1")])
+    assert len(checks) == 1
+    timer = journal.suspensions["p--ready-1"]
+    assert timer.resume_at is not None and timer.resume_at > datetime.now(UTC)
+    assert journal.steps()["ready"].phase == "Running"
+    journal.resume("p--ready-1")  # the controller ends the timer at its time
+    second = _run(registry, "poller", journal, hold=1)
+    assert (second.kind, second.waiting_on) == ("released", [("Suspension", "p--ready-2")])
+    assert len(checks) == 2
+    journal.resume("p--ready-2")
+    assert _run(registry, "poller", journal, hold=1).result == "ready"
+    assert len(checks) == 3
+    assert journal.steps()["ready"].phase == "Completed"
+    assert _run(registry, "poller", journal, hold=1).result == "ready"
+    assert len(checks) == 3  # a replay does not poll again
+
+
+def test_a_poll_interval_must_be_positive() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.poll_until(ktx, lambda: True, interval=0)
+
+    assert isinstance(_run(registry, "poller", MemoryJournal()).error, errors.ValidationError)
+
+
+def test_a_poll_releases_once_its_waits_would_outlast_the_hold() -> None:
+    registry = FunctionRegistry()
+    checks: list[float] = []
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> None:
+        def never() -> bool:
+            checks.append(1.0)
+            return False
+
+        kontinue.poll_until(ktx, never, interval=0.3)
+
+    outcome = _run(registry, "poller", MemoryJournal("q"), hold=0.5)
+    # one wait fits in the hold, the next would not: released on a timer, not held in the worker
+    assert (outcome.kind, outcome.waiting_on) == ("released", [("Suspension", "q--poll-1-1")])
+    assert len(checks) == 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from kontinue.api import labels, timestamps
+from kontinue.api import attempts, labels, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import _kube
 
@@ -65,6 +65,7 @@ class Cancellation:
                 continue
             status = {
                 "phase": SuspensionPhase.CANCELED.value,
+                "startedAt": suspension["metadata"].get("creationTimestamp"),
                 "finishedAt": timestamps.now(),
                 "message": reason,
             }
@@ -112,6 +113,10 @@ class Cancellation:
             }
             if not skip and execution_phase(current) == Phase.EXECUTING:
                 status["message"] = f"canceled while running on {current['status']['workerName']}"
+            if attempts.running(current.get("status")) is not None:  # the attempt ends with it
+                status["attempts"] = attempts.end(
+                    current.get("status"), status["phase"], status["finishedAt"], status["message"]
+                )
             reason = "Skipped" if skip else "Canceled"
             if self._tk.transition(current, reason, status) is not None:
                 log.info("execution %s/%s %s", namespace, name, reason.lower())

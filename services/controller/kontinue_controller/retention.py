@@ -2,10 +2,11 @@
 
 Counted from the root's ``finishedAt`` (children go with their root):
 
-- ``ttl.archiveAfter``: the whole tree (the root, its descendant Executions, their Suspensions
-  and journal chunks) is compressed into one ArchivedExecution named after the root, then the
-  root is deleted and garbage collection removes the rest. The archive carries
-  ``spec.deleteAt`` from ``ttl.deleteAfter``, when the controller deletes it.
+- ``ttl.archiveAfter``: the whole tree (the root, its descendant Executions, their Suspensions,
+  journal chunks and job steps' Jobs, summarized) is compressed into one ArchivedExecution
+  named after the root, then the root is deleted and garbage collection removes the rest.
+  The archive carries ``spec.deleteAt`` from ``ttl.deleteAfter``, when the controller deletes
+  it.
 - ``ttl.deleteAfter`` without an archive (or already due when the archive would be made):
   the root is deleted and garbage collection removes its tree.
 
@@ -92,7 +93,7 @@ class Retention:
         log.info("execution %s/%s and its tree deleted (ttl)", meta["namespace"], meta["name"])
 
     def tree(self, root: dict[str, Any]) -> list[dict[str, Any]]:
-        """The root, its descendant Executions, their Suspensions and journal chunks."""
+        """The root, its descendant Executions, their Suspensions, journal chunks and Jobs."""
         namespace, name = root["metadata"]["namespace"], root["metadata"]["name"]
         kube = self._tk.kube
         selector = f"{labels.ROOT}={name}"
@@ -120,7 +121,11 @@ class Retention:
         for obj in suspensions:
             obj.setdefault("apiVersion", group.API_VERSION)
             obj.setdefault("kind", group.SUSPENSION.kind)
-        return [*executions, *suspensions, *chunks]
+        jobs = [
+            archive.job_summary(job)
+            for job in kube.list(_kube.JOBS, namespace, label_selector=selector)["items"]
+        ]
+        return [*executions, *suspensions, *chunks, *jobs]
 
     def _archive(self, root: dict[str, Any], delete_at: datetime | None) -> None:
         meta, status = root["metadata"], root.get("status") or {}

@@ -152,10 +152,13 @@ class Takeover:
         Returns how many were handed back.
         """
         pod = _pod(lease)
-        group = (lease.get("metadata") or {}).get("labels", {}).get(labels.WORKER_GROUP, "default")
+        lease_labels = (lease.get("metadata") or {}).get("labels", {})
+        group = lease_labels.get(labels.WORKER_GROUP, "default")
+        # a worker serving every namespace (--all-namespaces) ran executions anywhere
+        everywhere = lease_labels.get(labels.WORKER_SCOPE) == labels.CLUSTER_SCOPE
         listing = self._tk.kube.list(
             _kube.EXECUTIONS,
-            namespace,
+            None if everywhere else namespace,
             field_selector=f"spec.workerGroup={group},status.phase=Executing,"
             f"status.workerName={pod}",
         )
@@ -180,6 +183,6 @@ class Takeover:
                 workerId=None,
             ):
                 taken += 1
-                metrics.LEASE_TAKEOVERS.labels(namespace=namespace).inc()
+                metrics.LEASE_TAKEOVERS.labels(namespace=obj["metadata"]["namespace"]).inc()
                 end_lost_attempt(obj, pod)
         return taken

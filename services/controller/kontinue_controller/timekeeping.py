@@ -43,7 +43,7 @@ from kontinue.api.slim import slim
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
-from kontinue_controller.logic import deadlines
+from kontinue_controller.logic import deadlines, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +394,8 @@ class Timekeeper:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
-            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer"}
+            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer",
+                      "startedAt": current["metadata"].get("creationTimestamp")}  # fmt: skip
             try:
                 self.kube.merge_patch(
                     _kube.SUSPENSIONS,
@@ -456,11 +457,16 @@ class Timekeeper:
                 "look", key, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5),
                 lambda: self._evaluate(execution, look=True),
             )  # fmt: skip
-        if all(self._resolved(execution[0], item, look=look) for item in items):
+        resolved = [self._resolved(execution[0], item, look=look) for item in items]
+        progress = fan_out.progress_update(obj, sum(resolved))
+        if all(resolved):
             waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
             self.to_pending(
-                obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None
-            )
+                obj, "Resumed", f"resuming: {waited or 'nothing'} done", suspendedOn=None,
+                **({"progress": progress} if progress else {}),
+            )  # fmt: skip
+        elif progress is not None:  # a released fan-out: its progress follows its children
+            self.transition(obj, "Progress", {"progress": progress}, event=False)
 
 
 def _schedule_of(execution: Mapping[str, Any]) -> str | None:

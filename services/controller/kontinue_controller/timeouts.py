@@ -1,13 +1,19 @@
 """Attempt and overall timeouts.
 
-``timeout.attempt`` counts from the start of the current attempt (``attemptStartedAt``, kept
-across suspensions and takeovers of that attempt). When it passes, the controller ends the
-attempt as a retryable :class:`~kontinue.errors.AttemptTimeoutError`: Backoff while retries are
-left, else Failed. A worker running the attempt sees the change through its watch and stops.
-The children of the attempt are left alone, so a retry finds them as the child policy says.
+``timeout.attempt`` counts from the current claim (``claimedAt``) while a worker runs the
+execution: it restarts whenever the execution resumes (after a release or a takeover) and does
+not run while nobody runs it. When it passes, the controller ends the attempt as a retryable
+:class:`~kontinue.errors.AttemptTimeoutError`: Backoff while retries are left, else Failed. A
+worker running the attempt sees the change through its watch and stops. The children of the
+attempt are left alone, so a retry finds them as the child policy says.
 
-``timeout.overall`` counts from the execution's first start across all attempts. When it
-passes, the execution fails for good (a non-retryable timeout) and its children are canceled.
+``timeout.overall`` counts from the execution's creation (time spent Pending counts too) across
+all attempts. When it passes, the execution fails for good (a non-retryable timeout) and its
+children are canceled.
+
+Both limits are those in effect (:mod:`kontinue.api.policy`: the Execution's own, else its
+function's registered default, which the first claim records; before it, only the Execution's
+own limits are known).
 
 Both deadlines come from the object alone, so a restarted controller sets the same timers.
 """
@@ -20,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kontinue import errors
+from kontinue.api import policy
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import _kube
 from kontinue.workflow import Outcome, finish_status
@@ -70,7 +77,7 @@ class Timeouts:
             current = self._due(namespace, name, deadlines.attempt_deadline)
             if current is None or execution_phase(current) not in _RUNNING:
                 return
-            limit = current["spec"]["timeout"]["attempt"]
+            limit = policy.timeout_of(current).get("attempt")
             number = (current.get("status") or {}).get("attempt") or 1
             error = errors.AttemptTimeoutError(f"attempt {number} exceeded its timeout of {limit}")
             status = finish_status(Outcome("failed", error=error), current, datetime.now(UTC))
@@ -84,7 +91,7 @@ class Timeouts:
             current = self._due(namespace, name, deadlines.overall_deadline)
             if current is None:
                 return
-            limit = current["spec"]["timeout"]["overall"]
+            limit = policy.timeout_of(current).get("overall")
             error = errors.OverallTimeoutError(
                 f"the execution exceeded its overall timeout of {limit}"
             )

@@ -17,7 +17,7 @@ from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.forwarded import TrustedForwarded, parse_networks
 from kontinue_ui.settings import Settings
 from kontinue_ui.state import UiState
-from kontinue_ui.views import catalog, executions, health, start
+from kontinue_ui.views import archives, catalog, executions, health, start
 
 
 def create_app(settings: Settings | None = None, *, kube: Kube | None = None) -> Flask:
@@ -55,7 +55,13 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     hardening.install(app)
     errors.register(app)
     formatting.register(app)
-    for blueprint in (executions.blueprint, start.blueprint, catalog.blueprint, health.blueprint):
+    for blueprint in (
+        executions.blueprint,
+        start.blueprint,
+        catalog.blueprint,
+        archives.blueprint,
+        health.blueprint,
+    ):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -53,7 +53,9 @@ class Parsed:
     arguments: Any = None
     errors: dict[str, str] = field(default_factory=dict)
     retries: int | None = None
+    backoff: str | None = None
     timeout: str | None = None
+    attempt_timeout: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -181,11 +183,14 @@ def parse(schema: Mapping[str, Any] | None, form: Mapping[str, str]) -> Parsed:
                 raise ValueError
         except ValueError:
             parsed.errors["retries"] = "must be a whole number, 0 or more"
-    timeout = form.get("timeout", "").strip()
-    if timeout:
-        try:
-            parse_duration(timeout)
-            parsed.timeout = timeout
-        except ValueError as exc:
-            parsed.errors["timeout"] = str(exc)
+    for key, attribute in (
+        ("backoff", "backoff"), ("timeout", "timeout"), ("attempt_timeout", "attempt_timeout"),
+    ):  # fmt: skip
+        text = form.get(key, "").strip()
+        if text:
+            try:
+                parse_duration(text)
+                setattr(parsed, attribute, text)
+            except ValueError as exc:
+                parsed.errors[key] = str(exc)
     return parsed

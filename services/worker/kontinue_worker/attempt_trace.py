@@ -52,6 +52,8 @@ class AttemptTrace:
             "kontinue.worker": worker,
         }
         self.steps_run = 0
+        self._namespace = str(meta["namespace"])
+        self._worker = worker
 
     def context(self) -> otel_context.Context:
         """The context the attempt's steps (and the workflow's own spans) hang under."""
@@ -102,9 +104,11 @@ class AttemptTrace:
                 controller ends the span of a claim it takes over) and ``fenced`` emit no span.
             error: what failed the attempt, if it failed.
         """
-        metrics.ATTEMPT_DURATION.labels(function=self.function, outcome=outcome).observe(
-            time.monotonic() - self._start
-        )
+        elapsed = time.monotonic() - self._start
+        metrics.ATTEMPT_DURATION.labels(function=self.function, outcome=outcome).observe(elapsed)
+        metrics.EXECUTION_LATENCY.labels(
+            function=self.function, namespace=self._namespace, worker=self._worker
+        ).observe(elapsed)
         if outcome in ("taken", "fenced"):
             return
         message = None

@@ -48,12 +48,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"directory to add to the import path (repeatable; ${PATH_ENV}, separated by "
         "':', adds more)",
     )
-    parser.add_argument(
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
         "--namespace",
         "-n",
         action="append",
         default=[],
         help="namespace to serve (repeatable; default: the kubeconfig's)",
+    )
+    scope.add_argument(
+        "--all-namespaces",
+        "-A",
+        action="store_true",
+        help="serve every namespace; the Lease and Functions live in the home namespace "
+        "(--home-namespace)",
+    )
+    parser.add_argument(
+        "--home-namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="with --all-namespaces: where its Lease and Functions live (default: "
+        "$POD_NAMESPACE, else the kubeconfig's namespace)",
     )
     parser.add_argument(
         "--group",
@@ -93,6 +107,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="this worker may not run Jobs (no RBAC for them): do not watch Jobs",
     )
     parser.add_argument(
+        "--worker-version",
+        default=os.environ.get("KONTINUE_WORKER_VERSION", ""),
+        help="version this worker reports in the Functions it serves, e.g. the image tag "
+        "(default: $KONTINUE_WORKER_VERSION, else the kontinue SDK's)",
+    )
+    parser.add_argument(
         "--job-service-account",
         default=os.environ.get("KONTINUE_JOB_SERVICE_ACCOUNT") or None,
         help="ServiceAccount of job-step pods that name none (default: the namespace's default)",
@@ -130,13 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     _service.start_telemetry(args, "kontinue-worker", name, kube)
     config = WorkerConfig(
         name=name,
-        namespaces=args.namespace or [kube.default_namespace],
+        namespaces=(
+            [args.home_namespace or kube.default_namespace]
+            if args.all_namespaces
+            else args.namespace or [kube.default_namespace]
+        ),
+        all_namespaces=args.all_namespaces,
         group=args.group,
         concurrency=args.concurrency,
         hold=args.hold,
         lease_duration=args.lease_duration,
         grace=args.grace,
         job_steps=args.job_steps,
+        version=args.worker_version,
         job_pods=JobPodDefaults(args.job_service_account, args.job_automount_token),
     )
     worker = Worker(kube, registry, config)

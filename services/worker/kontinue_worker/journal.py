@@ -708,6 +708,8 @@ class KubeJournal:
         value: dict[str, Any] = {"current": progress.current, "summary": summary}
         if progress.max is not None:
             value["max"] = progress.max
+        if progress.automatic:
+            value["automatic"] = True
         self.write({"progress": value})
 
     def finish(self, outcome: Outcome) -> None:

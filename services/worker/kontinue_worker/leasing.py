@@ -40,6 +40,12 @@ def lease_name(worker: str) -> str:
     return names.suffixed("kontinue-worker", names.sanitize(worker) or "worker")
 
 
+def cluster_scoped(lease: Mapping[str, Any]) -> bool:
+    """Whether the Lease is that of a worker serving every namespace."""
+    lease_labels = (lease.get("metadata") or {}).get("labels") or {}
+    return lease_labels.get(labels.WORKER_SCOPE) == labels.CLUSTER_SCOPE
+
+
 def process_identity(pod: str) -> str:
     """A new identity for a worker process of ``pod``: the pod name and a per-start suffix."""
     return f"{pod}-{secrets.token_hex(4)}"
@@ -79,8 +85,10 @@ class LeaseKeeper(threading.Thread):
         functions: list[str],
         duration: int,
         stop: threading.Event,
+        cluster_scope: bool = False,
     ) -> None:
         super().__init__(name="lease", daemon=True)
+        self._cluster_scope = cluster_scope
         self._kube = kube
         self._namespaces = namespaces
         self._worker = worker
@@ -100,7 +108,9 @@ class LeaseKeeper(threading.Thread):
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {
                 "name": lease_name(self._worker),
-                "labels": {labels.WORKER_GROUP: self._group},
+                "labels": {labels.WORKER_GROUP: self._group,
+                           **({labels.WORKER_SCOPE: labels.CLUSTER_SCOPE}
+                              if self._cluster_scope else {})},
                 "annotations": {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
                                 POD_ANNOTATION: self._worker},
             },

@@ -15,6 +15,14 @@ EXECUTIONS_RUNNING = Gauge(
     "Executions this worker runs right now (the original product's name and labels, kept).",
     ["function", "namespace", "worker"],
 )
+EXECUTION_LATENCY = Histogram(
+    "kontinue_execution_latency",
+    "Seconds this worker spent processing an execution it claimed (one dispatch: from the claim "
+    "to the end, release or loss of that claim); the original product's name, meaning and "
+    "labels, kept. kontinue_execution_end_to_end_seconds measures creation to the end.",
+    ["function", "namespace", "worker"],
+    buckets=DURATION_BUCKETS,
+)
 EXECUTIONS_STARTED = Counter(
     "kontinue_executions_started",
     "Executions claimed for the first time (their first attempt began), by function.",

@@ -7,16 +7,23 @@ itself with a last-seen time to the object's status.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
+import kontinue
 from kontinue.api import group, labels, names, timestamps
 from kontinue.client import _kube
 from kontinue.workflow import FunctionDef
 
 log = logging.getLogger(__name__)
 
+VERSION_ENV = "KONTINUE_WORKER_VERSION"
+"""The version a worker reports in the Functions it serves (default: the kontinue SDK's)."""
 
-def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, Any]:
+
+def function_manifest(
+    definition: FunctionDef, worker_group: str, *, cluster_scope: bool = False
+) -> dict[str, Any]:
     """The Function object of ``definition`` as served by ``worker_group``."""
     spec: dict[str, Any] = {"name": definition.name, "workerGroup": worker_group}
     optional = {
@@ -24,12 +31,14 @@ def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, A
         "description": definition.description,
         "argumentsSchema": definition.arguments_schema(),
         "resultSchema": definition.result_schema(),
-        "retry": definition.retry.to_spec() if definition.retry else None,
-        "timeout": (definition.timeout.to_spec() or None) if definition.timeout else None,
+        "retry": definition.defaults().get("retry"),
+        "timeout": definition.defaults().get("timeout"),
         "concurrencyLimit": definition.concurrency,
     }
     spec.update({k: v for k, v in optional.items() if v is not None})
     object_labels = {labels.WORKER_GROUP: worker_group}
+    if cluster_scope:  # served in every namespace by a worker of this (home) namespace
+        object_labels[labels.WORKER_SCOPE] = labels.CLUSTER_SCOPE
     if names.is_dns_label(names.sanitize(definition.name)):
         object_labels[labels.FUNCTION] = names.sanitize(definition.name)
     return {
@@ -40,6 +49,15 @@ def function_manifest(definition: FunctionDef, worker_group: str) -> dict[str, A
     }  # fmt: skip
 
 
+def worker_version(configured: str | None = None) -> str:
+    """What a worker reports as its version in the Functions it serves.
+
+    ``--worker-version`` / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of the workflows),
+    else the kontinue SDK it runs.
+    """
+    return configured or os.environ.get(VERSION_ENV) or f"kontinue {kontinue.__version__}"
+
+
 def register(
     kube: _kube.Kube,
     namespace: str,
@@ -47,11 +65,14 @@ def register(
     *,
     worker_group: str,
     worker: str,
+    version: str | None = None,
+    cluster_scope: bool = False,
 ) -> None:
-    """Apply the Function objects and record this worker in their status."""
+    """Apply the Function objects and record this worker (name, version) in their status."""
     now = timestamps.now()
+    entry = {"name": worker, "lastSeen": now, "version": worker_version(version)}
     for definition in definitions:
-        manifest = function_manifest(definition, worker_group)
+        manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]
         applied = kube.apply(
             _kube.FUNCTIONS, namespace, name, manifest, field_manager="kontinue-worker"
@@ -62,7 +83,7 @@ def register(
                 for w in (applied.get("status") or {}).get("workers") or []
                 if w.get("name") != worker
             ]
-            workers.append({"name": worker, "lastSeen": now})
+            workers.append(entry)
             try:
                 kube.merge_patch(
                     _kube.FUNCTIONS,

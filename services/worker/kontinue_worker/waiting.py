@@ -32,7 +32,7 @@ class WaitHub:
     def __init__(
         self,
         kube: _kube.Kube,
-        namespaces: list[str],
+        namespaces: list[str | None],
         group: str,
         stop: threading.Event,
         *,
@@ -66,7 +66,7 @@ class WaitHub:
                     label_selector=selector,
                     stop=self._stop,
                     on_event=functools.partial(self._event, kind),
-                    name=f"hub-{kind.lower()}-{namespace}",
+                    name=f"hub-{kind.lower()}-{namespace or '*'}",
                 )
                 self.informers.append(informer.start())
 

@@ -45,7 +45,7 @@ from kontinue.client import _kube
 from kontinue.client._informer import Informer
 from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
-from kontinue_worker import leasing, metrics, registration
+from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
 from kontinue_worker.jobpods import JobPodDefaults
@@ -73,12 +73,21 @@ class WorkerConfig:
     """Seconds an API operation of an attempt rides out transient failures."""
     identity: str = ""
     """This process's identity (default: ``name`` plus a suffix drawn at start)."""
+    version: str = ""
+    """The version reported in the Functions it serves (default: see registration)."""
+    all_namespaces: bool = False
+    """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
+    where its Lease and Functions live (labelled with the cluster scope)."""
     job_pods: JobPodDefaults = field(default_factory=JobPodDefaults)
     """ServiceAccount and token mount of job-step pods that do not say."""
 
     def __post_init__(self) -> None:
         if not self.identity:
             self.identity = leasing.process_identity(self.name)
+
+    def watched(self) -> list[str | None]:
+        """The namespaces its watches cover (None: all of them)."""
+        return [None] if self.all_namespaces else list(self.namespaces)
 
 
 _NOT_CANDIDATES = tuple(phase.value for phase in Phase if phase != Phase.PENDING)
@@ -114,12 +123,12 @@ class Worker:
         self._slots = threading.Semaphore(config.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="run")
         self.hub = WaitHub(
-            kube, config.namespaces, config.group, self.stop_event, jobs=config.job_steps
+            kube, config.watched(), config.group, self.stop_event, jobs=config.job_steps
         )
         self.lease = leasing.LeaseKeeper(
             kube, config.namespaces, worker=config.name, identity=self.identity,
             group=config.group, functions=registry.names(), duration=config.lease_duration,
-            stop=self.stop_event,
+            stop=self.stop_event, cluster_scope=config.all_namespaces,
         )  # fmt: skip
         self._informers: list[Informer[dict[str, Any]]] = []
         self._own: list[Informer[dict[str, Any]]] = []
@@ -143,29 +152,31 @@ class Worker:
                 functools.partial(
                     registration.register, self.kube, namespace, list(self.registry),
                     worker_group=self.config.group, worker=self.config.name,
+                    version=self.config.version or None,
+                    cluster_scope=self.config.all_namespaces,
                 ),
                 abort,
             )  # fmt: skip
         self.lease.start()
         self.hub.start()
         not_candidates = ",".join(f"status.phase!={phase}" for phase in _NOT_CANDIDATES)
-        for namespace in self.config.namespaces:
+        for scope in self.config.watched():  # None: every namespace (--all-namespaces)
             self._informers.append(
                 Informer(
                     self.kube,
                     _kube.EXECUTIONS,
-                    namespace,
+                    scope,
                     field_selector=f"spec.workerGroup={self.config.group},{not_candidates}",
                     transform=slim,
                     on_event=self._candidate,
                     stop=self.stop_event,
-                    name=f"pending-{namespace}",
+                    name=f"pending-{scope or '*'}",
                 )  # fmt: skip
             )
             own: Informer[dict[str, Any]] = Informer(
-                self.kube, _kube.EXECUTIONS, namespace,
+                self.kube, _kube.EXECUTIONS, scope,
                 field_selector=f"status.workerName={self.config.name}", transform=slim,
-                on_event=self._own_event, stop=self.stop_event, name=f"own-{namespace}",
+                on_event=self._own_event, stop=self.stop_event, name=f"own-{scope or '*'}",
             )  # fmt: skip
             self._own.append(own)
             self._informers.append(own)
@@ -173,11 +184,11 @@ class Worker:
                 Informer(
                     self.kube,
                     _kube.LEASES,
-                    namespace,
+                    scope,
                     label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
                     on_event=self._lease_event,
                     stop=self.stop_event,
-                    name=f"leases-{namespace}",
+                    name=f"leases-{scope or '*'}",
                 )  # fmt: skip
             )
         for informer in self._informers:
@@ -192,7 +203,7 @@ class Worker:
             self.config.name,
             self.identity,
             ", ".join(self.registry.names()),
-            ", ".join(self.config.namespaces),
+            "every namespace" if self.config.all_namespaces else ", ".join(self.config.namespaces),
             self.config.group,
             self.config.concurrency,
         )
@@ -295,7 +306,7 @@ class Worker:
     def _live_servers(self, namespace: str, function: str) -> bool:
         now = datetime.now(UTC)
         return any(
-            ns == namespace
+            (ns == namespace or leasing.cluster_scoped(lease))
             and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
             for (ns, _), lease in list(self._leases.items())
@@ -429,7 +440,7 @@ class Worker:
         key = (meta["namespace"], meta["name"])
         now = format_time(datetime.now(UTC))
         claim = int(status.get("claim") or 0) + 1
-        attempt = len(status.get("attempts") or []) + 1
+        attempt = claim_record.attempt_number(obj)
         patch: dict[str, Any] = {
             "phase": Phase.EXECUTING.value,
             "workerName": self.config.name,
@@ -448,12 +459,13 @@ class Worker:
         with self._cond:
             self._held[key] = claim
         claimed: dict[str, Any] | None = None
+        definition = self.registry.get(self._function_of(obj))
         try:
-            claimed = self.kube.merge_patch(
+            claimed = self.kube.json_patch(  # the patch, the policy and the running attempt
                 _kube.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
-                {"status": patch},
+                claim_record.claim_operations(obj, patch, definition, self.config.name, now),
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )

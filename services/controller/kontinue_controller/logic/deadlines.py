@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from kontinue.api import durations
-from kontinue.api.phases import execution_phase
+from kontinue.api import durations, policy
+from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.timestamps import parse_time
 
 
@@ -21,18 +21,28 @@ def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
     return durations.parse_duration(raw, clamp=True) if raw else None
 
 
+def _timeout(execution: Mapping[str, Any], key: str) -> Any:
+    """A time limit in effect: the Execution's own, else its function's default.
+
+    The default is recorded in ``status.policy`` by the first claim; a duration stored before
+    the cap existed counts as the cap.
+    """
+    raw = policy.timeout_of(execution).get(key)
+    return durations.parse_duration(raw, clamp=True) if raw else None
+
+
 def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
-    """When the running attempt times out (None without ``timeout.attempt`` or attempt)."""
-    if execution_phase(dict(execution)).terminal:
+    """When the running attempt times out (None without ``timeout.attempt`` or a running claim).
+
+    The limit counts from the current claim (``claimedAt``): it restarts whenever the execution
+    resumes (a wake-up after a release, a takeover), and it does not run while no worker runs
+    the execution (Suspended, Pending, Backoff).
+    """
+    if execution_phase(dict(execution)) != Phase.EXECUTING:
         return None
     status = execution.get("status") or {}
-    number = status.get("attempt")
-    if number is not None and int(number) <= len(status.get("attempts") or []):
-        # that attempt ended (Backoff, or Pending after it): the next one has not started, and
-        # the ended one's attemptStartedAt must not time out the execution before a claim
-        return None
-    limit = _spec_duration(execution, "timeout", "attempt")
-    started = parse_time(status.get("attemptStartedAt"))
+    limit = _timeout(execution, "attempt")
+    started = parse_time(status.get("claimedAt") or status.get("attemptStartedAt"))
     return started + limit if limit is not None and started is not None else None
 
 
@@ -44,7 +54,7 @@ def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
     """
     if execution_phase(dict(execution)).terminal:
         return None
-    limit = _spec_duration(execution, "timeout", "overall")
+    limit = _timeout(execution, "overall")
     created = parse_time((execution.get("metadata") or {}).get("creationTimestamp"))
     started = created or parse_time((execution.get("status") or {}).get("startedAt"))
     return started + limit if limit is not None and started is not None else None

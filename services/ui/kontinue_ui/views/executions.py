@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import group, labels, nesting
+from kontinue.api import attempts, group, labels, nesting, policy
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, _kube
 from kontinue_ui import access, formatting, listing, selectors, timeline
@@ -136,6 +136,8 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "job_phase": job_phase,
         "token": token,
         "progress": _progress(status),
+        "attempt_number": status.get("attempt") or attempts.previous(status) + 1,
+        "attempt_limit": int(policy.retry_of(execution).get("retries") or 0) + 1,
     }
 
 

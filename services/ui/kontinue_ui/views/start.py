@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from kontinue.api import names
+from kontinue.api import names, policy
 from kontinue.client import _kube
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue_ui import forms
@@ -39,6 +39,13 @@ def _function(namespace: str, group: str, name: str) -> dict[str, Any]:
     return found
 
 
+def _defaults(function: dict[str, Any]) -> dict[str, Any]:
+    """The policy an execution of ``function`` gets when the form leaves the options empty."""
+    spec = function.get("spec") or {}
+    resolved = policy.resolve({}, {k: spec[k] for k in ("retry", "timeout") if spec.get(k)})
+    return {**resolved, "text": policy.describe(resolved)}
+
+
 @blueprint.get("")
 def index() -> str:
     """Pick a function."""
@@ -58,10 +65,14 @@ def form(namespace: str, group: str, name: str) -> Any:
         parsed = forms.parse(schema, request.form)
         errors = parsed.errors
         if parsed.ok:
-            options = ExecuteOptions(
-                retry=RetryOptions(retries=parsed.retries) if parsed.retries is not None else None,
-                timeout=TimeoutOptions(overall=parsed.timeout) if parsed.timeout else None,
-            )
+            # options left empty are not set: the function's defaults apply to them
+            retry = None
+            if parsed.retries is not None or parsed.backoff:
+                retry = RetryOptions(retries=parsed.retries, backoff=parsed.backoff)
+            timeout = None
+            if parsed.timeout or parsed.attempt_timeout:
+                timeout = TimeoutOptions(overall=parsed.timeout, attempt=parsed.attempt_timeout)
+            options = ExecuteOptions(retry=retry, timeout=timeout)
             created = acting_client().create_execution(
                 name,
                 parsed.arguments,
@@ -90,6 +101,7 @@ def form(namespace: str, group: str, name: str) -> Any:
             errors=errors,
             submitted=request.method == "POST",
             json_field=forms.JSON_FIELD,
+            defaults=_defaults(function),
         ),
         status,
     )

@@ -18,6 +18,28 @@ from prometheus_client.registry import Collector
 
 from kontinue.api.phases import SuspensionPhase, suspension_phase
 
+TIMED_DUTIES = (
+    "sleep",
+    "backoff",
+    "lease",
+    "look",
+    "attempt-timeout",
+    "overall-timeout",
+    "ttl",
+    "schedule",
+)
+"""Duties run by a timer due at a stated time: how late they fire is measured."""
+DUTIES = (
+    *TIMED_DUTIES,
+    "evaluate",
+    "cancel",
+    "admit",
+    "schedule-sync",
+    "lease-gone",
+    "lease-holder",
+)
+"""Every duty of the controller (the timed ones and those run as soon as an event asks)."""
+
 LEASE_TAKEOVERS = Counter(
     "kontinue_lease_takeovers",
     "Executions put back to Pending because their worker process is gone (its Lease expired, "
@@ -37,6 +59,13 @@ TIMER_LATENESS = Histogram(
     ["duty"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+# Every duty's series exists from the start at 0, so the first timer that fires or the first
+# retry is an increase a rate() sees (a series born at 1 shows no increase: empty panels).
+for _duty in TIMED_DUTIES:
+    TIMER_LATENESS.labels(duty=_duty)
+for _duty in DUTIES:
+    DUTY_RETRIES.labels(duty=_duty)
+
 LEADING = Gauge(
     "kontinue_controller_leading",
     "1 while this controller replica leads (runs the duties), else 0.",

@@ -48,6 +48,7 @@ from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_atte
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
+from kontinue_worker.holdings import Holdings
 from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.journal import KubeJournal
 from kontinue_worker.patience import DEFAULT_PATIENCE
@@ -109,8 +110,7 @@ class Worker:
         self._candidates: dict[tuple[str, str], dict[str, Any]] = {}
         self._leases: dict[tuple[str, str], dict[str, Any]] = {}
         self._unserved_noted: dict[tuple[str, str], str] = {}
-        self._running: dict[tuple[str, str], KubeJournal] = {}
-        self._held: dict[tuple[str, str], int] = {}
+        self._holdings: Holdings[KubeJournal] = Holdings()
         """Executions this process claims or runs: the reconciler leaves them alone."""
         self._orphans: dict[tuple[str, str], str] = {}
         """Executing under this pod, unheld, as last seen (resourceVersion): released next."""
@@ -225,7 +225,7 @@ class Worker:
         while not self.stop_event.is_set():
             if self.lease.lost.wait(1.0):
                 self._claiming.clear()
-                for journal in list(self._running.values()):
+                for journal in self._holdings.journals():
                     journal.cancelled.set()  # its writes are fenced anyway: unwind now
                 self.lost.set()
                 return
@@ -234,9 +234,9 @@ class Worker:
         """Stop claiming, let running attempts finish within the grace period, release the rest."""
         self._claiming.clear()
         deadline = time.monotonic() + self.config.grace
-        while self._running and time.monotonic() < deadline:
+        while self._holdings.journals() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for journal in list(self._running.values()):
+        for journal in self._holdings.journals():
             journal.cancelled.set()  # unwinds at the next step boundary
             journal.patience = min(journal.patience, 5.0)
             try:
@@ -290,7 +290,7 @@ class Worker:
 
     def _own_event(self, event: str, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-        journal = self._running.get(key)
+        journal = self._holdings.journal(key)
         if journal is not None:
             journal.observe(obj, gone=event == "DELETED")
 
@@ -333,9 +333,8 @@ class Worker:
                     self.config.name
                 ):
                     continue
-                with self._cond:
-                    if key in self._held:
-                        continue
+                if self._holdings.holds(key):
+                    continue
                 version = str(meta.get("resourceVersion"))
                 predecessor = status.get("workerId") not in (None, self.identity)
                 if predecessor or self._orphans.get(key) == version:
@@ -456,8 +455,7 @@ class Worker:
             patch["startedAt"] = now
         if claim > 1:
             patch["resumptions"] = int(status.get("resumptions") or 0) + 1
-        with self._cond:
-            self._held[key] = claim
+        self._holdings.take(key, claim)
         claimed: dict[str, Any] | None = None
         definition = self.registry.get(self._function_of(obj))
         try:
@@ -476,9 +474,7 @@ class Worker:
         except _kube.ApiError:
             log.exception("claiming %s failed", meta["name"])
         if claimed is None:
-            with self._cond:
-                if self._held.get(key) == claim:
-                    del self._held[key]
+            self._holdings.let_go(key, claim)
             return None
         self._count_claim(obj, first=claim == 1)
         return claimed
@@ -595,13 +591,7 @@ class Worker:
             running.dec()
             # the same execution may be claimed again (released, woken, claimed back) before
             # this attempt has let go: only this claim's own entries go
-            claim = int(execution["status"]["claim"])
-            with self._cond:
-                if self._held.get(key) == claim:
-                    del self._held[key]
-                journal = self._running.get(key)
-                if journal is not None and journal.claim == claim:
-                    del self._running[key]
+            self._holdings.let_go(key, int(execution["status"]["claim"]))
             self._release_slot()
             with self._cond:
                 self._cond.notify_all()
@@ -617,7 +607,7 @@ class Worker:
                 patience=self.config.patience, stop=self.stop_event,
                 job_pods=self.config.job_pods,
             )  # fmt: skip
-            self._running[key] = journal
+            self._holdings.run(key, journal)
             definition = self.registry.get(execution["spec"]["function"])
             assert definition is not None
             outcome = run_attempt(

@@ -129,6 +129,31 @@ def test_function_defaults_apply_to_executions_however_they_are_created(
     assert writes == ["create", "patch status", "patch status"]
 
 
+def test_a_function_default_overall_timeout_bounds_the_time_before_any_claim(
+    kube_cluster: TestCluster, namespace: str, client: Client
+) -> None:
+    """No worker claims the execution: its Function's default overall limit still ends it.
+
+    The limit counts from creation, as one in the Execution's own spec does; the execution never
+    ran, so no attempt is listed.
+    """
+    kube_cluster.create(
+        namespace,
+        kontinue_object(
+            "Function",
+            "unserved-default",
+            {"name": "unserved", "workerGroup": "default", "timeout": {"overall": "3s"}},
+        ),
+        kontinue_object("Execution", "waits-for-a-worker", {"function": "unserved"}),
+    )
+    done = client.wait("waits-for-a-worker", timeout=60)["status"]
+    assert done["phase"] == "Failed", done
+    assert done["error"]["kind"] == "timeout"
+    assert "exceeded its overall timeout of 3s" in done["error"]["message"]
+    assert not done.get("attempts"), done["attempts"]
+    assert "policy" not in done  # no claim recorded one
+
+
 class UiSession:
     """A browser-less UI session: cookies kept, CSRF token read from the form it posts."""
 

@@ -59,25 +59,41 @@ def _first(*values: Any) -> Any:
     return None
 
 
-def of(execution: Mapping[str, Any]) -> dict[str, Any]:
-    """The execution's recorded policy, or its spec's alone when none is recorded yet."""
-    recorded = (execution.get("status") or {}).get("policy")
+def recorded(execution: Mapping[str, Any]) -> bool:
+    """Whether a claim has recorded the execution's policy."""
+    policy = (execution.get("status") or {}).get("policy")
+    return isinstance(policy, Mapping) and bool(policy.get("retry"))
+
+
+def of(execution: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The execution's recorded policy; before a claim recorded one, its spec over ``defaults``.
+
+    Args:
+        execution: the Execution.
+        defaults: its function's defaults as its Function object states them, for an
+            execution no claim has recorded a policy for yet (the controller knows them from
+            the Function; ignored once a policy is recorded).
+    """
     spec = execution.get("spec") or {}
-    if isinstance(recorded, Mapping) and recorded.get("retry"):
+    if recorded(execution):
         # the spec's own fields win even over a recorded policy (kubectl edit of a running one)
-        return resolve(spec, recorded)
-    return resolve(spec)
+        return resolve(spec, (execution.get("status") or {})["policy"])
+    return resolve(spec, defaults)
 
 
-def retry_of(execution: Mapping[str, Any]) -> dict[str, Any]:
+def retry_of(
+    execution: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``{retries, backoff, childPolicy}`` in effect for ``execution``."""
-    retry: dict[str, Any] = of(execution)["retry"]
+    retry: dict[str, Any] = of(execution, defaults)["retry"]
     return retry
 
 
-def timeout_of(execution: Mapping[str, Any]) -> dict[str, Any]:
+def timeout_of(
+    execution: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``{overall?, attempt?}`` in effect for ``execution`` (durations as strings)."""
-    timeout: dict[str, Any] = of(execution)["timeout"]
+    timeout: dict[str, Any] = of(execution, defaults)["timeout"]
     return timeout
 
 

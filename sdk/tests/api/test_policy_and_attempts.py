@@ -83,3 +83,18 @@ def test_a_digest_agrees_with_the_value_read_back_from_the_api_server() -> None:
     # the API server stores 3.0 as 3: an argument's digest must not change on the way
     assert json_digest({"seconds": [3.0, 3.4]}) == json_digest({"seconds": [3, 3.4]})
     assert json_digest(2.5) != json_digest(2)
+
+
+def test_a_failure_with_no_attempt_under_way_adds_no_attempt() -> None:
+    failed = {"phase": "Failed", "startedAt": "t0", "finishedAt": "t1", "workerName": "w"}
+    # in Backoff after attempt 1 failed, then timed out overall: still one attempt
+    backoff = {"attempt": 1, "attempts": [failed]}
+    timeout = {"phase": "Failed", "finishedAt": "t2", "message": "timed out"}
+    assert attempts.finished(backoff, timeout) == [failed]
+    # never claimed (Pending), timed out overall: no attempt at all
+    assert attempts.finished({}, timeout) == []
+    # an attempt that started before attempts were listed is still recorded when it ends
+    older = {"attempt": 1, "attemptStartedAt": "t0"}
+    assert attempts.finished(older, {**timeout, "startedAt": "t0"}) == [
+        {**timeout, "startedAt": "t0"}
+    ]

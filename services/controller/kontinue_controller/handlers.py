@@ -81,7 +81,7 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
 
     @kopf.on.event(group.GROUP, group.VERSION, group.FUNCTION.plural, registry=registry)
     def function_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        timekeeper.admission.on_function(type, dict(body))
+        timekeeper.on_function(type, dict(body))
 
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={labels.PARENT: kopf.PRESENT})
     def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:

@@ -37,12 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import labels, timestamps
+from kontinue.api import labels, policy, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.api.slim import slim
 from kontinue.client import _kube
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
+from kontinue_controller.function_defaults import FunctionDefaults, function_key
 from kontinue_controller.logic import deadlines, fan_out
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Timekeeper:
         from kontinue_controller.takeover import Takeover
         from kontinue_controller.timeouts import Timeouts
 
+        self.function_defaults = FunctionDefaults()
         self.admission = Admission(self)
         self.cancellation = Cancellation(self)
         self.timeouts = Timeouts(self)
@@ -284,6 +286,21 @@ class Timekeeper:
                 due = deadlines.backoff_end(obj) or datetime.now(UTC)
                 self.at("backoff", key, due, lambda: self._end_backoff(key[1], key[2]))
         self._wake_waiters(key)
+
+    def on_function(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A Function changed (or was listed): its concurrency limit or its defaults may have.
+
+        New defaults move the timeout timers of its executions no claim has recorded a policy
+        for yet.
+        """
+        self.admission.on_function(event, obj)
+        changed = self.function_defaults.on_function(event, obj)
+        if changed is None:
+            return
+        for execution in self.objects("Execution"):
+            if function_key(execution) == changed and not policy.recorded(execution):
+                meta = execution["metadata"]
+                self.timeouts.watch(("Execution", meta["namespace"], meta["name"]), execution)
 
     def on_suspension(self, event: str | None, obj: dict[str, Any]) -> None:
         """A Suspension changed (or was listed)."""

@@ -12,8 +12,8 @@ all attempts. When it passes, the execution fails for good (a non-retryable time
 children are canceled.
 
 Both limits are those in effect (:mod:`kontinue.api.policy`: the Execution's own, else its
-function's registered default, which the first claim records; before it, only the Execution's
-own limits are known).
+function's registered default, which the first claim records; before it, the defaults its
+Function object states, :mod:`kontinue_controller.function_defaults`).
 
 Both deadlines come from the object alone, so a restarted controller sets the same timers.
 """
@@ -52,7 +52,7 @@ class Timeouts:
         attempt = deadlines.attempt_deadline(obj)
         if attempt is not None and execution_phase(obj) in _RUNNING:
             self._tk.at("attempt-timeout", key, attempt, lambda: self.attempt(key[1], key[2]))
-        overall = deadlines.overall_deadline(obj)
+        overall = deadlines.overall_deadline(obj, self._tk.function_defaults.of(obj))
         if overall is not None:
             self._tk.at("overall-timeout", key, overall, lambda: self.overall(key[1], key[2]))
 
@@ -85,13 +85,17 @@ class Timeouts:
                 return
         log.warning("could not time out the attempt of %s/%s: it kept changing", namespace, name)
 
+    def _overall_deadline(self, execution: dict[str, Any]) -> datetime | None:
+        return deadlines.overall_deadline(execution, self._tk.function_defaults.of(execution))
+
     def overall(self, namespace: str, name: str) -> None:
         """Fail the execution for good if its overall time is up, and cancel its children."""
         for _ in range(_ATTEMPTS):
-            current = self._due(namespace, name, deadlines.overall_deadline)
+            current = self._due(namespace, name, self._overall_deadline)
             if current is None:
                 return
-            limit = policy.timeout_of(current).get("overall")
+            defaults = self._tk.function_defaults.of(current)
+            limit = policy.timeout_of(current, defaults).get("overall")
             error = errors.OverallTimeoutError(
                 f"the execution exceeded its overall timeout of {limit}"
             )

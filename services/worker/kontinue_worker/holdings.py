@@ -37,14 +37,21 @@ class Holdings(Generic[J]):
         self._running: dict[Key, J] = {}
 
     def take(self, key: Key, claim: int) -> None:
-        """Hold ``key`` under ``claim`` (before the claim is written: never an unheld gap)."""
-        with self._lock:
-            self._held[key] = claim
+        """Hold ``key`` under ``claim`` (before the claim is written: never an unheld gap).
 
-    def run(self, key: Key, journal: J) -> None:
-        """``journal`` runs ``key`` (under its own claim)."""
+        A claim counter only grows: an earlier claim never replaces a later one.
+        """
         with self._lock:
+            if claim >= self._held.get(key, 0):
+                self._held[key] = claim
+
+    def run(self, key: Key, journal: J) -> bool:
+        """Let ``journal`` run ``key``; False when a later claim holds it (this one is stale)."""
+        with self._lock:
+            if self._held.get(key) != journal.claim:
+                return False
             self._running[key] = journal
+            return True
 
     def let_go(self, key: Key, claim: int) -> None:
         """Forget ``key`` unless a later claim has taken it since."""

@@ -607,7 +607,10 @@ class Worker:
                 patience=self.config.patience, stop=self.stop_event,
                 job_pods=self.config.job_pods,
             )  # fmt: skip
-            self._holdings.run(key, journal)
+            if not self._holdings.run(key, journal):
+                # claimed again by this process (a takeover, then a claim) while this thread
+                # was still loading the journal: the later claim runs it
+                raise errors.Fenced("a later claim of this process holds the execution")
             definition = self.registry.get(execution["spec"]["function"])
             assert definition is not None
             outcome = run_attempt(

@@ -39,3 +39,17 @@ def test_a_failed_claim_lets_go_of_its_hold() -> None:
     assert holdings.holds(KEY)
     holdings.let_go(KEY, 3)
     assert not holdings.holds(KEY)
+
+
+def test_a_stale_claim_never_replaces_a_later_one() -> None:
+    holdings: Holdings[Journal] = Holdings()
+    holdings.take(KEY, 2)
+    later = Journal(2)
+    assert holdings.run(KEY, later)
+    # claim 1's thread was still loading its journal when claim 2 took over and registered
+    holdings.take(KEY, 1)
+    assert not holdings.run(KEY, Journal(1))
+    assert holdings.journal(KEY) is later
+    holdings.let_go(KEY, 1)
+    assert holdings.holds(KEY)
+    assert holdings.journals() == [later]

@@ -21,13 +21,16 @@ def _spec_duration(execution: Mapping[str, Any], block: str, key: str) -> Any:
     return durations.parse_duration(raw, clamp=True) if raw else None
 
 
-def _timeout(execution: Mapping[str, Any], key: str) -> Any:
+def _timeout(
+    execution: Mapping[str, Any], key: str, defaults: Mapping[str, Any] | None = None
+) -> Any:
     """A time limit in effect: the Execution's own, else its function's default.
 
-    The default is recorded in ``status.policy`` by the first claim; a duration stored before
-    the cap existed counts as the cap.
+    The default is recorded in ``status.policy`` by the first claim; before it, ``defaults``
+    (the Function object's) stand in. A duration stored before the cap existed counts as the
+    cap.
     """
-    raw = policy.timeout_of(execution).get(key)
+    raw = policy.timeout_of(execution, defaults).get(key)
     return durations.parse_duration(raw, clamp=True) if raw else None
 
 
@@ -46,15 +49,18 @@ def attempt_deadline(execution: Mapping[str, Any]) -> datetime | None:
     return started + limit if limit is not None and started is not None else None
 
 
-def overall_deadline(execution: Mapping[str, Any]) -> datetime | None:
+def overall_deadline(
+    execution: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> datetime | None:
     """When the whole execution times out (None without ``timeout.overall``).
 
     Counted from the execution's creation, so time spent Pending (no worker serves its function,
-    it waits for a mutex or a slot) counts too: an overall timeout bounds the whole life.
+    it waits for a mutex or a slot) counts too: an overall timeout bounds the whole life, also
+    when the limit is its function's default (``defaults``) and no claim has recorded it yet.
     """
     if execution_phase(dict(execution)).terminal:
         return None
-    limit = _timeout(execution, "overall")
+    limit = _timeout(execution, "overall", defaults)
     created = parse_time((execution.get("metadata") or {}).get("creationTimestamp"))
     started = created or parse_time((execution.get("status") or {}).get("startedAt"))
     return started + limit if limit is not None and started is not None else None

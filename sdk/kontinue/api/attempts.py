@@ -63,11 +63,12 @@ def _continues(status: Mapping[str, Any] | None) -> bool:
 def finished(status: Mapping[str, Any] | None, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``status.attempts`` with the running attempt ended as ``entry``.
 
-    An attempt that started but is not listed (an older status) is appended; with no attempt
-    under way (an overall timeout while Pending or in Backoff) the list stays as it is.
+    An attempt under way but not listed (an older status) is appended; with no attempt under
+    way (an overall timeout while Pending or in Backoff) the list stays as it is.
     """
     current = running(status)
-    if current is None and not _continues(status):
+    executing = (status or {}).get("phase") == RUNNING
+    if current is None and not executing and not _continues(status):
         return ended(status)
     base = {"startedAt": current.get("startedAt")} if current else {}
     if current and current.get("workerName"):

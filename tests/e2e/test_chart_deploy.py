@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import urllib.parse
 import urllib.request
@@ -22,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from kontinue._devcluster._process import free_port
 from kontinue_testkit.images import image_config
 from kontinue_testkit.pytest_plugin import SessionController, TestCluster, wait_for
 from kontinue_testkit.standin import ContainerProcess, deployments, image_env
+from kontinue_testkit.ui_session import UiSession
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kontinue"
@@ -40,7 +39,6 @@ DOCKERFILES = {
 }
 EXAMPLE_IMAGE = ROOT / "examples" / "worker-image"
 INSTANCE = "app.kubernetes.io/instance"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 Objects = list[dict[str, Any]]
 
@@ -417,37 +415,6 @@ def test_chart_installs_upgrades_and_uninstalls(kube_cluster: TestCluster, names
 
 
 # -- a workflow through the chart's own processes ------------------------------------------------
-
-
-class UiSession:
-    """A browser-like HTTP session with the UI (cookies kept, CSRF tokens read from forms).
-
-    ``headers`` go with every request: what an authenticating proxy adds in front of the UI.
-    """
-
-    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
-        self.base = base
-        self.http = requests.Session()
-        self.http.headers.update(headers or {})
-
-    def page(self, path: str) -> str:
-        """GET a page; it must answer 200."""
-        response = self.http.get(self.base + path, timeout=30)
-        assert response.status_code == 200, (path, response.status_code, response.text[-2000:])
-        return response.text
-
-    def submit(self, path: str, form_page: str, fields: dict[str, str]) -> str:
-        """POST a form (with the CSRF token of ``form_page``); returns the redirect target."""
-        token = _CSRF.search(self.page(form_page))
-        assert token is not None, f"no CSRF token on {form_page}"
-        response = self.http.post(
-            self.base + path,
-            data={"csrf_token": token.group(1), **fields},
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert response.status_code == 303, (path, response.status_code, response.text[-2000:])
-        return urllib.parse.urlparse(response.headers["Location"]).path
 
 
 def _execution(cluster: TestCluster, namespace: str, name: str) -> dict[str, Any]:

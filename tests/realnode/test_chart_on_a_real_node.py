@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 import time
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from kontinue.api import labels
@@ -31,13 +28,13 @@ from kontinue.workflow import ExecuteOptions, TimeoutOptions
 from kontinue_testkit.prometheus import PrometheusServer, dashboard_queries, scrape_configs
 from kontinue_testkit.pytest_plugin import wait_for
 from kontinue_testkit.realnode import RealNodeEnv, pod_logs, report
+from kontinue_testkit.ui_session import UiSession
 
 pytestmark = [pytest.mark.real_node, pytest.mark.timeout(900)]
 
 RELEASE = "kontinue"
 INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -200,33 +197,6 @@ def test_install_with_default_values_pods_ready_through_real_probes(
 
 
 # -- workflows -----------------------------------------------------------------------------------
-
-
-class UiSession:
-    """A browser-like HTTP session with the UI (cookies kept, CSRF tokens read from forms)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-
-    def page(self, path: str) -> str:
-        """GET a page that must answer 200."""
-        response = self.http.get(self.base + path, timeout=30)
-        assert response.status_code == 200, (path, response.status_code, response.text[-2000:])
-        return response.text
-
-    def submit(self, path: str, form_page: str, fields: dict[str, str]) -> str:
-        """POST a form with the CSRF token of ``form_page``; returns the redirect's path."""
-        token = _CSRF.search(self.page(form_page))
-        assert token is not None, f"no CSRF token on {form_page}"
-        response = self.http.post(
-            self.base + path,
-            data={"csrf_token": token.group(1), **fields},
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert response.status_code == 303, (path, response.status_code, response.text[-2000:])
-        return urllib.parse.urlparse(response.headers["Location"]).path
 
 
 def _phase(release: Release, name: str) -> str:

@@ -172,11 +172,19 @@ class LocalCluster:
             self.stop()
             raise
 
-    def stop(self) -> None:
-        """Stop the components in reverse start order."""
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop every component: SIGTERM to all at once, SIGKILL to what outlives ``grace``.
+
+        All at once, so an interrupted test run or ``kontinue dev`` ends within one grace period
+        (one at a time, five components could take five).
+        """
         self._pod_logs_stop.set()
-        for component in reversed(self.components):
-            component.stop()
+        components = list(reversed(self.components))
+        for component in components:
+            component.signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for component in components:
+            component.stop(grace=max(0.0, deadline - time.monotonic()))
         self.components.clear()
         _netaddr.release_loopback_address(self.workdir)
 

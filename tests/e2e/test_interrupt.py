@@ -31,6 +31,10 @@ def _processes_under(root: Path) -> list[str]:
     return found
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_stopping_the_run_leaves_no_process(tmp_path: Path, how: signal.Signals) -> None:
     ready = tmp_path / "ready"
@@ -47,6 +51,9 @@ def test_stopping_the_run_leaves_no_process(tmp_path: Path, how: signal.Signals)
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            # Ctrl-C as in a terminal: a run started in the background of a script (CI, nohup)
+            # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+            preexec_fn=_default_sigint,
         )
     try:
         deadline = time.monotonic() + 120

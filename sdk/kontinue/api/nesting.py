@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kontinue.api.pointers import json_pointer
+
 MAX_VALUE_DEPTH = 100
 """Deepest nesting of a value kontinue accepts (arguments, stored values, results, payloads)."""
 
@@ -87,10 +89,6 @@ def poisoned_paths(obj: Mapping[str, Any]) -> list[str]:
     return list(obj.get(POISONED) or [])
 
 
-def _pointer(parts: list[str]) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def defuse(value: Any, limit: int = MAX_OBJECT_DEPTH) -> Any:
     """Replace every part of ``value`` nested deeper than ``limit`` with :data:`TOO_DEEP`.
 
@@ -116,7 +114,7 @@ def defuse(value: Any, limit: int = MAX_OBJECT_DEPTH) -> Any:
                 owner if owner is not None else (root[0] if isinstance(root[0], dict) else None)
             )
             if target is not None:
-                target.setdefault(POISONED, []).append(_pointer(path[owner_len:]))
+                target.setdefault(POISONED, []).append(json_pointer(*path[owner_len:]))
             continue
         if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
             owner, owner_len = item, len(path)

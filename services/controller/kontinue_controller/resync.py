@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels
+from kontinue.api.versions import resource_version
 from kontinue.client import _kube
 
 if TYPE_CHECKING:
@@ -25,13 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str | None, dict[str, Any]], None]
-
-
-def _version(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
 
 
 class Resync(threading.Thread):
@@ -98,11 +92,11 @@ class Resync(threading.Thread):
             key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
             if scope is not None and key[0] != scope:
                 continue
-            if key not in listed and _version(obj) <= version:
+            if key not in listed and resource_version(obj) <= version:
                 log.info("resync: %s %s/%s is gone", kind, *key)
                 handler("DELETED", obj)
         for obj in listed.values():
             cached = self._tk.cached(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
-            if cached is not None and _version(cached) > _version(obj):
+            if cached is not None and resource_version(cached) > resource_version(obj):
                 continue  # the watch brought a newer version already
             handler(None, obj)

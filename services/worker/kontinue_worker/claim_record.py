@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kontinue.api import attempts, policy
+from kontinue.api.pointers import json_pointer
 from kontinue.workflow import FunctionDef
 from kontinue_worker.patches import status_operations
 
@@ -50,10 +51,11 @@ def claim_operations(
         execution.get("status"), {k: v for k, v in fields.items() if v is not None}
     )
     for key in sorted(cleared):
+        path = json_pointer("status", key)
         if key in CLEARED:
-            operations.append({"op": "add", "path": f"/status/{key}", "value": CLEARED[key]})
+            operations.append({"op": "add", "path": path, "value": CLEARED[key]})
         else:
-            operations.append({"op": "remove", "path": f"/status/{key}"})
+            operations.append({"op": "remove", "path": path})
     listed = status.get("attempts")
     if not isinstance(listed, list) or not listed:
         entry = attempts.claimed(status, worker, now)[-1]

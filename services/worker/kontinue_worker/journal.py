@@ -34,6 +34,7 @@ from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
+from kontinue.api.versions import resource_version
 from kontinue.client import _kube
 from kontinue.telemetry import trace_ids
 from kontinue.workflow import (
@@ -67,13 +68,6 @@ COMPACT_BYTES = 384 * 1024
 
 CHUNK_BYTES = 640 * 1024
 """Most stored-value bytes one chunk takes (ConfigMaps hold at most 1 MiB)."""
-
-
-def _version(obj: Mapping[str, Any]) -> int:
-    try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
 
 
 def _chunk_digest(steps: Mapping[str, Any], state: Mapping[str, Any]) -> str:
@@ -226,7 +220,7 @@ class KubeJournal:
 
     def observe(self, current: Mapping[str, Any], *, gone: bool = False) -> None:
         """A newer copy of the execution from the watch: unwind if it was taken away."""
-        if not gone and _version(current) < _version(self._obj):
+        if not gone and resource_version(current) < resource_version(self._obj):
             return  # a late event from before this claim
         if gone or not self._still_mine(current):
             status = current.get("status") or {}

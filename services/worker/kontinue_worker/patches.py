@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kontinue.api.pointers import json_pointer
+
 PER_KEY = frozenset({"steps", "state"})
 """Status maps that a write changes entry by entry, not as a whole."""
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def status_operations(
@@ -33,15 +31,15 @@ def status_operations(
             existing = current.get(key)
             if not isinstance(existing, Mapping):
                 existing = {}
-                ops.append({"op": "add", "path": _pointer("status", key), "value": {}})
+                ops.append({"op": "add", "path": json_pointer("status", key), "value": {}})
             for entry, entry_value in value.items():
-                path = _pointer("status", key, entry)
+                path = json_pointer("status", key, entry)
                 if entry_value is not None:
                     ops.append({"op": "add", "path": path, "value": entry_value})
                 elif entry in existing:
                     ops.append({"op": "remove", "path": path})
         elif value is not None:
-            ops.append({"op": "add", "path": _pointer("status", key), "value": value})
+            ops.append({"op": "add", "path": json_pointer("status", key), "value": value})
         elif key in current:
-            ops.append({"op": "remove", "path": _pointer("status", key)})
+            ops.append({"op": "remove", "path": json_pointer("status", key)})
     return ops

@@ -13,17 +13,11 @@ import threading
 from typing import Any
 
 from kontinue.api import labels
+from kontinue.api.versions import resource_version
 from kontinue.client import _kube
 from kontinue.client._informer import Informer
 
 Key = tuple[str, str, str]  # kind, namespace, name
-
-
-def _version(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
 
 
 class WaitHub:
@@ -82,7 +76,7 @@ class WaitHub:
                 self._cache.pop(key, None)
             else:
                 cached = self._cache.get(key)
-                if cached is not None and _version(cached) > _version(obj):
+                if cached is not None and resource_version(cached) > resource_version(obj):
                     return
                 self._cache[key] = obj
             self._changes[key] = self._changes.get(key, 0) + 1

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from kontinue._devcluster import _netaddr, _node
 from kontinue._devcluster._cluster import ClusterError, LocalCluster
+from kontinue._devcluster._process import Component
 from kontinue._devcluster._testbin import NODE_REQUIRED, TestbinError, find_extra_bin, find_testbin
 
 DEFAULT_WORKDIR = Path(".local/cluster")
@@ -57,11 +58,27 @@ def _supervisor_pid(workdir: Path, name: str = "supervisor.pid") -> int | None:
     return pid if _pid_alive(pid) else None
 
 
-def serve(workdir: Path, build: bool, real_node: bool = False) -> int:
-    """Run the cluster in the foreground until SIGINT or SIGTERM."""
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGINT or SIGTERM sets."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _supervise(components: list[Component], stop: threading.Event, what: str, logs: Path) -> int:
+    """Wait for ``stop``; 1 as soon as one of ``components`` exits, else 0."""
+    while not stop.wait(1.0):
+        dead = [c.name for c in components if not c.running()]
+        if dead:
+            _err(f"{what} exited: {', '.join(dead)}; see {logs}")
+            return 1
+    return 0
+
+
+def serve(workdir: Path, build: bool, real_node: bool = False) -> int:
+    """Run the cluster in the foreground until SIGINT or SIGTERM."""
+    stop = _stop_on_signals()
     for marker in ("ready", "failed"):
         (workdir / marker).unlink(missing_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -82,12 +99,7 @@ def serve(workdir: Path, build: bool, real_node: bool = False) -> int:
     try:
         (workdir / "ready").write_text(str(cluster.kubeconfig))
         print(f"KUBECONFIG={cluster.kubeconfig}", flush=True)
-        while not stop.wait(1.0):
-            dead = [c.name for c in cluster.components if not c.running()]
-            if dead:
-                _err(f"component(s) exited: {', '.join(dead)}; see {cluster.logs_dir}")
-                return 1
-        return 0
+        return _supervise(cluster.components, stop, "component(s)", cluster.logs_dir)
     finally:
         cluster.stop()
         (workdir / "ready").unlink(missing_ok=True)
@@ -167,9 +179,7 @@ def up(
 
 def node_serve(workdir: Path, build: bool) -> int:
     """Run a real node for the cluster in ``workdir`` in the foreground until signalled."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = _stop_on_signals()
     for marker in ("node-ready", "node-failed"):
         (workdir / marker).unlink(missing_ok=True)
     (workdir / "node-supervisor.pid").write_text(str(os.getpid()))
@@ -187,12 +197,7 @@ def node_serve(workdir: Path, build: bool) -> int:
         return 1
     try:
         (workdir / "node-ready").write_text(node.name)
-        while not stop.wait(1.0):
-            dead = [c.name for c in node.components if not c.running()]
-            if dead:
-                _err(f"node component(s) exited: {', '.join(dead)}; see {cluster.logs_dir}")
-                return 1
-        return 0
+        return _supervise(node.components, stop, "node component(s)", cluster.logs_dir)
     finally:
         node.stop()
         (workdir / "node-ready").unlink(missing_ok=True)

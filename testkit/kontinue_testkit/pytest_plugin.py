@@ -63,6 +63,23 @@ class TestCluster:
         """Where the components' logs (and the audit log) are written."""
         return self.cluster.logs_dir
 
+    def audit_events(self, namespace: str) -> list[dict[str, Any]]:
+        """The API server's completed audit events of objects in ``namespace``, oldest first.
+
+        The control plane audits the writes its audit policy names (kontinue's resources among
+        them); none before the log exists.
+        """
+        path = self.logs_dir / "audit.log"
+        if not path.exists():
+            return []
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        return [
+            e
+            for e in events
+            if e.get("stage") == "ResponseComplete"
+            and (e.get("objectRef") or {}).get("namespace") == namespace
+        ]
+
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Callable
@@ -245,20 +244,14 @@ def test_a_killed_worker_loses_no_committed_step(
 def _audit_patches(
     kube_cluster: TestCluster, namespace: str, name: str, agent: str
 ) -> list[dict[str, Any]]:
-    events = []
-    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
-        event = json.loads(line)
-        ref = event.get("objectRef") or {}
-        if (
-            ref.get("namespace") == namespace
-            and ref.get("name") == name
-            and ref.get("resource") == "executions"
-            and event.get("verb") == "patch"
-            and event.get("stage") == "ResponseComplete"
-            and event.get("userAgent", "").startswith(agent)
-        ):
-            events.append(event)
-    return events
+    return [
+        event
+        for event in kube_cluster.audit_events(namespace)
+        if event["objectRef"].get("name") == name
+        and event["objectRef"].get("resource") == "executions"
+        and event.get("verb") == "patch"
+        and event.get("userAgent", "").startswith(agent)
+    ]
 
 
 def test_a_paused_worker_cannot_write_after_a_takeover(

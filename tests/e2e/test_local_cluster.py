@@ -183,21 +183,11 @@ def test_writes_to_kontinue_resources_are_audited(
     kube_cluster: TestCluster, namespace: str
 ) -> None:
     kube_cluster.create(namespace, kontinue_object("Execution", "audited", {"function": "f"}))
-    audit_log = kube_cluster.logs_dir / "audit.log"
 
     def audited() -> bool:
-        if not audit_log.exists():
-            return False
-        for line in audit_log.read_text().splitlines():
-            event = json.loads(line)
-            ref = event.get("objectRef", {})
-            if (
-                ref.get("namespace") == namespace
-                and ref.get("name") == "audited"
-                and event["verb"] == "create"
-                and event["stage"] == "ResponseComplete"
-            ):
-                return True
-        return False
+        return any(
+            event["objectRef"].get("name") == "audited" and event["verb"] == "create"
+            for event in kube_cluster.audit_events(namespace)
+        )
 
     wait_for("the audit event of the create", audited, timeout=20)

@@ -214,17 +214,12 @@ def test_metrics_and_tracing_add_no_api_writes(
     name = client.create_execution("obs-trivial")["metadata"]["name"]
     assert client.wait(name, timeout=60)["status"]["phase"] == "Completed"
     wait_for("the execution span", lambda: _of(_spans(traces), "execution ", name), timeout=10)
-    writes = []
-    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
-        event = json.loads(line)
-        ref = event.get("objectRef") or {}
-        if (
-            ref.get("namespace") == namespace
-            and event.get("stage") == "ResponseComplete"
-            and event.get("verb") in ("create", "update", "patch", "delete")
-            and ref.get("resource") in ("executions", "events")  # the only execution here
-        ):
-            writes.append((event["verb"], ref.get("resource"), ref.get("subresource")))
+    writes = [
+        (event["verb"], event["objectRef"].get("resource"), event["objectRef"].get("subresource"))
+        for event in kube_cluster.audit_events(namespace)
+        if event.get("verb") in ("create", "update", "patch", "delete")
+        and event["objectRef"].get("resource") in ("executions", "events")  # the only execution
+    ]
     # the design's budget for a trivial execution: create, claim, complete
     assert writes == [
         ("create", "executions", None),

@@ -68,20 +68,14 @@ def _cli(
 
 
 def _status_patches(kube_cluster: TestCluster, namespace: str, name: str) -> list[str]:
-    """The user agents of the writes to one execution, from the API server's audit log."""
-    writes = []
-    for line in (kube_cluster.logs_dir / "audit.log").read_text().splitlines():
-        event = json.loads(line)
-        ref = event.get("objectRef") or {}
-        if (
-            ref.get("namespace") == namespace
-            and ref.get("name") == name
-            and ref.get("resource") == "executions"
-            and event.get("stage") == "ResponseComplete"
-            and event.get("verb") in ("create", "update", "patch", "delete")
-        ):
-            writes.append(f"{event['verb']} {ref.get('subresource') or ''}".strip())
-    return writes
+    """The writes to one execution (verb and subresource), from the API server's audit log."""
+    return [
+        f"{event['verb']} {event['objectRef'].get('subresource') or ''}".strip()
+        for event in kube_cluster.audit_events(namespace)
+        if event["objectRef"].get("name") == name
+        and event["objectRef"].get("resource") == "executions"
+        and event.get("verb") in ("create", "update", "patch", "delete")
+    ]
 
 
 # -- function defaults --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, timestamps
 from kontinue.api.phases import Phase, execution_phase
+from kontinue_controller.function_defaults import function_key, function_object_key
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper
@@ -64,9 +65,8 @@ class Admission:
 
     def on_function(self, event: str | None, obj: dict[str, Any]) -> None:
         """A Function object changed: its concurrency limit may have."""
-        meta, spec = obj["metadata"], obj.get("spec") or {}
-        key = (meta["namespace"], spec.get("workerGroup") or "default", spec.get("name") or "")
-        limit = spec.get("concurrencyLimit")
+        key = function_object_key(obj)
+        limit = (obj.get("spec") or {}).get("concurrencyLimit")
         if event == "DELETED" or not limit:
             self._limits.pop(key, None)
         else:
@@ -76,7 +76,6 @@ class Admission:
     def watch(self, event: str | None, key: Key, obj: dict[str, Any]) -> None:
         """An execution changed: update the queues it is in and look at them again."""
         namespace, name = key[1], key[2]
-        spec = obj.get("spec") or {}
         active = event != "DELETED" and not execution_phase(obj).terminal
         mutex = mutex_of(obj)
         if mutex:
@@ -87,13 +86,13 @@ class Admission:
                 members.discard(name)
             mutex_key = ("Mutex", namespace, mutex)
             self._tk.soon("admit", mutex_key, lambda: self.admit_mutex(namespace, mutex))
-        function_key = (namespace, spec.get("workerGroup") or "default", spec.get("function", ""))
+        function = function_key(obj)
         if active:
-            self._functions.setdefault(function_key, set()).add(name)
+            self._functions.setdefault(function, set()).add(name)
         else:
-            self._functions.get(function_key, set()).discard(name)
-        if function_key in self._limits:
-            self._admit_slots_soon(function_key)
+            self._functions.get(function, set()).discard(name)
+        if function in self._limits:
+            self._admit_slots_soon(function)
 
     def _admit_slots_soon(self, key: tuple[str, str, str]) -> None:
         namespace, group, function = key

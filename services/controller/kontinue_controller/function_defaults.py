@@ -28,6 +28,16 @@ def function_key(execution: Mapping[str, Any]) -> FunctionKey:
     )
 
 
+def function_object_key(function: Mapping[str, Any]) -> FunctionKey:
+    """The function a Function object describes (the key of :func:`function_key`)."""
+    meta, spec = function.get("metadata") or {}, function.get("spec") or {}
+    return (
+        str(meta.get("namespace") or ""),
+        str(spec.get("workerGroup") or "default"),
+        str(spec.get("name") or ""),
+    )
+
+
 class FunctionDefaults:
     """The defaults of the functions the controller has seen; safe to use from any thread."""
 
@@ -37,12 +47,7 @@ class FunctionDefaults:
 
     def on_function(self, event: str | None, obj: Mapping[str, Any]) -> FunctionKey | None:
         """Learn from a Function event; the function's key when its defaults changed."""
-        meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-        key = (
-            str(meta.get("namespace") or ""),
-            str(spec.get("workerGroup") or "default"),
-            str(spec.get("name") or ""),
-        )
+        key, spec = function_object_key(obj), obj.get("spec") or {}
         stated = {k: spec[k] for k in ("retry", "timeout") if isinstance(spec.get(k), Mapping)}
         with self._lock:
             before = self._defaults.get(key)

@@ -46,14 +46,14 @@ testbin: ## Build (or reuse) the pinned control-plane binaries
 	bash hack/testbin/build.sh >/dev/null
 
 cluster-up: install testbin ## Start the local control plane in the background, install the CRDs
-	$(BIN)/python -m kontinue._devcluster up --workdir $(CLUSTER_DIR) --crds crds $(CLUSTER_FLAGS) >/dev/null
+	$(BIN)/python -m kontinue.devcluster up --workdir $(CLUSTER_DIR) --crds crds $(CLUSTER_FLAGS) >/dev/null
 	mkdir -p $(LOCAL)/bin
 	ln -sf "$$(bash hack/testbin/build.sh --print-bin)"/* $(LOCAL)/bin/
 	ln -sf cluster/kubeconfig $(LOCAL)/kubeconfig
 	@echo "cluster ready: export KUBECONFIG=$(CURDIR)/$(LOCAL)/kubeconfig PATH=$(CURDIR)/$(LOCAL)/bin:\$$PATH"
 
 cluster-down: ## Stop the local control plane and remove its state
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster down --workdir $(CLUSTER_DIR); fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue.devcluster down --workdir $(CLUSTER_DIR); fi
 	rm -f $(LOCAL)/kubeconfig
 
 dev: deps-dev install testbin ## Run kontinue locally (kontinue dev): control plane, CRDs, controller, a worker with the examples; Ctrl-C stops all
@@ -77,10 +77,10 @@ node-up: install ## Join a real node (kubelet, containerd, kube-proxy) to the lo
 	bash hack/real-node/system-packages.sh
 	bash hack/testbin/build-node.sh >/dev/null
 	$(MAKE) --no-print-directory cluster-up CLUSTER_FLAGS=--real-node
-	$(BIN)/python -m kontinue._devcluster node-up --workdir $(CLUSTER_DIR)
+	$(BIN)/python -m kontinue.devcluster node-up --workdir $(CLUSTER_DIR)
 
 node-down: ## Stop the real node and undo everything it changed on this machine
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue._devcluster node-down --workdir $(CLUSTER_DIR); fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m kontinue.devcluster node-down --workdir $(CLUSTER_DIR); fi
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
 	$(BIN)/python hack/bench/engine.py

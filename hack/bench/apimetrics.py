@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from kontinue._devcluster import LocalCluster
+from kontinue.devcluster import LocalCluster
 
 
 def pct(values: list[float], q: float) -> float:

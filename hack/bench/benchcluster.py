@@ -5,11 +5,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from kontinue._devcluster import LocalCluster, find_testbin
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
+from kontinue.devcluster import LocalCluster, find_testbin
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMESPACES = _kube.Resource("/api/v1", "namespaces")
+NAMESPACES = kubeapi.Resource("/api/v1", "namespaces")
 
 
 def start_cluster(prefix: str) -> LocalCluster:

@@ -25,8 +25,8 @@ from typing import Any
 from apimetrics import pct, write_counts
 from benchcluster import create_namespace, start_cluster
 
-from kontinue._devcluster import LocalCluster
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
+from kontinue.devcluster import LocalCluster
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,7 +70,7 @@ def wait_registered(client: Client, count: int) -> None:
     """Wait until ``count`` workers hold a Lease in the namespace."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        leases = client.kube.list(_kube.LEASES, client.namespace).get("items") or []
+        leases = client.kube.list(kubeapi.LEASES, client.namespace).get("items") or []
         if len(leases) >= count:
             return
         time.sleep(0.2)
@@ -103,7 +103,7 @@ def raw_patch(client: Client, n: int) -> list[float]:
             patch["steps"][f"store-{i}"] = record
         started = time.perf_counter()
         obj = client.kube.merge_patch(
-            _kube.EXECUTIONS,
+            kubeapi.EXECUTIONS,
             client.namespace,
             "raw-patch",
             {"status": patch},

@@ -46,7 +46,7 @@ from apimetrics import pct, write_counts
 from benchcluster import create_namespace, start_cluster
 
 from kontinue.api import manifests, timestamps
-from kontinue.client import Informer, Kube, _kube
+from kontinue.client import Informer, Kube, kubeapi
 
 NAMESPACE = "bench-sleepers"
 IDENTITY = "bench-sleepers-controller"
@@ -148,7 +148,7 @@ class Recorder:
 
 def watcher(
     kube: Kube,
-    resource: _kube.Resource,
+    resource: kubeapi.Resource,
     handle: Callable[[str, dict[str, Any], float], None],
     stop: threading.Event,
 ) -> Informer[dict[str, Any]]:
@@ -269,7 +269,7 @@ def wait_leading(kube: Kube, process: subprocess.Popen[bytes], timeout: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the controller exited with {process.returncode}")
-        lease = kube.get_or_none(_kube.LEASES, "default", LEASE_NAME)
+        lease = kube.get_or_none(kubeapi.LEASES, "default", LEASE_NAME)
         if lease and (lease.get("spec") or {}).get("holderIdentity") == IDENTITY:
             return
         time.sleep(0.2)
@@ -293,7 +293,7 @@ def create_executions(kube: Kube, sleepers: list[Sleeper], threads: int) -> floa
 
     def create(sleeper: Sleeper) -> None:
         body = manifests.execution_manifest("sleeper", name=sleeper.execution)
-        sleeper.uid = kube.create(_kube.EXECUTIONS, NAMESPACE, body)["metadata"]["uid"]
+        sleeper.uid = kube.create(kubeapi.EXECUTIONS, NAMESPACE, body)["metadata"]["uid"]
 
     started = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
@@ -313,7 +313,7 @@ def put_to_sleep(kube: Kube, sleepers: list[Sleeper], threads: int) -> float:
         body = manifests.suspension_manifest(
             sleeper.suspension, parent, resume_at=resume_at, display_name=None, description=None
         )
-        kube.create(_kube.SUSPENSIONS, NAMESPACE, body)
+        kube.create(kubeapi.SUSPENSIONS, NAMESPACE, body)
         status = {
             "phase": "Suspended",
             "suspendedOn": [{"kind": "Suspension", "name": sleeper.suspension}],
@@ -321,7 +321,11 @@ def put_to_sleep(kube: Kube, sleepers: list[Sleeper], threads: int) -> float:
             "message": f"sleep 'sleep-1' until {resume_at}",
         }
         kube.merge_patch(
-            _kube.EXECUTIONS, NAMESPACE, sleeper.execution, {"status": status}, subresource="status"
+            kubeapi.EXECUTIONS,
+            NAMESPACE,
+            sleeper.execution,
+            {"status": status},
+            subresource="status",
         )
 
     started = time.monotonic()
@@ -404,8 +408,8 @@ def main() -> int:
         create_namespace(kube, NAMESPACE)
         recorder = Recorder(count)
         watchers = [
-            watcher(kube, _kube.SUSPENSIONS, recorder.on_suspension, stop),
-            watcher(kube, _kube.EXECUTIONS, recorder.on_execution, stop),
+            watcher(kube, kubeapi.SUSPENSIONS, recorder.on_suspension, stop),
+            watcher(kube, kubeapi.EXECUTIONS, recorder.on_execution, stop),
         ]
         for informer in watchers:
             informer.start()

@@ -24,8 +24,8 @@ from pathlib import Path
 from apimetrics import pct
 from benchcluster import create_namespace, start_cluster
 
-from kontinue._devcluster._process import free_port
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
+from kontinue.devcluster.processes import free_port
 
 NAMESPACE = "bench-ui"
 PHASES = ["Completed"] * 5 + ["Failed"] * 2 + ["Canceled"] + ["Pending", "Suspended"]
@@ -35,7 +35,7 @@ def create(kube: Kube, i: int) -> None:
     """One execution, its status written as a worker would have left it."""
     name = f"run-{i:05d}"
     kube.create(
-        _kube.EXECUTIONS,
+        kubeapi.EXECUTIONS,
         NAMESPACE,
         {
             "apiVersion": "kontinue.cloud/v1alpha1",
@@ -55,7 +55,7 @@ def create(kube: Kube, i: int) -> None:
         if phase not in ("Suspended",):
             status["finishedAt"] = f"2030-01-01T10:{i % 60:02d}:00Z"
         kube.merge_patch(
-            _kube.EXECUTIONS, NAMESPACE, name, {"status": status}, subresource="status"
+            kubeapi.EXECUTIONS, NAMESPACE, name, {"status": status}, subresource="status"
         )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from kontinue._devcluster._process import Component, free_port
+from kontinue.devcluster.processes import Component, free_port
 
 
 def _label(name: str) -> str:

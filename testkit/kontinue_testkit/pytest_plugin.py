@@ -35,8 +35,8 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from kontinue._devcluster import LocalCluster, find_testbin
-from kontinue._devcluster._process import free_port, kill_with_parent
+from kontinue.devcluster import LocalCluster, find_testbin
+from kontinue.devcluster.processes import free_port, kill_with_parent
 
 _CLUSTER_DIR_ENV = "KONTINUE_TEST_CLUSTER_DIR"
 _CLUSTER_ROOT_ENV = "KONTINUE_TEST_CLUSTER_ROOT"

@@ -3,7 +3,7 @@
 Fixtures (tests using them carry the ``real_node`` marker):
     kontinue_images (session) the four images built by ``hack/images/build.sh --local-base``.
     real_node   (session) a control plane of its own whose apiserver a real kubelet reaches
-                (``LocalCluster(node_address=...)``), a :class:`~kontinue._devcluster.RealNode`
+                (``LocalCluster(node_address=...)``), a :class:`~kontinue.devcluster.RealNode`
                 joined to it, and the four kontinue images (plus the local Python base image,
                 for job steps) built by ``hack/images/build.sh --local-base`` and loaded into
                 the node's runtime.
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from kontinue._devcluster import LocalCluster, find_testbin
-from kontinue._devcluster._node import NODE_ADDRESS, RealNode, missing_prerequisites
-from kontinue._devcluster._testbin import (
+from kontinue.devcluster import LocalCluster, find_testbin
+from kontinue.devcluster.realnode import NODE_ADDRESS, RealNode, missing_prerequisites
+from kontinue.devcluster.testbin import (
     NODE_REQUIRED,
     TOOLS_REQUIRED,
     TestbinError,

@@ -21,7 +21,7 @@ import pytest
 from kontinue import ExecuteOptions, RetryOptions, TimeoutOptions, errors
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import Client, Invalid
-from kontinue.client._kube import EXECUTIONS
+from kontinue.client.kubeapi import EXECUTIONS
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster, WorkerProcess, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"

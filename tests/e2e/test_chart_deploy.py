@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kontinue._devcluster._process import free_port
+from kontinue.devcluster.processes import free_port
 from kontinue_testkit.images import image_config
 from kontinue_testkit.pytest_plugin import SessionController, TestCluster, wait_for
 from kontinue_testkit.standin import ContainerProcess, deployments, image_env

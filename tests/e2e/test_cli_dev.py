@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from kontinue._devcluster import LocalCluster, find_testbin
+from kontinue.devcluster import LocalCluster, find_testbin
 from kontinue_testkit.pytest_plugin import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

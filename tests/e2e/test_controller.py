@@ -11,7 +11,7 @@ import pytest
 
 from kontinue.api.timestamps import parse_time
 from kontinue.client import Client
-from kontinue.client._kube import SUSPENSIONS
+from kontinue.client.kubeapi import SUSPENSIONS
 from kontinue_testkit.pytest_plugin import (
     SessionController,
     TestCluster,

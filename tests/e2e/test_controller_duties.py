@@ -17,7 +17,7 @@ import pytest
 from kontinue.api import labels
 from kontinue.api.timestamps import parse_time
 from kontinue.client import Client, SuspensionNotWaiting
-from kontinue.client._kube import ARCHIVED_EXECUTIONS, EXECUTIONS, SUSPENSIONS
+from kontinue.client.kubeapi import ARCHIVED_EXECUTIONS, EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions, TTLOptions
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, kontinue_object, wait_for
 

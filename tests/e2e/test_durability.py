@@ -14,7 +14,7 @@ import pytest
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.timestamps import format_micro_time, parse_time
 from kontinue.client import Client
-from kontinue.client._kube import JOBS, LEASES, SUSPENSIONS
+from kontinue.client.kubeapi import JOBS, LEASES, SUSPENSIONS
 from kontinue_testkit.faultproxy import FaultProxy, proxied_kubeconfig
 from kontinue_testkit.pytest_plugin import (
     SessionController,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kontinue.client import Client
-from kontinue.client._kube import EXECUTIONS, SUSPENSIONS
+from kontinue.client.kubeapi import EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from kontinue.client import Client, Informer
-from kontinue.client._kube import EXECUTIONS
+from kontinue.client.kubeapi import EXECUTIONS
 from kontinue_testkit.pytest_plugin import TestCluster, wait_for
 
 

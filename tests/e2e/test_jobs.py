@@ -12,7 +12,7 @@ import pytest
 
 from kontinue.api import labels
 from kontinue.client import Client
-from kontinue.client._kube import JOBS, PODS
+from kontinue.client.kubeapi import JOBS, PODS
 from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
 

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from kontinue._devcluster._process import free_port
 from kontinue.api import labels
 from kontinue.client import Client
+from kontinue.devcluster.processes import free_port
 from kontinue.telemetry import trace_ids
 from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import (

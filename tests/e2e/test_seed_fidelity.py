@@ -28,7 +28,7 @@ import pytest
 from kubernetes import client as k8s
 
 from kontinue.api import labels
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
 from kontinue.workflow import TTLOptions
 from kontinue_testkit.pytest_plugin import (
     StartUi,
@@ -243,7 +243,7 @@ def test_execute_sequential_sleep_named_and_clear_progress(
     assert (sleep["type"], sleep["displayName"], sleep["description"]) == (
         "sleep", "Cool down", "Lets it settle",
     )  # fmt: skip
-    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}--cool-down")
+    suspension = client.kube.get(kubeapi.SUSPENSIONS, client.namespace, f"{name}--cool-down")
     assert suspension["spec"]["displayName"] == "Cool down"
     done = client.wait(name, timeout=60)["status"]
     assert done["result"] == [0, 2, 4]
@@ -285,13 +285,13 @@ def test_a_long_poll_frees_the_worker_slot_between_checks(
     assert done["steps"]["file-ready"]["phase"] == "Completed"
     assert done["finishedAt"] >= touched["finishedAt"]
     timers = client.kube.list(
-        _kube.SUSPENSIONS, namespace, label_selector=f"{labels.PARENT}={poller}"
+        kubeapi.SUSPENSIONS, namespace, label_selector=f"{labels.PARENT}={poller}"
     )["items"]
     assert timers and all(t["spec"]["displayName"] == "File ready?" for t in timers)
 
     def all_ended() -> bool:
         found = client.kube.list(
-            _kube.SUSPENSIONS, namespace, label_selector=f"{labels.PARENT}={poller}"
+            kubeapi.SUSPENSIONS, namespace, label_selector=f"{labels.PARENT}={poller}"
         )["items"]
         return all(t["status"]["phase"] == "Completed" for t in found)
 
@@ -310,7 +310,8 @@ def test_a_waiting_suspension_shows_its_phase(
     name = client.create_execution("approval-child")["metadata"]["name"]
     suspension = f"{name}--child-gate"
     wait_for(
-        "the suspension", lambda: client.kube.get_or_none(_kube.SUSPENSIONS, namespace, suspension)
+        "the suspension",
+        lambda: client.kube.get_or_none(kubeapi.SUSPENSIONS, namespace, suspension),
     )
     table = kube_cluster.kubectl("get", "suspensions", "-n", namespace).stdout
     header, row = table.splitlines()[:2]
@@ -366,7 +367,7 @@ def test_a_replayed_pod_result_keeps_its_pod_and_a_failed_job_can_be_an_error(
         "phase": "Succeeded", "image": "busybox:1.36", "pod": done["result"]["pod"],
     }  # fmt: skip
     assert done["result"]["pod"].startswith(f"{good}--the-pod-")
-    job = client.kube.get(_kube.JOBS, namespace, f"{good}--the-pod")
+    job = client.kube.get(kubeapi.JOBS, namespace, f"{good}--the-pod")
     assert job["metadata"]["annotations"][labels.DISPLAY_NAME] == "The pod"
     assert job["metadata"]["annotations"][labels.DESCRIPTION] == "Runs busybox once"
     failed = client.wait(bad, timeout=90)["status"]
@@ -412,7 +413,7 @@ def test_an_archive_holds_the_jobs_and_the_ui_shows_archives(
     )
     archive = wait_for(
         "the archive",
-        lambda: client.kube.get_or_none(_kube.ARCHIVED_EXECUTIONS, namespace, "archived-pod"),
+        lambda: client.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, "archived-pod"),
         timeout=120,
     )
     assert archive["spec"]["counts"] == {"executions": 1, "suspensions": 0, "jobs": 1}
@@ -444,7 +445,7 @@ def test_recursive_resume_from_the_cli_and_the_client_and_step_annotations(
 
     def both_waiting(name: str) -> bool:
         found = client.kube.list(
-            _kube.SUSPENSIONS, namespace, label_selector=f"{labels.ROOT}={name}"
+            kubeapi.SUSPENSIONS, namespace, label_selector=f"{labels.ROOT}={name}"
         )["items"]
         return len(found) == 2
 
@@ -454,7 +455,7 @@ def test_recursive_resume_from_the_cli_and_the_client_and_step_annotations(
     child = client.get(f"{first.name}--reviewer")
     assert child["metadata"]["annotations"][labels.DISPLAY_NAME] == "Reviewer"
     assert child["metadata"]["annotations"][labels.DESCRIPTION] == "Asks the reviewer"
-    gate = client.kube.get(_kube.SUSPENSIONS, namespace, f"{first.name}--gate")
+    gate = client.kube.get(kubeapi.SUSPENSIONS, namespace, f"{first.name}--gate")
     assert gate["metadata"]["annotations"][labels.DISPLAY_NAME] == "Approve"
 
     flat = _cli(kube_cluster, "resume", first.name, "-n", namespace, "--data", '{"by": "cli"}')

@@ -32,7 +32,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
 from kontinue_testkit.pytest_plugin import (
     StartUi,
     TestCluster,
@@ -97,7 +97,7 @@ def _create_many(client: Client, count: int) -> dict[tuple[str, str], int]:
         phase = phases[i % len(phases)]
         name = f"bulk-{i:04d}"
         client.kube.create(
-            _kube.EXECUTIONS,
+            kubeapi.EXECUTIONS,
             client.namespace,
             {
                 "apiVersion": "kontinue.cloud/v1alpha1",
@@ -108,7 +108,7 @@ def _create_many(client: Client, count: int) -> dict[tuple[str, str], int]:
         )
         if phase != "Pending":
             client.kube.merge_patch(
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 client.namespace,
                 name,
                 {
@@ -281,7 +281,7 @@ def test_list_of_a_thousand_filters_and_pages(
     _live_marker(page)
     client.cancel(names[0])
     client.kube.merge_patch(
-        _kube.EXECUTIONS, client.namespace, names[0], {"status": {"phase": "Canceled"}},
+        kubeapi.EXECUTIONS, client.namespace, names[0], {"status": {"phase": "Canceled"}},
         subresource="status",
     )  # fmt: skip
     expect(page.locator(f"tr[data-name={names[0]}]")).to_have_attribute("data-phase", "Canceled")
@@ -330,7 +330,7 @@ def test_watch_progress_approve_and_complete(
     done = client.get(name)
     assert done["status"]["result"]["approval"] == {"approved": True, "by": "browser"}
     assert done["status"]["result"]["child"] == "child one done"
-    suspension = client.kube.get(_kube.SUSPENSIONS, client.namespace, f"{name}--approval")
+    suspension = client.kube.get(kubeapi.SUSPENSIONS, client.namespace, f"{name}--approval")
     assert suspension["status"]["resumedBy"] == "tester"  # the user the proxy named
     page.screenshot(path=screenshot_path("approval-completed"), full_page=True)
     assert refused == []  # the pages need nothing the Content-Security-Policy forbids
@@ -517,7 +517,7 @@ def test_prefix_functions_schedules_and_job_logs(
     client.wait(name, timeout=90)
     schedule = "nightly"
     client.kube.create(
-        _kube.SCHEDULED_EXECUTIONS,
+        kubeapi.SCHEDULED_EXECUTIONS,
         client.namespace,
         {
             "apiVersion": "kontinue.cloud/v1alpha1",
@@ -556,7 +556,7 @@ def test_prefix_functions_schedules_and_job_logs(
     assert len(runs) == 1 and runs[0]["spec"]["function"] == "ui-child"
     page.locator(f"tr[data-schedule={schedule}] button:has-text('Unsuspend')").click()
     expect(page.locator(".flash-info")).to_contain_text(f"Unsuspended {schedule}")
-    got = client.kube.get(_kube.SCHEDULED_EXECUTIONS, client.namespace, schedule)
+    got = client.kube.get(kubeapi.SCHEDULED_EXECUTIONS, client.namespace, schedule)
     assert got["spec"]["suspend"] is False
     page.screenshot(path=screenshot_path("schedules"), full_page=True)
     assert client.wait(runs[0]["metadata"]["name"], timeout=60)["status"]["result"] == (

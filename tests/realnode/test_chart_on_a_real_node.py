@@ -23,7 +23,7 @@ import yaml
 
 from kontinue.api import labels
 from kontinue.client import Client
-from kontinue.client._kube import JOBS, PODS
+from kontinue.client.kubeapi import JOBS, PODS
 from kontinue.workflow import ExecuteOptions, TimeoutOptions
 from kontinue_testkit.prometheus import PrometheusServer, dashboard_queries, scrape_configs
 from kontinue_testkit.pytest_plugin import wait_for

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kontinue._devcluster._process import Component, free_port
 from kontinue.client import Client
+from kontinue.devcluster.processes import Component, free_port
 from kontinue_testkit.pytest_plugin import wait_for
 from kontinue_testkit.realnode import RealNodeEnv, pod_logs, report, tool_env
 

@@ -32,8 +32,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from kontinue import errors
-from kontinue._devcluster import LocalCluster
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
+from kontinue.devcluster import LocalCluster
 from kontinue_testkit.pytest_plugin import WorkerProcess, spawn_with_env
 
 _counter = itertools.count()
@@ -198,7 +198,7 @@ class BadInputs:
         channel = example["channel"]
         try:
             getattr(self, f"_via_{channel}")(example)
-        except (_kube.Unreachable, _kube.ServerError) as exc:
+        except (kubeapi.Unreachable, kubeapi.ServerError) as exc:
             # the API server is down for a fault right now: not an answer about the input
             if "too large" in str(exc).lower():
                 self.refused += 1
@@ -251,7 +251,7 @@ class BadInputs:
             '{"apiVersion": "kontinue.cloud/v1alpha1", "kind": "Execution", "metadata": '
             f'{{"name": "{example["name"]}"}}, "spec": {self._spec_text(example)}}}'
         )
-        status, answer = self._raw("POST", _kube.EXECUTIONS.path(self.namespace), body)
+        status, answer = self._raw("POST", kubeapi.EXECUTIONS.path(self.namespace), body)
         if status == 201:
             self._accepted(example["name"])
         elif status in (400, 413, 422):
@@ -279,7 +279,7 @@ class BadInputs:
                 timeout=TimeoutOptions(overall=_short_overall(example["overall"])),
             )
             created = self.client.create_execution(example["function"], arguments, options)
-        except (errors.KontinueError, ValueError, _kube.Invalid, _kube.TooLarge) as exc:
+        except (errors.KontinueError, ValueError, kubeapi.Invalid, kubeapi.TooLarge) as exc:
             self._refused(example, str(exc))
             return
         self._accepted(created["metadata"]["name"])
@@ -356,7 +356,7 @@ class BadInputs:
                 "spec": spec,
             }
         )
-        status, answer = self._raw("POST", _kube.SUSPENSIONS.path(self.namespace), body)
+        status, answer = self._raw("POST", kubeapi.SUSPENSIONS.path(self.namespace), body)
         if status in (400, 422):
             self._refused(example, answer)
         elif status != 201:
@@ -378,7 +378,7 @@ class BadInputs:
                 "spec": spec,
             }
         )
-        status, answer = self._raw("POST", _kube.SCHEDULED_EXECUTIONS.path(self.namespace), body)
+        status, answer = self._raw("POST", kubeapi.SCHEDULED_EXECUTIONS.path(self.namespace), body)
         if status in (400, 422):
             self._refused(example, answer)
         elif status != 201:
@@ -386,7 +386,7 @@ class BadInputs:
 
     def _via_status(self, example: dict[str, Any]) -> None:
         """A status patch a namespace user could send to a running execution (a lower claim)."""
-        executions = self.client.kube.list(_kube.EXECUTIONS, self.namespace, limit=20)["items"]
+        executions = self.client.kube.list(kubeapi.EXECUTIONS, self.namespace, limit=20)["items"]
         running = [e for e in executions if (e.get("status") or {}).get("claim")]
         if not running:
             self.sent -= 1
@@ -396,9 +396,9 @@ class BadInputs:
         body = json.dumps({"status": {"claim": claim}})
         status, answer = self._raw(
             "PATCH",
-            _kube.EXECUTIONS.path(self.namespace, target["metadata"]["name"], "status"),
+            kubeapi.EXECUTIONS.path(self.namespace, target["metadata"]["name"], "status"),
             body,
-            content_type=_kube.MERGE_PATCH,
+            content_type=kubeapi.MERGE_PATCH,
         )
         if status in (400, 422):
             self._refused(example, answer)
@@ -423,10 +423,10 @@ class BadInputs:
                 timeout=30.0,
             )
         except Exception as exc:  # noqa: BLE001
-            raise _kube.Unreachable(str(exc)) from exc
+            raise kubeapi.Unreachable(str(exc)) from exc
         text = response.data.decode(errors="replace")
         if response.status >= 500 and "too large" not in text.lower():
-            raise _kube.ServerError(response.status, "", text[:300])
+            raise kubeapi.ServerError(response.status, "", text[:300])
         return response.status, text
 
     def _start_ui(self) -> None:

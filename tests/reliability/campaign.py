@@ -43,9 +43,9 @@ from bad_inputs import BadInputs
 from ledger import check_effects, committed_values, read_ledger
 
 from kontinue import ExecuteOptions, RetryOptions
-from kontinue._devcluster import LocalCluster, find_testbin
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.client import Client, Informer, _kube
+from kontinue.client import Client, Informer, kubeapi
+from kontinue.devcluster import LocalCluster, find_testbin
 from kontinue_testkit.faultproxy import FaultProxy, proxied_kubeconfig
 from kontinue_testkit.pytest_plugin import WorkerProcess, spawn_with_env
 
@@ -227,7 +227,7 @@ class Campaign:
         self.cluster.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
         self.client = Client(namespace=NAMESPACE, kubeconfig=str(self.cluster.kubeconfig))
         self.client.kube.create(
-            _kube.Resource("/api/v1", "namespaces"),
+            kubeapi.Resource("/api/v1", "namespaces"),
             None,
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         )
@@ -247,7 +247,7 @@ class Campaign:
         self._wait_serving()
         self.tracker: Informer[dict[str, Any]] = Informer(
             self.client.kube,
-            _kube.EXECUTIONS,
+            kubeapi.EXECUTIONS,
             NAMESPACE,
             on_event=self._tracked,
             name="campaign-tracker",
@@ -330,7 +330,7 @@ class Campaign:
         for _ in range(attempts):
             try:
                 return call()
-            except (_kube.Unreachable, _kube.ServerError):
+            except (kubeapi.Unreachable, kubeapi.ServerError):
                 time.sleep(1.0)
         raise RuntimeError(f"{what}: the API server stayed out of reach")
 
@@ -346,7 +346,7 @@ class Campaign:
             def create(p: Planned = planned) -> None:
                 try:
                     self.client.create_execution(p.function, p.arguments, p.options, name=p.name)
-                except _kube.AlreadyExists:
+                except kubeapi.AlreadyExists:
                     pass  # an earlier try landed, its answer did not
 
             self._retrying(f"creating {planned.name}", create)
@@ -368,7 +368,12 @@ class Campaign:
             for name in waiting:
                 try:
                     self.client.resume_execution(name, data=payload)
-                except (_kube.Unreachable, _kube.ServerError, _kube.Conflict, _kube.NotFound):
+                except (
+                    kubeapi.Unreachable,
+                    kubeapi.ServerError,
+                    kubeapi.Conflict,
+                    kubeapi.NotFound,
+                ):
                     continue
 
     def _supervise(self) -> None:
@@ -417,7 +422,7 @@ class Campaign:
     def _leader(self) -> Supervised:
         lease = self._retrying(
             "reading the leader lease",
-            lambda: self.client.kube.get(_kube.LEASES, NAMESPACE, "kontinue-controller"),
+            lambda: self.client.kube.get(kubeapi.LEASES, NAMESPACE, "kontinue-controller"),
         )
         holder = str(lease["spec"].get("holderIdentity") or "")
         for component in self.components:
@@ -500,7 +505,7 @@ class Campaign:
         summary = self.summary
         everything = self._retrying(
             "listing the executions",
-            lambda: self.client.kube.list(_kube.EXECUTIONS, NAMESPACE)["items"],
+            lambda: self.client.kube.list(kubeapi.EXECUTIONS, NAMESPACE)["items"],
         )
         by_name = {e["metadata"]["name"]: e for e in everything}
         summary.executions = len(self.planned) + len(self.accepted_bad)
@@ -550,7 +555,7 @@ class Campaign:
 
     def _check_jobs(self) -> None:
         jobs = self._retrying(
-            "listing the jobs", lambda: self.client.kube.list(_kube.JOBS, NAMESPACE)["items"]
+            "listing the jobs", lambda: self.client.kube.list(kubeapi.JOBS, NAMESPACE)["items"]
         )
         per_step = Counter(
             (

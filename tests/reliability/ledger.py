@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
 
 
 def read_ledger(directory: Path) -> list[dict[str, Any]]:
@@ -44,7 +44,7 @@ def committed_values(kube: Kube, execution: Mapping[str, Any]) -> dict[str, Any]
     chunks = int(((execution.get("status") or {}).get("journal") or {}).get("chunks") or 0)
     if chunks:
         listing = kube.list(
-            _kube.CONFIGMAPS,
+            kubeapi.CONFIGMAPS,
             meta["namespace"],
             label_selector=f"kontinue.cloud/journal={meta['name']}",
         )

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
 from kontinue_testkit.chart import CHART, InstallChart, OwnToken, Release
 from kontinue_testkit.pytest_plugin import TestCluster, wait_for
 from kontinue_testkit.standin import service_account_kubeconfig
@@ -76,18 +76,18 @@ def _wait_effective(cluster: TestCluster, release: Release) -> None:
     probes: list[tuple[str, str, str, dict[str, Any], str | None]] = []
     if f"{release.fullname}.{release.namespace}.worker-limits" in policies:
         probes.append((
-            release.user("worker"), "POST", _kube.CONFIGMAPS.path(release.workflows),
+            release.user("worker"), "POST", kubeapi.CONFIGMAPS.path(release.workflows),
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}}, None,
         ))  # fmt: skip
     if f"{release.fullname}.{release.namespace}.resume-identity" in policies:
-        admin.create(_kube.SUSPENSIONS, release.workflows, {
+        admin.create(kubeapi.SUSPENSIONS, release.workflows, {
             "apiVersion": "kontinue.cloud/v1alpha1", "kind": "Suspension",
             "metadata": {"name": "policy-probe"}, "spec": {},
         })  # fmt: skip
         probes.append((
             "policy-probe-user", "PATCH",
-            _kube.SUSPENSIONS.path(release.workflows, "policy-probe", "status"),
-            {"status": {"phase": "Completed", "resumedBy": "someone-else"}}, _kube.MERGE_PATCH,
+            kubeapi.SUSPENSIONS.path(release.workflows, "policy-probe", "status"),
+            {"status": {"phase": "Completed", "resumedBy": "someone-else"}}, kubeapi.MERGE_PATCH,
         ))  # fmt: skip
 
     def enforced() -> bool:
@@ -97,7 +97,7 @@ def _wait_effective(cluster: TestCluster, release: Release) -> None:
                     method, path, body=body, content_type=content_type,
                     params={"dryRun": "All"},
                 )  # fmt: skip
-            except _kube.ApiError as exc:
+            except kubeapi.ApiError as exc:
                 if "ValidatingAdmissionPolicy" not in exc.message:
                     raise
                 continue
@@ -105,7 +105,7 @@ def _wait_effective(cluster: TestCluster, release: Release) -> None:
         return True
 
     wait_for(f"the admission policies of {release.name}", enforced, timeout=30)
-    admin.delete(_kube.SUSPENSIONS, release.workflows, "policy-probe")
+    admin.delete(kubeapi.SUSPENSIONS, release.workflows, "policy-probe")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from kontinue.api import names
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
 from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
@@ -64,7 +64,7 @@ def test_a_squatted_child_execution_is_not_adopted(
     }  # fmt: skip
     if copy_owner:
         manifest["metadata"]["ownerReferences"] = _owned(uid, "parent")
-    client.kube.create(_kube.EXECUTIONS, client.namespace, manifest)
+    client.kube.create(kubeapi.EXECUTIONS, client.namespace, manifest)
     start_worker("adoption_flows", path=FLOWS)
     why = "was not created by this execution" if not copy_owner else "its spec differs"
     done = _failed_with(client, "parent", squatter, why)
@@ -86,7 +86,7 @@ def test_a_squatted_job_is_not_adopted(
     }  # fmt: skip
     if copy_owner:
         job["metadata"]["ownerReferences"] = _owned(uid, "pods")
-    client.kube.create(_kube.JOBS, client.namespace, job)
+    client.kube.create(kubeapi.JOBS, client.namespace, job)
     start_worker("adoption_flows", path=FLOWS)
     _failed_with(client, "pods", f"Job named {squatter}" if not copy_owner else f"Job {squatter}")
 
@@ -97,7 +97,7 @@ def test_a_squatted_approval_cannot_turn_into_a_sleep(
     uid = _parent(client, "waits-for-approval", "gated")
     squatter = names.child_name("gated", "approval")
     client.kube.create(
-        _kube.SUSPENSIONS,
+        kubeapi.SUSPENSIONS,
         client.namespace,
         {
             "apiVersion": "kontinue.cloud/v1alpha1", "kind": "Suspension",
@@ -116,7 +116,7 @@ def test_a_squatted_or_changed_journal_chunk_is_never_replayed(
     # squatted: the first chunk's name is taken before the history is compacted into it
     _parent(client, "long-history", "taken", {"steps": 70})
     client.kube.create(
-        _kube.CONFIGMAPS,
+        kubeapi.CONFIGMAPS,
         namespace,
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "taken-journal-0"},
          "data": {"steps": "{}", "state": "{}"}},
@@ -131,14 +131,14 @@ def test_a_squatted_or_changed_journal_chunk_is_never_replayed(
         lambda: execution_phase(client.get("rewritten")) == Phase.SUSPENDED,
         timeout=90,
     )
-    chunk = client.kube.get(_kube.CONFIGMAPS, namespace, "rewritten-journal-0")
+    chunk = client.kube.get(kubeapi.CONFIGMAPS, namespace, "rewritten-journal-0")
     assert chunk["immutable"] is True
     assert client.get("rewritten")["status"]["journal"]["digests"]
     steps = json.loads(chunk["data"]["steps"])
     state = {name: 1000 for name in json.loads(chunk["data"]["state"])}  # other values
     kube_cluster.kubectl("delete", "-n", namespace, "configmap", "rewritten-journal-0")
     client.kube.create(
-        _kube.CONFIGMAPS,
+        kubeapi.CONFIGMAPS,
         namespace,
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "rewritten-journal-0", "labels": chunk["metadata"]["labels"],

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from kontinue.api import labels, manifests, timestamps
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import InstallChart, Release
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster
 
@@ -28,10 +28,10 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 def _suspension(admin: Kube, namespace: str, name: str, **spec: Any) -> None:
     owner = admin.create(
-        _kube.EXECUTIONS, namespace, manifests.execution_manifest("f", name=f"{name}-owner")
+        kubeapi.EXECUTIONS, namespace, manifests.execution_manifest("f", name=f"{name}-owner")
     )
     admin.create(
-        _kube.SUSPENSIONS,
+        kubeapi.SUSPENSIONS,
         namespace,
         {
             "apiVersion": "kontinue.cloud/v1alpha1",
@@ -46,14 +46,14 @@ def _suspension(admin: Kube, namespace: str, name: str, **spec: Any) -> None:
 
 
 def _status(admin: Kube, release: Release, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = admin.get(_kube.SUSPENSIONS, release.workflows, name)
+    found: dict[str, Any] = admin.get(kubeapi.SUSPENSIONS, release.workflows, name)
     return found.get("status") or {}
 
 
 def _complete(kube: Kube, release: Release, name: str, by: str) -> None:
     status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": by}
     kube.merge_patch(
-        _kube.SUSPENSIONS, release.workflows, name, {"status": status}, subresource="status"
+        kubeapi.SUSPENSIONS, release.workflows, name, {"status": status}, subresource="status"
     )
 
 
@@ -77,13 +77,13 @@ def test_a_resume_records_who_made_it_and_nobody_else(
     assert _status(admin, release, "gate-1")["resumedBy"] == "carol"
 
     # ... and cannot approve in anyone else's, nor rewrite an approval after the fact
-    with pytest.raises(_kube.ApiError) as refused:
+    with pytest.raises(kubeapi.ApiError) as refused:
         _complete(carol, release, "gate-2", "release-manager")
     assert refused.value.status == 422
     assert 'status.resumedBy must be "carol", not "release-manager"' in refused.value.message
-    with pytest.raises(_kube.ApiError, match="its status is final"):
+    with pytest.raises(kubeapi.ApiError, match="its status is final"):
         carol.merge_patch(
-            _kube.SUSPENSIONS, release.workflows, "gate-1",
+            kubeapi.SUSPENSIONS, release.workflows, "gate-1",
             {"status": {"resumedBy": "someone-else", "data": {"ok": False}}},
             subresource="status",
         )  # fmt: skip
@@ -92,7 +92,7 @@ def test_a_resume_records_who_made_it_and_nobody_else(
 
     # the controller ends sleeps, but approves nothing
     controller = admin.impersonating(release.user("controller"))
-    with pytest.raises(_kube.ApiError, match="a resume must record who made it"):
+    with pytest.raises(kubeapi.ApiError, match="a resume must record who made it"):
         _complete(controller, release, "gate-2", "timer")
     _complete(controller, release, "nap", "timer")
     assert _status(admin, release, "nap")["resumedBy"] == "timer"

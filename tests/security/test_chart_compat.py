@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import CHART, InstallChart
 from kontinue_testkit.pytest_plugin import TestCluster
 
@@ -31,7 +31,7 @@ def test_the_controller_may_create_scheduled_runs_under_owner_reference_enforcem
     release = install_chart()
     admin = Kube(str(kube_cluster.kubeconfig))
     admin.create(
-        _kube.SCHEDULED_EXECUTIONS,
+        kubeapi.SCHEDULED_EXECUTIONS,
         release.workflows,
         {
             "apiVersion": "kontinue.cloud/v1alpha1",
@@ -53,7 +53,7 @@ def test_the_controller_may_create_scheduled_runs_under_owner_reference_enforcem
     dana = Client(kube=admin.impersonating("dana"), namespace=release.workflows)
     try:
         dana.trigger_schedule("nightly")
-    except _kube.ApiError as exc:
+    except kubeapi.ApiError as exc:
         assert "blockOwnerDeletion" in exc.message, exc
     else:
         raise AssertionError("OwnerReferencesPermissionEnforcement is not on")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kontinue.api import manifests
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
 from kontinue_testkit.pytest_plugin import TestCluster
 
 CLEAR = "\x1b[2J"
@@ -31,9 +31,9 @@ def test_cluster_text_is_shown_not_interpreted(
     kube_cluster: TestCluster, namespace: str, colour: bool
 ) -> None:
     admin = Kube(str(kube_cluster.kubeconfig))
-    admin.create(_kube.EXECUTIONS, namespace, manifests.execution_manifest("f", name="odd"))
+    admin.create(kubeapi.EXECUTIONS, namespace, manifests.execution_manifest("f", name="odd"))
     admin.merge_patch(
-        _kube.EXECUTIONS, namespace, "odd",
+        kubeapi.EXECUTIONS, namespace, "odd",
         {"status": {
             "phase": "Failed", "message": MESSAGE,
             "error": {"kind": "execution", "message": f"[/red]{CLEAR}boom"},

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kontinue._devcluster._process import free_port
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
+from kontinue.devcluster.processes import free_port
 from kontinue_testkit.chart import ROOT, InstallChart
 from kontinue_testkit.pytest_plugin import TestCluster
 from kontinue_testkit.standin import ContainerProcess
@@ -81,14 +81,14 @@ def test_job_steps_run_only_as_the_job_service_account(
             assert "ValidatingAdmissionPolicy" in status["error"]["message"], what
             assert status["error"].get("retryable") is not True, what
             assert not client.kube.list(
-                _kube.JOBS,
+                kubeapi.JOBS,
                 release.workflows,
                 label_selector=f"kontinue.cloud/parent={done['metadata']['name']}",
             )["items"], what
 
         done = run({})
         assert done["status"]["phase"] == "Completed", done["status"]
-        job = client.kube.get(_kube.JOBS, release.workflows, done["status"]["result"]["job"])
+        job = client.kube.get(kubeapi.JOBS, release.workflows, done["status"]["result"]["job"])
         pod_spec = job["spec"]["template"]["spec"]
         assert pod_spec["serviceAccountName"] == job_account
         assert pod_spec["automountServiceAccountToken"] is False

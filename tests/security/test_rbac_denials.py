@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from kontinue.api import labels, manifests, names, timestamps
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import InstallChart, OwnToken, Release, job_manifest
 from kontinue_testkit.pytest_plugin import TestCluster
 
-MERGE = _kube.MERGE_PATCH
+MERGE = kubeapi.MERGE_PATCH
 CORE, BATCH = "/api/v1", "/apis/batch/v1"
 LEASES, GROUP = "/apis/coordination.k8s.io/v1", "/apis/kontinue.cloud/v1alpha1"
 
@@ -64,39 +64,39 @@ def _lease(name: str, group: str | None = None) -> dict[str, Any]:
 def _seed(admin: Kube, release: Release, victim: str) -> None:
     """The objects the operations aim at, created by the admin."""
     ns, wf = release.namespace, release.workflows
-    admin.create(_kube.LEASES, "kube-system", _lease(victim))
-    admin.create(_kube.LEASES, ns, _lease(release.service_account("controller")))
+    admin.create(kubeapi.LEASES, "kube-system", _lease(victim))
+    admin.create(kubeapi.LEASES, ns, _lease(release.service_account("controller")))
     for lease in (
         _lease("not-a-worker"),
         _lease("kontinue-worker-a", "default"),
         _lease("kontinue-worker-b", "other"),
     ):
-        admin.create(_kube.LEASES, wf, lease)
-    admin.create(_kube.JOBS, wf, job_manifest("foreign", "default", suspend=True))
+        admin.create(kubeapi.LEASES, wf, lease)
+    admin.create(kubeapi.JOBS, wf, job_manifest("foreign", "default", suspend=True))
     kjob = job_manifest("kjob", "default", suspend=True)
     kjob["metadata"]["labels"] = {labels.PARENT: "mine"}
-    admin.create(_kube.JOBS, wf, kjob)
+    admin.create(kubeapi.JOBS, wf, kjob)
     for name, group in (("mine", "default"), ("theirs", "other")):
         admin.create(
-            _kube.EXECUTIONS, wf, manifests.execution_manifest("f", name=name, worker_group=group)
+            kubeapi.EXECUTIONS, wf, manifests.execution_manifest("f", name=name, worker_group=group)
         )
-    admin.create(_kube.SUSPENSIONS, wf, _object("Suspension", "kontinue.cloud/v1alpha1",
+    admin.create(kubeapi.SUSPENSIONS, wf, _object("Suspension", "kontinue.cloud/v1alpha1",
                                                 "approval", spec={}))  # fmt: skip
-    admin.create(_kube.SUSPENSIONS, wf, _object(
+    admin.create(kubeapi.SUSPENSIONS, wf, _object(
         "Suspension", "kontinue.cloud/v1alpha1", "nap",
         spec={"resumeAt": "2099-01-01T00:00:00Z"},
     ))  # fmt: skip
-    admin.create(_kube.FUNCTIONS, wf, _object(
+    admin.create(kubeapi.FUNCTIONS, wf, _object(
         "Function", "kontinue.cloud/v1alpha1", names.function_object_name("fn", "other"),
         spec={"name": "fn", "workerGroup": "other"},
     ))  # fmt: skip
     chunk = _object("ConfigMap", "v1", "mine-journal-0", data={"steps": "{}"})
     chunk["metadata"]["labels"] = {labels.JOURNAL: "mine"}
-    admin.create(_kube.CONFIGMAPS, wf, chunk)
+    admin.create(kubeapi.CONFIGMAPS, wf, chunk)
     secret = _object("Secret", "v1", "creds", stringData={"token": "s3cret"})
-    admin.create(_kube.Resource(CORE, "secrets"), ns, secret)
-    admin.create(_kube.Resource(CORE, "secrets"), wf, secret)
-    admin.create(_kube.SCHEDULED_EXECUTIONS, wf, _object(
+    admin.create(kubeapi.Resource(CORE, "secrets"), ns, secret)
+    admin.create(kubeapi.Resource(CORE, "secrets"), wf, secret)
+    admin.create(kubeapi.SCHEDULED_EXECUTIONS, wf, _object(
         "ScheduledExecution", "kontinue.cloud/v1alpha1", "nightly",
         spec={"schedule": "0 3 * * *", "function": "f", "suspend": True},
     ))  # fmt: skip
@@ -276,14 +276,14 @@ def _snapshot(admin: Kube, release: Release, victim: str) -> str:
     """What the refused operations aimed at, to check that nothing changed."""
     wf = release.workflows
     parts = [
-        admin.get(_kube.LEASES, "kube-system", victim),
-        admin.get(_kube.LEASES, release.namespace, release.service_account("controller")),
-        *admin.list(_kube.LEASES, wf)["items"],
-        *admin.list(_kube.JOBS, wf)["items"],
-        *admin.list(_kube.EXECUTIONS, wf)["items"],
-        *admin.list(_kube.SUSPENSIONS, wf)["items"],
-        *admin.list(_kube.CONFIGMAPS, wf, label_selector=labels.JOURNAL)["items"],
-        *admin.list(_kube.SCHEDULED_EXECUTIONS, wf)["items"],
+        admin.get(kubeapi.LEASES, "kube-system", victim),
+        admin.get(kubeapi.LEASES, release.namespace, release.service_account("controller")),
+        *admin.list(kubeapi.LEASES, wf)["items"],
+        *admin.list(kubeapi.JOBS, wf)["items"],
+        *admin.list(kubeapi.EXECUTIONS, wf)["items"],
+        *admin.list(kubeapi.SUSPENSIONS, wf)["items"],
+        *admin.list(kubeapi.CONFIGMAPS, wf, label_selector=labels.JOURNAL)["items"],
+        *admin.list(kubeapi.SCHEDULED_EXECUTIONS, wf)["items"],
     ]
     return json.dumps(
         sorted((p["metadata"]["name"], p["metadata"]["resourceVersion"]) for p in parts)
@@ -302,7 +302,7 @@ def test_each_component_is_denied_what_it_does_not_need(
         outcomes: list[tuple[str, str, str, str]] = []
         for op in _forbidden(release, victim):
             kube = _client_for(op, admin, release, own)
-            with pytest.raises(_kube.ApiError) as refused:
+            with pytest.raises(kubeapi.ApiError) as refused:
                 _request(kube, op)
             error = refused.value
             outcomes.append((op.component, op.what, str(error.status), error.message[:110]))
@@ -317,7 +317,7 @@ def test_each_component_is_denied_what_it_does_not_need(
         for op in _allowed(release):
             _request(_client_for(op, admin, release, own), op)
     finally:
-        admin.delete(_kube.LEASES, "kube-system", victim)
+        admin.delete(kubeapi.LEASES, "kube-system", victim)
 
     width = max(len(o[1]) for o in outcomes)
     print(f"\n{len(outcomes)} forbidden operations, each refused:")
@@ -353,7 +353,7 @@ def test_the_ui_may_impersonate_only_users_and_the_listed_groups(
                                               "resource": "executions"}}}  # fmt: skip
     # allowed: a user, with a group the chart lists
     ui.impersonating("alice", ["release-managers"]).create(
-        _kube.SELF_SUBJECT_ACCESS_REVIEWS, None, review
+        kubeapi.SELF_SUBJECT_ACCESS_REVIEWS, None, review
     )
     refused = {
         "impersonate system:masters": ui.impersonating("alice", ["system:masters"]),
@@ -363,14 +363,14 @@ def test_the_ui_may_impersonate_only_users_and_the_listed_groups(
         ),
     }
     for what, kube in refused.items():
-        with pytest.raises(_kube.Forbidden, match="cannot impersonate"):
-            kube.create(_kube.SELF_SUBJECT_ACCESS_REVIEWS, None, review)
+        with pytest.raises(kubeapi.Forbidden, match="cannot impersonate"):
+            kube.create(kubeapi.SELF_SUBJECT_ACCESS_REVIEWS, None, review)
         print(f"ui: {what}: refused")
     # with an auth mode the UI itself can write nothing and read no logs: users act as themselves
     itself = Client(kube=admin.impersonating(release.user("ui")), namespace=release.workflows)
-    admin.create(_kube.EXECUTIONS, release.workflows, manifests.execution_manifest("f", name="x"))
-    with pytest.raises(_kube.Forbidden):
+    admin.create(kubeapi.EXECUTIONS, release.workflows, manifests.execution_manifest("f", name="x"))
+    with pytest.raises(kubeapi.Forbidden):
         itself.cancel("x")
-    with pytest.raises(_kube.Forbidden):
+    with pytest.raises(kubeapi.Forbidden):
         itself.kube.pod_log(release.workflows, "any", container=None, tail_lines=1)
     assert itself.get("x")["spec"].get("cancel") is not True

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import requests
 
-from kontinue._devcluster._process import free_port
 from kontinue.api import manifests
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
+from kontinue.devcluster.processes import free_port
 from kontinue_testkit.chart import ROOT, InstallChart
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster
 from kontinue_testkit.standin import ContainerProcess
@@ -54,12 +54,12 @@ def test_a_ui_without_an_auth_mode_refuses_every_action(
     start_ui: StartUi, kube_cluster: TestCluster, namespace: str
 ) -> None:
     admin = Kube(str(kube_cluster.kubeconfig))
-    admin.create(_kube.EXECUTIONS, namespace, manifests.execution_manifest("f", name="target"))
+    admin.create(kubeapi.EXECUTIONS, namespace, manifests.execution_manifest("f", name="target"))
     ui = start_ui()  # no flags at all
     for path, status, text in _try_every_action(ui.url, namespace):
         assert status == 403 and "read-only" in text, (path, status)
-    assert not admin.get(_kube.EXECUTIONS, namespace, "target")["spec"].get("cancel")
-    assert len(admin.list(_kube.EXECUTIONS, namespace)["items"]) == 1
+    assert not admin.get(kubeapi.EXECUTIONS, namespace, "target")["spec"].get("cancel")
+    assert len(admin.list(kubeapi.EXECUTIONS, namespace)["items"]) == 1
 
 
 def test_the_default_install_serves_a_read_only_ui_behind_network_policies(
@@ -69,11 +69,11 @@ def test_the_default_install_serves_a_read_only_ui_behind_network_policies(
     release = install_chart(f"ui.port={port}", f"ui.metricsPort={metrics}", "ui.workers=1")
     admin = Kube(str(kube_cluster.kubeconfig))
     workflows = release.workflows
-    admin.create(_kube.EXECUTIONS, workflows, manifests.execution_manifest("f", name="target"))
+    admin.create(kubeapi.EXECUTIONS, workflows, manifests.execution_manifest("f", name="target"))
 
     # the UI's own rights: reading only
     role = admin.get(
-        _kube.Resource("/apis/rbac.authorization.k8s.io/v1", "roles"),
+        kubeapi.Resource("/apis/rbac.authorization.k8s.io/v1", "roles"),
         workflows,
         release.service_account("ui"),
     )
@@ -84,7 +84,7 @@ def test_the_default_install_serves_a_read_only_ui_behind_network_policies(
     policies = {
         p["metadata"]["name"]: p["spec"]
         for p in admin.list(
-            _kube.Resource("/apis/networking.k8s.io/v1", "networkpolicies"), namespace
+            kubeapi.Resource("/apis/networking.k8s.io/v1", "networkpolicies"), namespace
         )["items"]
     }
     assert set(policies) == {release.service_account(c) for c in ("controller", "worker", "ui")}
@@ -111,7 +111,7 @@ def test_the_default_install_serves_a_read_only_ui_behind_network_policies(
         ui.wait_ready()
         for path, status, text in _try_every_action(f"http://127.0.0.1:{port}", workflows):
             assert status == 403 and "read-only" in text, (path, status)
-        assert not admin.get(_kube.EXECUTIONS, workflows, "target")["spec"].get("cancel")
+        assert not admin.get(kubeapi.EXECUTIONS, workflows, "target")["spec"].get("cancel")
         assert "forbidden" not in ui.log().lower(), ui.log()[-3000:]
     finally:
         ui.stop()

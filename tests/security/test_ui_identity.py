@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from kontinue.api import manifests
-from kontinue.client import Kube, _kube
+from kontinue.client import Kube, kubeapi
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster, UiProcess
 
 SECRET_HEADER = "X-Kontinue-Proxy-Secret"
@@ -39,7 +39,7 @@ def other_namespace(kube_cluster: TestCluster, namespace: str) -> Iterator[str]:
 
 def _executions(admin: Kube, *where: tuple[str, str]) -> None:
     for namespace, name in where:
-        admin.create(_kube.EXECUTIONS, namespace, manifests.execution_manifest("f", name=name))
+        admin.create(kubeapi.EXECUTIONS, namespace, manifests.execution_manifest("f", name=name))
 
 
 def _grant_read(cluster: TestCluster, namespace: str, user: str) -> None:
@@ -89,7 +89,7 @@ def test_forged_identity_headers_are_refused_and_reads_follow_the_users_rights(
     )
 
     def cancelled(ns: str, name: str) -> bool:
-        return bool(admin.get(_kube.EXECUTIONS, ns, name)["spec"].get("cancel"))
+        return bool(admin.get(kubeapi.EXECUTIONS, ns, name)["spec"].get("cancel"))
 
     # the attacker: identity headers without the proxy's secret (or with a wrong one)
     forged = {"X-Forwarded-User": "admin", "X-Forwarded-Groups": "system:masters"}
@@ -161,4 +161,4 @@ def test_the_dashboard_model_reads_and_acts_with_the_users_own_token(
     assert 'data-name="visible"' in listing and 'data-name="hidden"' not in listing
     assert http.get(f"{ui.url}/executions/{other_namespace}/hidden", timeout=30).status_code == 403
     assert _cancel(ui, http, namespace, "visible") == 403  # read rights only
-    assert not admin.get(_kube.EXECUTIONS, namespace, "visible")["spec"].get("cancel")
+    assert not admin.get(kubeapi.EXECUTIONS, namespace, "visible")["spec"].get("cancel")

@@ -23,8 +23,8 @@ from kontinue.api.durations import parse_duration
 from kontinue.api.phases import execution_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
-from kontinue.client import _kube
-from kontinue.client._informer import DELETED, Informer
+from kontinue.client import kubeapi
+from kontinue.client.informer import DELETED, Informer
 
 BENCH_LABEL = f"{labels.PREFIX}/bench"
 
@@ -177,7 +177,7 @@ def bench(
     c = client()  # built here: click's context does not reach other threads
     watcher: Informer[dict[str, Any]] = Informer(
         c.kube,
-        _kube.EXECUTIONS,
+        kubeapi.EXECUTIONS,
         c.namespace,
         label_selector=selector,
         on_event=functools.partial(_count_finished, tally),

@@ -10,7 +10,7 @@ from rich.tree import Tree
 from kontinue.api import labels
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 
 @click.command()
@@ -21,7 +21,7 @@ def functions(output: str) -> None:
     """List the functions workers registered."""
     c = client()
     items = sorted(
-        c.kube.list(_kube.FUNCTIONS, c.namespace)["items"],
+        c.kube.list(kubeapi.FUNCTIONS, c.namespace)["items"],
         key=lambda f: (f["spec"].get("workerGroup", ""), f["spec"]["name"]),
     )
     if _render.emitted(
@@ -58,7 +58,7 @@ def schedules(ctx: click.Context, output: str) -> None:
         return
     c = client()
     items = sorted(
-        c.kube.list(_kube.SCHEDULED_EXECUTIONS, c.namespace)["items"],
+        c.kube.list(kubeapi.SCHEDULED_EXECUTIONS, c.namespace)["items"],
         key=lambda s: s["metadata"]["name"],
     )
     if _render.emitted(

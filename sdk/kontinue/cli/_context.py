@@ -15,7 +15,7 @@ import click
 from kontinue import errors
 from kontinue.api import durations
 from kontinue.cli._render import clean
-from kontinue.client import Client, _kube
+from kontinue.client import Client, kubeapi
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +88,7 @@ def client() -> Client:
             kubeconfig=setting("kubeconfig"),
             context=setting("context"),
         )
-    except _kube.Unreachable as exc:
+    except kubeapi.Unreachable as exc:
         raise UserError(f"{exc}") from exc
     ctx.meta[_PREFIX + "client"] = made
     return made
@@ -99,8 +99,8 @@ def fail(message: str) -> NoReturn:
     raise UserError(message)
 
 
-def _api_message(exc: _kube.ApiError, what: str) -> str:
-    if isinstance(exc, _kube.NotFound):
+def _api_message(exc: kubeapi.ApiError, what: str) -> str:
+    if isinstance(exc, kubeapi.NotFound):
         if "could not find the requested resource" in exc.message or "page not found" in (
             exc.message
         ):  # the kind itself is unknown to the server
@@ -109,9 +109,9 @@ def _api_message(exc: _kube.ApiError, what: str) -> str:
                 "(kubectl apply -f crds/, or helm install kontinue)"
             )
         return f"{what}: {exc.message}"
-    if isinstance(exc, _kube.Forbidden):
+    if isinstance(exc, kubeapi.Forbidden):
         return f"forbidden: {exc.message}"
-    if isinstance(exc, _kube.Invalid):
+    if isinstance(exc, kubeapi.Invalid):
         return f"invalid: {exc.message}"
     return f"the Kubernetes API refused: {exc}"
 
@@ -124,11 +124,11 @@ def handles_errors(what: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return command(*args, **kwargs)
-            except _kube.Unreachable as exc:
+            except kubeapi.Unreachable as exc:
                 raise UserError(
                     f"{exc} (is the cluster running? `make cluster-up`, or pass --kubeconfig)"
                 ) from exc
-            except _kube.ApiError as exc:
+            except kubeapi.ApiError as exc:
                 raise UserError(_api_message(exc, what)) from exc
             except errors.KontinueError as exc:  # refused before it reached the cluster
                 raise UserError(str(exc)) from exc

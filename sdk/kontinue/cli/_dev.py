@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from kontinue.cli._context import connection_options, fail, setting
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 
 def _service(
@@ -34,7 +34,7 @@ def _service(
     if context:
         command += ["--context", context]
     log.parent.mkdir(parents=True, exist_ok=True)
-    from kontinue._devcluster._process import kill_with_parent
+    from kontinue.devcluster.processes import kill_with_parent
 
     with log.open("ab") as sink:
         return subprocess.Popen(
@@ -46,8 +46,8 @@ def _service(
 def _apply_crds(kubeconfig: str, context: str | None, crds: Path) -> None:
     import yaml
 
-    kube = _kube.Kube(kubeconfig, context)
-    resource = _kube.Resource("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions")
+    kube = kubeapi.Kube(kubeconfig, context)
+    resource = kubeapi.Resource("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions")
     for path in sorted(crds.glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             if document:
@@ -130,8 +130,8 @@ def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_
     logs = workdir.resolve() / "logs"
     try:
         if kubeconfig is None and context is None:
-            from kontinue._devcluster import ClusterError, LocalCluster, find_testbin
-            from kontinue._devcluster._testbin import TestbinError
+            from kontinue.devcluster import ClusterError, LocalCluster, find_testbin
+            from kontinue.devcluster.testbin import TestbinError
 
             try:
                 bin_dir = find_testbin()
@@ -161,7 +161,7 @@ def dev(workdir: Path, crds: Path, examples: Path, modules: tuple[str, ...], ui_
             worker += ["--module", module]
         processes.append(_service("kontinue_worker", worker, config, logs / "worker.log", context))
         if ui_port == 0 or not _port_free(ui_port):
-            from kontinue._devcluster._process import free_port
+            from kontinue.devcluster.processes import free_port
 
             ui_port = free_port()
         # only this machine reaches it: actions with the developer's own kubeconfig rights

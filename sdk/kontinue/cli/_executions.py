@@ -17,7 +17,7 @@ from kontinue.api import attempts, labels, policy, schemas
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
-from kontinue.client import SuspensionNotWaiting, WaitTimeout, _kube
+from kontinue.client import SuspensionNotWaiting, WaitTimeout, kubeapi
 from kontinue.workflow import (
     ExecuteOptions,
     ExecutionMutex,
@@ -55,7 +55,7 @@ def _parse_arguments(text: str | None, source: Any) -> Any:
 def function_object(function: str, group: str) -> dict[str, Any]:
     """The Function a worker of ``group`` registered for ``function``, or a clear error."""
     namespace = client().namespace
-    functions = client().kube.list(_kube.FUNCTIONS, namespace)["items"]
+    functions = client().kube.list(kubeapi.FUNCTIONS, namespace)["items"]
     served = [f for f in functions if (f["spec"].get("workerGroup") or "default") == group]
     for candidate in served:
         if candidate["spec"]["name"] == function:
@@ -79,8 +79,8 @@ def _cluster_scoped_functions(group: str) -> list[dict[str, Any]]:
     """
     selector = f"{labels.WORKER_SCOPE}={labels.CLUSTER_SCOPE}"
     try:
-        found = client().kube.list(_kube.FUNCTIONS, None, label_selector=selector)["items"]
-    except (_kube.Forbidden, _kube.NotFound):
+        found = client().kube.list(kubeapi.FUNCTIONS, None, label_selector=selector)["items"]
+    except (kubeapi.Forbidden, kubeapi.NotFound):
         return []
     return [f for f in found if (f["spec"].get("workerGroup") or "default") == group]
 
@@ -493,7 +493,7 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
         except RecursionError:
             fail("--data nests too deeply (at most 100 levels)")
     c = client()
-    if c.kube.get_or_none(_kube.SUSPENSIONS, c.namespace, name) is not None:
+    if c.kube.get_or_none(kubeapi.SUSPENSIONS, c.namespace, name) is not None:
         try:
             c.resume_suspension(name, payload)  # resumedBy: the user this kubeconfig is
         except SuspensionNotWaiting as exc:
@@ -505,7 +505,7 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
         if not resumed:
             fail(f"execution {name} has no waiting suspension")
     if output != "name":
-        objects = [c.kube.get(_kube.SUSPENSIONS, c.namespace, s) for s in resumed]
+        objects = [c.kube.get(kubeapi.SUSPENSIONS, c.namespace, s) for s in resumed]
         _render.dump(_render.as_list("Suspension", objects), output)
         return
     for suspension in resumed:
@@ -552,7 +552,7 @@ def logs(name: str, step: str | None, tail: int, container: str | None, output: 
     collected: list[dict[str, str]] = []
     for step_name, record in sorted(job_steps.items(), key=lambda kv: int(kv[1]["index"])):
         pods = c.kube.list(
-            _kube.PODS,
+            kubeapi.PODS,
             c.namespace,
             label_selector=f"{labels.JOB_NAME}={record['child']}",
         )["items"]
@@ -567,7 +567,7 @@ def logs(name: str, step: str | None, tail: int, container: str | None, output: 
                     c.namespace, pod["metadata"]["name"], container=container,
                     tail_lines=tail if tail >= 0 else None,
                 )  # fmt: skip
-            except _kube.ApiError as exc:
+            except kubeapi.ApiError as exc:
                 fail(f"the logs of pod {pod['metadata']['name']} cannot be read: {exc.message}")
             if output == "text":  # on a terminal, escape sequences are shown, not obeyed
                 click.echo(_render.clean(text) if sys.stdout.isatty() else text, nl=False)

@@ -1,8 +1,8 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
-from kontinue.client._informer import Informer
-from kontinue.client._kube import (
+from kontinue.client.informer import Informer
+from kontinue.client.kubeapi import (
     AlreadyExists,
     ApiError,
     Conflict,

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import archive, labels, manifests, timestamps
+from kontinue.api import archive, conversion, labels, manifests, timestamps
+from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
-from kontinue.client import _kube
-from kontinue.client._informer import Informer
-from kontinue.workflow import _convert
-from kontinue.workflow._options import ExecuteOptions, TTLOptions
+from kontinue.client import kubeapi
+from kontinue.client.informer import Informer
 
 
 class WaitTimeout(TimeoutError):
@@ -62,9 +61,9 @@ class Client:
         kubeconfig: str | None = None,
         context: str | None = None,
         *,
-        kube: _kube.Kube | None = None,
+        kube: kubeapi.Kube | None = None,
     ) -> None:
-        self.kube = kube or _kube.Kube(kubeconfig, context)
+        self.kube = kube or kubeapi.Kube(kubeconfig, context)
         self.namespace = namespace or self.kube.default_namespace
         self._user: str | None = None
 
@@ -76,7 +75,7 @@ class Client:
         """
         if self._user is None:
             review = self.kube.create(
-                _kube.SELF_SUBJECT_REVIEWS,
+                kubeapi.SELF_SUBJECT_REVIEWS,
                 None,
                 {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
             )
@@ -104,7 +103,7 @@ class Client:
         """Create an Execution of ``function``; returns the created object."""
         manifest = manifests.execution_manifest(
             function,
-            _convert.to_json(arguments, "the arguments") if arguments is not None else None,
+            conversion.to_json(arguments, "the arguments") if arguments is not None else None,
             name=name,
             generate_name=generate_name,
             worker_group=worker_group,
@@ -116,7 +115,7 @@ class Client:
             description=options.description if options else None,
             extra_labels=labels,
         )
-        return self.kube.create(_kube.EXECUTIONS, self._ns(namespace), manifest)
+        return self.kube.create(kubeapi.EXECUTIONS, self._ns(namespace), manifest)
 
     def spawn_execute(
         self,
@@ -134,7 +133,7 @@ class Client:
 
     def get(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         """One Execution."""
-        return self.kube.get(_kube.EXECUTIONS, self._ns(namespace), name)
+        return self.kube.get(kubeapi.EXECUTIONS, self._ns(namespace), name)
 
     def list(
         self,
@@ -152,11 +151,11 @@ class Client:
         if function:
             fields.append(f"spec.function={function}")
         ns = None if all_namespaces else self._ns(namespace)
-        return self._list_all(_kube.EXECUTIONS, ns, label_selector, ",".join(fields) or None)
+        return self._list_all(kubeapi.EXECUTIONS, ns, label_selector, ",".join(fields) or None)
 
     def _list_all(
         self,
-        resource: _kube.Resource,
+        resource: kubeapi.Resource,
         namespace: str | None,
         label_selector: str | None = None,
         field_selector: str | None = None,
@@ -184,9 +183,11 @@ class Client:
         ns = self._ns(namespace)
         selector = f"{labels.PARENT}={name}"
         return {
-            "children": self.kube.list(_kube.EXECUTIONS, ns, label_selector=selector)["items"],
-            "suspensions": self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector)["items"],
-            "jobs": self.kube.list(_kube.JOBS, ns, label_selector=selector)["items"],
+            "children": self.kube.list(kubeapi.EXECUTIONS, ns, label_selector=selector)["items"],
+            "suspensions": self.kube.list(kubeapi.SUSPENSIONS, ns, label_selector=selector)[
+                "items"
+            ],
+            "jobs": self.kube.list(kubeapi.JOBS, ns, label_selector=selector)["items"],
         }
 
     def list_archives(
@@ -199,7 +200,7 @@ class Client:
         """ArchivedExecutions (summary in ``spec.execution``; :meth:`archived_tree` opens one)."""
         ns = None if all_namespaces else self._ns(namespace)
         selector = f"{labels.FUNCTION}={function}" if function else None
-        return self._list_all(_kube.ARCHIVED_EXECUTIONS, ns, selector)
+        return self._list_all(kubeapi.ARCHIVED_EXECUTIONS, ns, selector)
 
     def archived_tree(
         self, name: str, *, namespace: str | None = None
@@ -209,7 +210,7 @@ class Client:
         The root Execution comes first, then its descendant Executions, Suspensions, journal
         chunks (ConfigMaps) and job summaries.
         """
-        return archive.decode(self.kube.get(_kube.ARCHIVED_EXECUTIONS, self._ns(namespace), name))
+        return archive.decode(self.kube.get(kubeapi.ARCHIVED_EXECUTIONS, self._ns(namespace), name))
 
     def watch(
         self, name: str | None = None, *, namespace: str | None = None, timeout: float | None = None
@@ -223,7 +224,7 @@ class Client:
         deadline = None if timeout is None else time.monotonic() + timeout
         informer: Informer[dict[str, Any]] = Informer(
             self.kube,
-            _kube.EXECUTIONS,
+            kubeapi.EXECUTIONS,
             self._ns(namespace),
             field_selector=f"metadata.name={name}" if name else None,
             on_event=lambda event, obj: events.put((event, obj)),
@@ -251,7 +252,7 @@ class Client:
         """
         for event, obj in self.watch(name, namespace=namespace, timeout=timeout):
             if event == "DELETED":
-                raise _kube.NotFound(404, "NotFound", f"execution {name} was deleted")
+                raise kubeapi.NotFound(404, "NotFound", f"execution {name} was deleted")
             if execution_phase(obj).terminal:
                 return obj
         current = self.get(name, namespace=namespace)
@@ -280,7 +281,7 @@ class Client:
         ns = self._ns(namespace)
         if resumed_by is None:
             resumed_by = self.whoami()
-        current = self.kube.get(_kube.SUSPENSIONS, ns, name)
+        current = self.kube.get(kubeapi.SUSPENSIONS, ns, name)
         phase = suspension_phase(current)
         if phase != SuspensionPhase.SUSPENDED:
             raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
@@ -291,17 +292,17 @@ class Client:
             "resumedBy": resumed_by,
         }
         if data is not None:
-            status["data"] = _convert.to_json(data, "the resume payload")
+            status["data"] = conversion.to_json(data, "the resume payload")
         try:
             return self.kube.merge_patch(
-                _kube.SUSPENSIONS,
+                kubeapi.SUSPENSIONS,
                 ns,
                 name,
                 {"status": status},
                 subresource="status",
                 resource_version=current["metadata"]["resourceVersion"],
             )
-        except _kube.Conflict:  # it changed meanwhile (resumed, canceled, slept out): look again
+        except kubeapi.Conflict:  # it changed meanwhile (resumed, canceled, slept out): look again
             return self.resume_suspension(name, data, namespace=ns, resumed_by=resumed_by)
 
     def resume_execution(
@@ -322,7 +323,7 @@ class Client:
         resumed: builtins.list[str] = []
         selector = f"{labels.PARENT}={name}"
         for suspension in (
-            self.kube.list(_kube.SUSPENSIONS, ns, label_selector=selector).get("items") or []
+            self.kube.list(kubeapi.SUSPENSIONS, ns, label_selector=selector).get("items") or []
         ):
             if suspension_phase(suspension) == SuspensionPhase.SUSPENDED:
                 self.resume_suspension(
@@ -331,7 +332,7 @@ class Client:
                 resumed.append(suspension["metadata"]["name"])
         if recursive:
             for child in (
-                self.kube.list(_kube.EXECUTIONS, ns, label_selector=selector).get("items") or []
+                self.kube.list(kubeapi.EXECUTIONS, ns, label_selector=selector).get("items") or []
             ):
                 resumed += self.resume_execution(
                     child["metadata"]["name"], recursive=True, data=data, namespace=ns,
@@ -342,7 +343,7 @@ class Client:
     def cancel(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         """Request cancellation of an execution (and, through the controller, its tree)."""
         return self.kube.merge_patch(
-            _kube.EXECUTIONS, self._ns(namespace), name, {"spec": {"cancel": True}}
+            kubeapi.EXECUTIONS, self._ns(namespace), name, {"spec": {"cancel": True}}
         )
 
     def trigger_schedule(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
@@ -352,21 +353,21 @@ class Client:
         ``<schedule>-manual-<unix seconds>``.
         """
         ns = self._ns(namespace)
-        schedule = self.kube.get(_kube.SCHEDULED_EXECUTIONS, ns, name)
+        schedule = self.kube.get(kubeapi.SCHEDULED_EXECUTIONS, ns, name)
         now = datetime.now(UTC)
         manifest = manifests.scheduled_run_manifest(
             schedule, f"{name[:50]}-manual-{int(now.timestamp())}", now
         )
-        return self.kube.create(_kube.EXECUTIONS, ns, manifest)
+        return self.kube.create(kubeapi.EXECUTIONS, ns, manifest)
 
     def suspend_schedule(
         self, name: str, suspend: bool = True, *, namespace: str | None = None
     ) -> dict[str, Any]:
         """Stop (or, with ``suspend=False``, restart) a ScheduledExecution creating runs."""
         ns = self._ns(namespace)
-        self.kube.get(_kube.SCHEDULED_EXECUTIONS, ns, name)  # a clear not-found
+        self.kube.get(kubeapi.SCHEDULED_EXECUTIONS, ns, name)  # a clear not-found
         return self.kube.merge_patch(
-            _kube.SCHEDULED_EXECUTIONS, ns, name, {"spec": {"suspend": suspend}}
+            kubeapi.SCHEDULED_EXECUTIONS, ns, name, {"spec": {"suspend": suspend}}
         )
 
     def phase(self, name: str, *, namespace: str | None = None) -> Phase:

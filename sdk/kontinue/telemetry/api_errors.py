@@ -1,10 +1,13 @@
-"""The API request error counter every service exports (its Kube client reports to it)."""
+"""The API request error counter every service exports.
+
+Telemetry sits below the client: it knows nothing of it. A service hands
+:func:`observe_api_error` to its Kube client as the client's error observer
+(``kube.error_observer = observe_api_error``, done by :func:`kontinue.service.start_telemetry`).
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter
-
-from kontinue.client import _kube
 
 API_REQUEST_ERRORS = Counter(
     "kontinue_api_request_errors",
@@ -15,10 +18,6 @@ API_REQUEST_ERRORS = Counter(
 )
 
 
-def _observe(method: str, code: int) -> None:
+def observe_api_error(method: str, code: int) -> None:
+    """Count one failed request: its HTTP ``method`` and status ``code`` (0: unreachable)."""
     API_REQUEST_ERRORS.labels(verb=method.lower(), code=str(code)).inc()
-
-
-def count_api_errors(kube: _kube.Kube) -> None:
-    """Count the failed requests of ``kube`` in :data:`API_REQUEST_ERRORS`."""
-    kube.error_observer = _observe

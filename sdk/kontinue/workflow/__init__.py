@@ -1,5 +1,23 @@
 """Writing workflows: the function decorator, ExecutionContext, the steps and their options."""
 
+from kontinue.api.options import (
+    ChildExecution,
+    ChildExecutionOptions,
+    ExecuteOptions,
+    ExecutionMutex,
+    JobOptions,
+    LogOptions,
+    PodOptions,
+    PollOptions,
+    RetryOptions,
+    ScriptOptions,
+    SleepOptions,
+    StepOptions,
+    StoreOptions,
+    SuspendOptions,
+    TimeoutOptions,
+    TTLOptions,
+)
 from kontinue.workflow._children import (
     execute,
     execute_parallel,
@@ -24,24 +42,6 @@ from kontinue.workflow._journal import (
     Progress,
     StepRecord,
     SuspensionState,
-)
-from kontinue.workflow._options import (
-    ChildExecution,
-    ChildExecutionOptions,
-    ExecuteOptions,
-    ExecutionMutex,
-    JobOptions,
-    LogOptions,
-    PodOptions,
-    PollOptions,
-    RetryOptions,
-    ScriptOptions,
-    SleepOptions,
-    StepOptions,
-    StoreOptions,
-    SuspendOptions,
-    TimeoutOptions,
-    TTLOptions,
 )
 from kontinue.workflow._registry import FunctionDef, FunctionRegistry, default_registry, function
 from kontinue.workflow._run import Outcome, finish_status, run_attempt

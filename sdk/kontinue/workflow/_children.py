@@ -16,12 +16,11 @@ from contextlib import ExitStack
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import conversion, names
+from kontinue.api.options import ChildExecution, ChildExecutionOptions, ExecuteOptions
 from kontinue.api.phases import Phase
-from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import ChildSpec, ChildState, Progress
-from kontinue.workflow._options import ChildExecution, ChildExecutionOptions, ExecuteOptions
 
 
 def spawn_execution(
@@ -62,7 +61,7 @@ def _spawn(
         # the first time this step is reached (or run again): create, which adopts the child
         # an earlier, unrecorded run created, and nothing else under that name
         scope.enter_context(ktx.observe_step(name, "execute"))
-        data = _convert.to_json(arguments, f"the arguments of child step {name!r}")
+        data = conversion.to_json(arguments, f"the arguments of child step {name!r}")
         ktx.journal.create_child(ChildSpec(
             name=child, step=name, function=function, arguments=data,
             retry=options.retry.to_spec() if options and options.retry else None,
@@ -77,7 +76,7 @@ def _spawn(
 
 def _outcome(state: ChildState, result_type: Any) -> Any:
     if state.phase == Phase.COMPLETED:
-        return _convert.from_json(state.result, result_type, f"the result of child {state.name}")
+        return conversion.from_json(state.result, result_type, f"the result of child {state.name}")
     error = state.error or {}
     message = error.get("message") or state.message or ""
     if state.phase == Phase.CANCELED:

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from kontinue import errors
 from kontinue.api import attempts as attempt_log
 from kontinue.api import names, policy
+from kontinue.api.options import StepOptions
 from kontinue.workflow._journal import Journal, StepRecord
 from kontinue.workflow._observer import StepObserver
-from kontinue.workflow._options import StepOptions
 
 T = TypeVar("T")
 

@@ -23,15 +23,15 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api import manifests, names
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import JobState
-from kontinue.workflow._options import (
+from kontinue.api.options import (
     JobOptions,
     LogOptions,
     PodOptions,
     ScriptOptions,
     StepOptions,
 )
+from kontinue.workflow._context import ExecutionContext
+from kontinue.workflow._journal import JobState
 
 _ERROR_LINE = re.compile(
     r"error|fail|fatal|exception|traceback|panic|denied|refused|not found|no such|cannot",

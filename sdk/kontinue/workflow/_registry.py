@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from kontinue.workflow import _convert
-from kontinue.workflow._options import RetryOptions, TimeoutOptions
+from kontinue.api import conversion
+from kontinue.api.options import RetryOptions, TimeoutOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,7 @@ class FunctionDef:
         """
         if not self.takes_arguments:
             return None
-        return _convert.json_schema(self.argument_type) or dict(ANY_JSON)
+        return conversion.json_schema(self.argument_type) or dict(ANY_JSON)
 
     def defaults(self) -> dict[str, Any]:
         """The registered default policy: ``{"retry": {...}, "timeout": {...}}`` (set fields)."""
@@ -60,7 +60,7 @@ class FunctionDef:
 
     def result_schema(self) -> dict[str, Any] | None:
         """JSON schema of the result, when annotated."""
-        return _convert.json_schema(self.result_type)
+        return conversion.json_schema(self.result_type)
 
 
 class FunctionRegistry:

@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
-from kontinue.api import attempts, durations, nesting, policy
+from kontinue.api import attempts, conversion, durations, nesting, policy
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.timestamps import format_time, format_time_ceil
-from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import Journal
 from kontinue.workflow._observer import StepObserver
@@ -85,11 +84,11 @@ def _arguments(definition: FunctionDef, raw: Any) -> Any:
     """The function's argument from JSON; no arguments at all mean its defaults (``{}``)."""
     what = f"the arguments of {definition.name}"
     try:
-        return _convert.from_json(raw, definition.argument_type, what)
+        return conversion.from_json(raw, definition.argument_type, what)
     except errors.ValidationError:
         if raw is not None:
             raise
-        return _convert.from_json({}, definition.argument_type, what)
+        return conversion.from_json({}, definition.argument_type, what)
 
 
 def run_attempt(
@@ -114,8 +113,8 @@ def run_attempt(
             result = _run_coroutine(definition.fn, call_args)
         else:
             result = definition.fn(*call_args)
-        data = _convert.to_json(result, f"the result of {definition.name}")
-        _convert.check_size(
+        data = conversion.to_json(result, f"the result of {definition.name}")
+        conversion.check_size(
             data,
             MAX_RESULT_BYTES,
             f"the result of {definition.name} is {{size}} bytes of JSON; at most {{limit}} "

@@ -18,12 +18,11 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import conversion, names
+from kontinue.api.options import DurationLike, PollOptions, StoreOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
 from kontinue.api.timestamps import format_time
-from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._options import DurationLike, PollOptions, StoreOptions, to_timedelta
 
 T = TypeVar("T")
 
@@ -55,13 +54,13 @@ def store_named(
     name, index, recorded = ktx.begin_step("store", options)
     if recorded is not None and recorded.phase == "Completed":
         value = ktx.journal.stored(name)
-        type_ = result_type or _convert.resolve_type_ref(recorded.value_type)
-        return _convert.from_json(value, type_, f"stored value of step {name!r}")  # type: ignore[no-any-return]
+        type_ = result_type or conversion.resolve_type_ref(recorded.value_type)
+        return conversion.from_json(value, type_, f"stored value of step {name!r}")  # type: ignore[no-any-return]
     with ktx.observe_step(name, "store"):
         started = format_time(ktx.now())
         result = fn()
-        data = _convert.to_json(result, f"the value of store step {name!r}")
-        _convert.check_size(
+        data = conversion.to_json(result, f"the value of store step {name!r}")
+        conversion.check_size(
             data,
             MAX_STORED_BYTES,
             f"store step {name!r} produced {{size}} bytes of JSON; one stored value may be at "
@@ -74,11 +73,11 @@ def store_named(
             options,
             started_at=started,
             finished_at=format_time(ktx.now()),
-            value_type=_convert.type_ref(result),
+            value_type=conversion.type_ref(result),
         )
         ktx.journal.commit_store(record, data)
     if result_type is not None:
-        return _convert.from_json(data, result_type, f"the value of store step {name!r}")  # type: ignore[no-any-return]
+        return conversion.from_json(data, result_type, f"the value of store step {name!r}")  # type: ignore[no-any-return]
     return result
 
 

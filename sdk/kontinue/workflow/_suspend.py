@@ -12,12 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import names
+from kontinue.api import conversion, names
+from kontinue.api.options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
-from kontinue.workflow import _convert
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import StepRecord, SuspensionState
-from kontinue.workflow._options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
 
 _DONE = object()
 
@@ -112,5 +111,5 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
         data = ktx.await_resolution(
             [("Suspension", suspension_name)], resolve, f"suspension {label!r} to be resumed"
         ).data
-        _convert.check_depth(data, f"the resume payload of suspension {label!r}")
+        conversion.check_depth(data, f"the resume payload of suspension {label!r}")
         return data

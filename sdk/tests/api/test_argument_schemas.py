@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pydantic
 
 from kontinue.api import schemas
-from kontinue.workflow._convert import json_schema
+from kontinue.api.conversion import json_schema
 
 
 def test_properties_come_in_declaration_order_with_refs_resolved() -> None:

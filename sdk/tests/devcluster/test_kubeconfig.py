@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kontinue._devcluster._kubeconfig import render_kubeconfig
+from kontinue.devcluster._kubeconfig import render_kubeconfig
 
 
 def test_certificate_kubeconfig_embeds_the_files(tmp_path: Path) -> None:

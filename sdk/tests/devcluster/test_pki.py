@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kontinue._devcluster._pki import create_pki
+from kontinue.devcluster._pki import create_pki
 
 
 def _cert(path: Path) -> x509.Certificate:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontinue.api import attempts, labels, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper
@@ -52,13 +52,13 @@ class Cancellation:
                 continue
             try:
                 self._tk.kube.merge_patch(
-                    _kube.EXECUTIONS,
+                    kubeapi.EXECUTIONS,
                     namespace,
                     child["metadata"]["name"],
                     {"spec": {"cancel": True}},
                 )
                 changed += 1
-            except _kube.NotFound:
+            except kubeapi.NotFound:
                 pass
         for suspension in self._tk.owned("Suspension", namespace, name):
             if suspension_phase(suspension) != SuspensionPhase.SUSPENDED:
@@ -71,7 +71,7 @@ class Cancellation:
             }
             try:
                 self._tk.kube.merge_patch(
-                    _kube.SUSPENSIONS,
+                    kubeapi.SUSPENSIONS,
                     namespace,
                     suspension["metadata"]["name"],
                     {"status": status},
@@ -79,24 +79,24 @@ class Cancellation:
                     resource_version=suspension["metadata"]["resourceVersion"],
                 )
                 changed += 1
-            except (_kube.Conflict, _kube.NotFound):
+            except (kubeapi.Conflict, kubeapi.NotFound):
                 pass  # resumed or gone meanwhile
         for job in self._tk.owned("Job", namespace, name):
             if job_end(job) is not None or (job.get("spec") or {}).get("suspend"):
                 continue
             try:  # a suspended Job's pods are terminated; the Job stays as a record
                 self._tk.kube.merge_patch(
-                    _kube.JOBS, namespace, job["metadata"]["name"], {"spec": {"suspend": True}}
+                    kubeapi.JOBS, namespace, job["metadata"]["name"], {"spec": {"suspend": True}}
                 )
                 changed += 1
-            except _kube.NotFound:
+            except kubeapi.NotFound:
                 pass
         return changed
 
     def cancel(self, namespace: str, name: str) -> None:
         """Cancel ``name`` and, through its children, its whole tree."""
         for _ in range(_ATTEMPTS):
-            current = self._tk.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+            current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
             if current is None or execution_phase(current).terminal:
                 return
             if not (current.get("spec") or {}).get("cancel"):

@@ -13,8 +13,8 @@ import threading
 import kopf
 from prometheus_client import REGISTRY
 
-from kontinue import _service
-from kontinue.client import _kube
+from kontinue import service
+from kontinue.client import kubeapi
 from kontinue.telemetry import tracing
 from kontinue_controller import metrics
 from kontinue_controller.handlers import build_registry
@@ -35,7 +35,7 @@ _KOPF_STACK = 256 * 1024 * 1024
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="kontinue-controller", description=__doc__)
-    _service.add_scope_arguments(parser, "manage")
+    service.add_scope_arguments(parser, "manage")
     parser.add_argument(
         "--lease-namespace",
         default=os.environ.get("POD_NAMESPACE"),
@@ -60,26 +60,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=300.0,
         help="seconds between two full listings that catch up on lost events (default 300)",
     )
-    _service.add_common_arguments(parser)
-    _service.add_telemetry_arguments(parser, metrics_port=9464)
+    service.add_common_arguments(parser)
+    service.add_telemetry_arguments(parser, metrics_port=9464)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Campaign for leadership; while leading, run the operator. Exit when it ends."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level, args.log_format)
+    service.setup_logging(args.log_level, args.log_format)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    identity = args.identity or _service.default_identity()
+    identity = args.identity or service.default_identity()
     try:
-        kube = _kube.Kube(
+        kube = kubeapi.Kube(
             args.kubeconfig, args.context, user_agent=f"kontinue-controller/{identity}"
         )
-    except _kube.Unreachable as exc:
+    except kubeapi.Unreachable as exc:
         print(f"kontinue-controller: {exc}", file=sys.stderr)
         return 2
-    _service.start_telemetry(args, "kontinue-controller", identity, kube)
+    service.start_telemetry(args, "kontinue-controller", identity, kube)
     namespaces = [] if args.all_namespaces else (args.namespace or [kube.default_namespace])
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue.api.timestamps import format_micro_time
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class LeaderElector(threading.Thread):
 
     def __init__(
         self,
-        kube: _kube.Kube,
+        kube: kubeapi.Kube,
         namespace: str,
         name: str,
         identity: str,
@@ -70,11 +70,11 @@ class LeaderElector(threading.Thread):
 
     def _try_acquire(self) -> bool:
         now = datetime.now(UTC)
-        current = self._kube.get_or_none(_kube.LEASES, self._namespace, self._name)
+        current = self._kube.get_or_none(kubeapi.LEASES, self._namespace, self._name)
         if current is None:
             try:
-                self._kube.create(_kube.LEASES, self._namespace, self._manifest(now, 0))
-            except _kube.AlreadyExists:
+                self._kube.create(kubeapi.LEASES, self._namespace, self._manifest(now, 0))
+            except kubeapi.AlreadyExists:
                 return False
             return True
         spec = current.get("spec") or {}
@@ -90,18 +90,18 @@ class LeaderElector(threading.Thread):
         body = self._manifest(now, transitions + (holder != self.identity))
         body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
-            self._kube.replace(_kube.LEASES, self._namespace, self._name, body)
-        except (_kube.Conflict, _kube.NotFound):
+            self._kube.replace(kubeapi.LEASES, self._namespace, self._name, body)
+        except (kubeapi.Conflict, kubeapi.NotFound):
             return False
         return True
 
     def _renew(self) -> bool:
         patch = {"spec": {"renewTime": format_micro_time(datetime.now(UTC))}}
-        current = self._kube.get(_kube.LEASES, self._namespace, self._name)
+        current = self._kube.get(kubeapi.LEASES, self._namespace, self._name)
         if (current.get("spec") or {}).get("holderIdentity") != self.identity:
             return False
         self._kube.merge_patch(
-            _kube.LEASES,
+            kubeapi.LEASES,
             self._namespace,
             self._name,
             patch,
@@ -125,7 +125,7 @@ class LeaderElector(threading.Thread):
                     if not self._renew():
                         break
                     self._renewed_at = started
-            except (_kube.ApiError, _kube.Unreachable) as exc:
+            except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
                 log.warning("leader election: %s", exc)
                 if self.leading.is_set() and time.monotonic() - self._renewed_at > self.duration:
                     break
@@ -139,8 +139,8 @@ class LeaderElector(threading.Thread):
         if not self.leading.is_set():
             return
         try:
-            current = self._kube.get(_kube.LEASES, self._namespace, self._name)
+            current = self._kube.get(kubeapi.LEASES, self._namespace, self._name)
             if (current.get("spec") or {}).get("holderIdentity") == self.identity:
-                self._kube.delete(_kube.LEASES, self._namespace, self._name)
-        except (_kube.ApiError, _kube.Unreachable):
+                self._kube.delete(kubeapi.LEASES, self._namespace, self._name)
+        except (kubeapi.ApiError, kubeapi.Unreachable):
             pass

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels
 from kontinue.api.versions import resource_version
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Timekeeper
@@ -46,11 +46,11 @@ class Resync(threading.Thread):
         self.interval = interval
         self.passes = 0
         tk = timekeeper
-        self._kinds: list[tuple[str, _kube.Resource, str | None, Handler]] = [
-            ("Execution", _kube.EXECUTIONS, None, tk.on_execution),
-            ("Suspension", _kube.SUSPENSIONS, None, tk.on_suspension),
-            ("Job", _kube.JOBS, labels.PARENT, tk.on_job),
-            ("Lease", _kube.LEASES, labels.WORKER_GROUP, tk.on_worker_lease),
+        self._kinds: list[tuple[str, kubeapi.Resource, str | None, Handler]] = [
+            ("Execution", kubeapi.EXECUTIONS, None, tk.on_execution),
+            ("Suspension", kubeapi.SUSPENSIONS, None, tk.on_suspension),
+            ("Job", kubeapi.JOBS, labels.PARENT, tk.on_job),
+            ("Lease", kubeapi.LEASES, labels.WORKER_GROUP, tk.on_worker_lease),
         ]
 
     def run(self) -> None:
@@ -71,7 +71,7 @@ class Resync(threading.Thread):
     def _resync(
         self,
         kind: str,
-        resource: _kube.Resource,
+        resource: kubeapi.Resource,
         scope: str | None,
         selector: str | None,
         handler: Handler,

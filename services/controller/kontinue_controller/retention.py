@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontinue.api import archive, group, labels, names, timestamps
 from kontinue.api.phases import execution_phase
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue_controller.logic import deadlines
 
 if TYPE_CHECKING:
@@ -56,18 +56,18 @@ class Retention:
             )
 
     def _delete_archive(self, namespace: str, name: str) -> None:
-        current = self._tk.kube.get_or_none(_kube.ARCHIVED_EXECUTIONS, namespace, name)
+        current = self._tk.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
         if current is None:
             return
         delete_at = timestamps.parse_time((current.get("spec") or {}).get("deleteAt"))
         if delete_at is None or delete_at > datetime.now(UTC):
             return
-        self._tk.kube.delete(_kube.ARCHIVED_EXECUTIONS, namespace, name)
+        self._tk.kube.delete(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
         log.info("archive %s/%s deleted (ttl.deleteAfter)", namespace, name)
 
     def expire(self, namespace: str, name: str) -> None:
         """Archive or delete a finished root execution whose TTL passed."""
-        current = self._tk.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
         if current is None:
             return
         archive_at, delete_at = deadlines.ttl_deadlines(current)
@@ -85,10 +85,10 @@ class Retention:
         try:
             self._tk.kube.request(
                 "DELETE",
-                _kube.EXECUTIONS.path(meta["namespace"], meta["name"]),
+                kubeapi.EXECUTIONS.path(meta["namespace"], meta["name"]),
                 body={"propagationPolicy": "Background", "preconditions": {"uid": meta["uid"]}},
             )
-        except (_kube.NotFound, _kube.Conflict):
+        except (kubeapi.NotFound, kubeapi.Conflict):
             return
         log.info("execution %s/%s and its tree deleted (ttl)", meta["namespace"], meta["name"])
 
@@ -97,9 +97,9 @@ class Retention:
         namespace, name = root["metadata"]["namespace"], root["metadata"]["name"]
         kube = self._tk.kube
         selector = f"{labels.ROOT}={name}"
-        descendants = kube.list(_kube.EXECUTIONS, namespace, label_selector=selector)["items"]
+        descendants = kube.list(kubeapi.EXECUTIONS, namespace, label_selector=selector)["items"]
         executions = [root, *descendants]
-        suspensions = kube.list(_kube.SUSPENSIONS, namespace, label_selector=selector)["items"]
+        suspensions = kube.list(kubeapi.SUSPENSIONS, namespace, label_selector=selector)["items"]
         journaled = [
             names.journal_label(e["metadata"]["name"])
             for e in executions
@@ -108,7 +108,7 @@ class Retention:
         chunks: list[dict[str, Any]] = []
         if journaled:
             chunks = kube.list(
-                _kube.CONFIGMAPS,
+                kubeapi.CONFIGMAPS,
                 namespace,
                 label_selector=f"{labels.JOURNAL} in ({','.join(sorted(set(journaled)))})",
             )["items"]
@@ -123,7 +123,7 @@ class Retention:
             obj.setdefault("kind", group.SUSPENSION.kind)
         jobs = [
             archive.job_summary(job)
-            for job in kube.list(_kube.JOBS, namespace, label_selector=selector)["items"]
+            for job in kube.list(kubeapi.JOBS, namespace, label_selector=selector)["items"]
         ]
         return [*executions, *suspensions, *chunks, *jobs]
 
@@ -166,9 +166,11 @@ class Retention:
             "spec": spec,
         }
         try:
-            created = self._tk.kube.create(_kube.ARCHIVED_EXECUTIONS, meta["namespace"], body)
-        except _kube.AlreadyExists:
-            created = self._tk.kube.get(_kube.ARCHIVED_EXECUTIONS, meta["namespace"], meta["name"])
+            created = self._tk.kube.create(kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], body)
+        except kubeapi.AlreadyExists:
+            created = self._tk.kube.get(
+                kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], meta["name"]
+            )
             if (created["spec"].get("execution") or {}).get("uid") != meta["uid"]:
                 self._tk.post_event(
                     root,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, manifests, names, timestamps
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue_controller.logic import cron
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Scheduler:
     def sync(self, namespace: str, name: str) -> None:
         """Run what is due, prune the history, write the status, set the next timer."""
         kube = self._tk.kube
-        schedule = kube.get_or_none(_kube.SCHEDULED_EXECUTIONS, namespace, name)
+        schedule = kube.get_or_none(kubeapi.SCHEDULED_EXECUTIONS, namespace, name)
         if schedule is None or schedule["metadata"].get("deletionTimestamp"):
             return
         spec, status = schedule["spec"], dict(schedule.get("status") or {})
@@ -74,7 +74,7 @@ class Scheduler:
             return
         now = datetime.now(UTC)
         selector = f"{labels.SCHEDULE}={names.label_value(name)}"
-        runs = kube.list(_kube.EXECUTIONS, namespace, label_selector=selector)["items"]
+        runs = kube.list(kubeapi.EXECUTIONS, namespace, label_selector=selector)["items"]
         runs = [r for r in runs if self._owns(schedule, r)]
         since = timestamps.parse_time(status.get("lastScheduleTime")) or timestamps.parse_time(
             schedule["metadata"]["creationTimestamp"]
@@ -168,7 +168,7 @@ class Scheduler:
         if policy == "Replace":
             for run in active:
                 self._tk.kube.merge_patch(
-                    _kube.EXECUTIONS,
+                    kubeapi.EXECUTIONS,
                     namespace,
                     run["metadata"]["name"],
                     {"spec": {"cancel": True}},
@@ -179,10 +179,10 @@ class Scheduler:
                     f"canceled {run['metadata']['name']} for the run of {slot.isoformat()}",
                 )
         try:
-            created = self._tk.kube.create(_kube.EXECUTIONS, namespace, manifest)
-        except _kube.AlreadyExists:
+            created = self._tk.kube.create(kubeapi.EXECUTIONS, namespace, manifest)
+        except kubeapi.AlreadyExists:
             return None
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             self._tk.post_event(
                 schedule, "FailedCreate", f"creating {run_name} failed: {exc}", warning=True
             )
@@ -202,7 +202,7 @@ class Scheduler:
         doomed = finished[: max(0, len(finished) - limit)]
         for run in doomed:
             self._tk.kube.delete(
-                _kube.EXECUTIONS, run["metadata"]["namespace"], run["metadata"]["name"]
+                kubeapi.EXECUTIONS, run["metadata"]["namespace"], run["metadata"]["name"]
             )
         gone = {r["metadata"]["name"] for r in doomed}
         return [r for r in runs if r["metadata"]["name"] not in gone]
@@ -214,11 +214,11 @@ class Scheduler:
             return
         try:
             self._tk.kube.merge_patch(
-                _kube.SCHEDULED_EXECUTIONS,
+                kubeapi.SCHEDULED_EXECUTIONS,
                 schedule["metadata"]["namespace"],
                 schedule["metadata"]["name"],
                 {"status": changed},
                 subresource="status",
             )
-        except _kube.NotFound:
+        except kubeapi.NotFound:
             pass

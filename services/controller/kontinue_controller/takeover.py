@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kontinue.api import labels, leases
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue_controller import metrics
 from kontinue_controller.lost_attempts import end_lost_attempt
 
@@ -112,7 +112,7 @@ class Takeover:
             observed = self._observed.get(key)
         if observed is None:
             return
-        lease = self._tk.kube.get_or_none(_kube.LEASES, key[1], key[2])
+        lease = self._tk.kube.get_or_none(kubeapi.LEASES, key[1], key[2])
         if lease is None:
             return  # its deletion event hands its executions back
         now = time.monotonic()
@@ -129,10 +129,10 @@ class Takeover:
         try:
             self._tk.kube.request(
                 "DELETE",
-                _kube.LEASES.path(key[1], key[2]),
+                kubeapi.LEASES.path(key[1], key[2]),
                 body={"preconditions": {"resourceVersion": lease["metadata"]["resourceVersion"]}},
             )
-        except (_kube.Conflict, _kube.NotFound):
+        except (kubeapi.Conflict, kubeapi.NotFound):
             pass
 
     def hand_back(
@@ -157,7 +157,7 @@ class Takeover:
         # a worker serving every namespace (--all-namespaces) ran executions anywhere
         everywhere = lease_labels.get(labels.WORKER_SCOPE) == labels.CLUSTER_SCOPE
         listing = self._tk.kube.list(
-            _kube.EXECUTIONS,
+            kubeapi.EXECUTIONS,
             None if everywhere else namespace,
             field_selector=f"spec.workerGroup={group},status.phase=Executing,"
             f"status.workerName={pod}",
@@ -171,7 +171,7 @@ class Takeover:
                 continue
             if unchanged is not None:
                 fresh = self._tk.kube.get_or_none(
-                    _kube.LEASES, namespace, lease["metadata"]["name"]
+                    kubeapi.LEASES, namespace, lease["metadata"]["name"]
                 )
                 if fresh is None or _signature(fresh) != _signature(unchanged):
                     return taken  # renewed (or replaced) after all

@@ -40,7 +40,7 @@ from typing import Any
 from kontinue.api import labels, policy, timestamps
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.api.slim import slim
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
 from kontinue_controller.function_defaults import FunctionDefaults, function_key
@@ -106,7 +106,7 @@ class Timekeeper:
 
     def __init__(
         self,
-        kube: _kube.Kube,
+        kube: kubeapi.Kube,
         stop: threading.Event,
         *,
         identity: str,
@@ -193,7 +193,7 @@ class Timekeeper:
         failures = self._failures.get((duty, key), 0) + 1
         self._failures[(duty, key)] = failures
         pause = min(30.0, 0.5 * 2 ** min(failures - 1, 6))
-        level = logging.WARNING if isinstance(exc, _kube.Unreachable | _kube.ServerError) else 0
+        level = logging.WARNING if isinstance(exc, kubeapi.Unreachable | kubeapi.ServerError) else 0
         if level:
             log.warning("%s of %s/%s failed (%s); again in %.1fs", duty, *key[1:], exc, pause)
         else:
@@ -346,8 +346,8 @@ class Timekeeper:
 
     def _post(self, namespace: str, event: dict[str, Any]) -> None:
         try:
-            self.kube.create(_kube.EVENTS, namespace, event)
-        except (_kube.ApiError, _kube.Unreachable) as exc:
+            self.kube.create(kubeapi.EVENTS, namespace, event)
+        except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
             log.debug("posting an event failed: %s", exc)
 
     def transition(
@@ -367,14 +367,14 @@ class Timekeeper:
         meta = obj["metadata"]
         try:
             updated = self.kube.merge_patch(
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
                 {"status": dict(status)},
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )
-        except (_kube.Conflict, _kube.NotFound):
+        except (kubeapi.Conflict, kubeapi.NotFound):
             return None
         if event:
             self.post_event(obj, reason, str(status.get("message") or reason), warning=warning)
@@ -391,7 +391,7 @@ class Timekeeper:
         return self.transition(obj, reason, status) is not None
 
     def _end_backoff(self, namespace: str, name: str) -> None:
-        current = self.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        current = self.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
         if current is None or execution_phase(current) != Phase.BACKOFF:
             return
         due = deadlines.backoff_end(current)
@@ -406,7 +406,7 @@ class Timekeeper:
         current = self.cached("Suspension", namespace, name)
         for _ in range(2):
             if current is None:
-                current = self.kube.get_or_none(_kube.SUSPENSIONS, namespace, name)
+                current = self.kube.get_or_none(kubeapi.SUSPENSIONS, namespace, name)
             if current is None:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
@@ -415,16 +415,16 @@ class Timekeeper:
                       "startedAt": current["metadata"].get("creationTimestamp")}  # fmt: skip
             try:
                 self.kube.merge_patch(
-                    _kube.SUSPENSIONS,
+                    kubeapi.SUSPENSIONS,
                     namespace,
                     name,
                     {"status": status},
                     subresource="status",
                     resource_version=current["metadata"]["resourceVersion"],
                 )
-            except _kube.NotFound:
+            except kubeapi.NotFound:
                 return
-            except _kube.Conflict:
+            except kubeapi.Conflict:
                 current = None
                 continue
             return  # no Event: the Suspension's status says it, the execution's Resumed Event too
@@ -437,9 +437,9 @@ class Timekeeper:
             if not look:
                 return False  # not seen yet (its event wakes the waiter), or gone: see _evaluate
             resource = {
-                "Execution": _kube.EXECUTIONS,
-                "Suspension": _kube.SUSPENSIONS,
-                "Job": _kube.JOBS,
+                "Execution": kubeapi.EXECUTIONS,
+                "Suspension": kubeapi.SUSPENSIONS,
+                "Job": kubeapi.JOBS,
             }.get(kind)
             if resource is None:
                 return False

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from kontinue import errors
 from kontinue.api import policy
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.workflow import Outcome, finish_status
 from kontinue_controller.logic import deadlines
 
@@ -60,7 +60,7 @@ class Timeouts:
         self, namespace: str, name: str, deadline: Callable[[dict[str, Any]], datetime | None]
     ) -> dict[str, Any] | None:
         """The execution if its ``deadline`` passed; else None (re-arming an early timer)."""
-        current = self._tk.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
+        current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
         if current is None or execution_phase(current).terminal:
             return None
         when = deadline(current)

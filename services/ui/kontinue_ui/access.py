@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from flask import Flask, abort, g, request
 
 from kontinue.api import group
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
 from kontinue_ui.settings import AuthMode
 from kontinue_ui.state import ui_state
 
@@ -143,11 +143,11 @@ def _token_viewer() -> Viewer:
     else:
         try:
             review = kube.create(
-                _kube.SELF_SUBJECT_REVIEWS,
+                kubeapi.SELF_SUBJECT_REVIEWS,
                 None,
                 {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
             )
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             if exc.status == 401:
                 abort(401, "not signed in: the API server does not accept this token")
             raise
@@ -216,7 +216,7 @@ def may(verb: str, resource: str, namespace: str, *, name: str | None = None) ->
     if name:
         attributes["name"] = name
     review = viewer.kube.create(
-        _kube.SELF_SUBJECT_ACCESS_REVIEWS,
+        kubeapi.SELF_SUBJECT_ACCESS_REVIEWS,
         None,
         {
             "apiVersion": "authorization.k8s.io/v1",

@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     namespaces = (
         None if settings.all_namespaces else (settings.namespaces or (kube.default_namespace,))
     )
-    api_errors.count_api_errors(kube)
+    kube.error_observer = api_errors.observe_api_error
     cache = ExecutionCache(kube, namespaces)
 
     app = Flask(__name__)

@@ -21,8 +21,8 @@ from typing import Any
 
 from kontinue.api import labels as kontinue_labels
 from kontinue.api.timestamps import parse_time
-from kontinue.client import _kube
-from kontinue.client._informer import DELETED, Informer
+from kontinue.client import kubeapi
+from kontinue.client.informer import DELETED, Informer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ExecutionCache:
         namespaces: the namespaces to watch; None watches the whole cluster.
     """
 
-    def __init__(self, kube: _kube.Kube, namespaces: tuple[str, ...] | None) -> None:
+    def __init__(self, kube: kubeapi.Kube, namespaces: tuple[str, ...] | None) -> None:
         self._kube = kube
         self._scopes: tuple[str | None, ...] = namespaces if namespaces else (None,)
         self._lock = threading.Lock()
@@ -91,7 +91,7 @@ class ExecutionCache:
         self._informers: list[Informer[Summary]] = [
             Informer(
                 kube,
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 scope,
                 transform=Summary.of,
                 on_event=self._apply,

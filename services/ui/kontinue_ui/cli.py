@@ -30,7 +30,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from kontinue import _service
+from kontinue import service
 from kontinue.client import Kube, Unreachable
 from kontinue_ui.forwarded import parse_networks
 from kontinue_ui.settings import DEFAULT_PROXY_SECRET_HEADER, AuthMode, Settings
@@ -45,7 +45,7 @@ MULTIPROC_ENV = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="kontinue-ui", description=__doc__)
-    _service.add_scope_arguments(parser, "show")
+    service.add_scope_arguments(parser, "show")
     parser.add_argument("--host", default=os.environ.get("KONTINUE_UI_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("KONTINUE_UI_PORT", 8080)))
     parser.add_argument(
@@ -116,8 +116,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=2.0,
         help="how often open pages ask whether they changed",
     )
-    _service.add_common_arguments(parser)
-    _service.add_telemetry_arguments(parser, metrics_port=9466)
+    service.add_common_arguments(parser)
+    service.add_telemetry_arguments(parser, metrics_port=9466)
     args = parser.parse_args(argv)
     if args.page_size < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--page-size, --threads and --workers must be at least 1")
@@ -190,7 +190,7 @@ def _metrics_hooks(port: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Check the cluster configuration, then serve until SIGTERM or Ctrl-C."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level, args.log_format)
+    service.setup_logging(args.log_level, args.log_format)
     hooks: dict[str, Any] = {}
     if args.metrics_port:
         # before prometheus-client is first imported here or in a worker: it picks its value

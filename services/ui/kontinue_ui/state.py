@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import abort, current_app
 
-from kontinue.client import Client, Kube, _kube
+from kontinue.client import Client, Kube, kubeapi
 from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.settings import Settings
 
@@ -47,7 +47,7 @@ class UiState:
             abort(404, f"namespace {namespace} is not served by this UI")
 
     def list_in_scope(
-        self, resource: _kube.Resource, kube: Kube | None = None
+        self, resource: kubeapi.Resource, kube: Kube | None = None
     ) -> list[dict[str, Any]]:
         """Every object of ``resource`` in the namespaces the UI serves that ``kube`` may list.
 
@@ -59,14 +59,14 @@ class UiState:
         if self.namespaces is None:
             try:
                 return list(kube.list(resource, None)["items"])
-            except _kube.Forbidden:  # not cluster-wide: the namespaces executions live in
+            except kubeapi.Forbidden:  # not cluster-wide: the namespaces executions live in
                 scopes = tuple(sorted({s.namespace for s in self.cache.snapshot()}))
         items: list[dict[str, Any]] = []
-        refusals: list[_kube.Forbidden] = []
+        refusals: list[kubeapi.Forbidden] = []
         for scope in scopes:
             try:
                 items += kube.list(resource, scope)["items"]
-            except _kube.Forbidden as exc:
+            except kubeapi.Forbidden as exc:
                 refusals.append(exc)
         if scopes and len(refusals) == len(scopes):
             raise refusals[0]

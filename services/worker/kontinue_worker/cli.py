@@ -9,9 +9,9 @@ import signal
 import sys
 import threading
 
-from kontinue import _service
+from kontinue import service
 from kontinue.api import durations
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.telemetry import tracing
 from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.loader import LoadError, load
@@ -122,8 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="mount the API token into job-step pods that do not say (default: not mounted)",
     )
-    _service.add_common_arguments(parser)
-    _service.add_telemetry_arguments(parser, metrics_port=9465)
+    service.add_common_arguments(parser)
+    service.add_telemetry_arguments(parser, metrics_port=9465)
     args = parser.parse_args(argv)
     args.module = args.module or _split(os.environ.get(MODULES_ENV, ""), ",")
     args.path = args.path + _split(os.environ.get(PATH_ENV, ""), os.pathsep)
@@ -139,15 +139,15 @@ def _split(text: str, separator: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run a worker until SIGTERM or SIGINT."""
     args = parse_args(argv)
-    _service.setup_logging(args.log_level, args.log_format)
+    service.setup_logging(args.log_level, args.log_format)
     try:
         registry = load(args.module, path=args.path)
-        name = args.name or _service.default_identity()
-        kube = _kube.Kube(args.kubeconfig, args.context, user_agent=f"kontinue-worker/{name}")
-    except (LoadError, _kube.Unreachable) as exc:
+        name = args.name or service.default_identity()
+        kube = kubeapi.Kube(args.kubeconfig, args.context, user_agent=f"kontinue-worker/{name}")
+    except (LoadError, kubeapi.Unreachable) as exc:
         print(f"kontinue-worker: {exc}", file=sys.stderr)
         return 2
-    _service.start_telemetry(args, "kontinue-worker", name, kube)
+    service.start_telemetry(args, "kontinue-worker", name, kube)
     config = WorkerConfig(
         name=name,
         namespaces=(
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         worker.start(abort=stop)  # a signal during start-up ends its retries
-    except (_kube.ApiError, _kube.Unreachable) as exc:
+    except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
         if stop.is_set():
             return 0
         print(f"kontinue-worker: cannot start: {exc}", file=sys.stderr)

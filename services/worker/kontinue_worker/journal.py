@@ -35,7 +35,7 @@ from kontinue.api.messages import truncate_message
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.api.versions import resource_version
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.telemetry import trace_ids
 from kontinue.workflow import (
     ChildSpec,
@@ -148,7 +148,7 @@ class KubeJournal:
 
     def __init__(
         self,
-        kube: _kube.Kube,
+        kube: kubeapi.Kube,
         execution: dict[str, Any],
         *,
         worker: str,
@@ -263,14 +263,14 @@ class KubeJournal:
                 base = self._obj["metadata"]["resourceVersion"]
                 try:
                     self._obj = self._kube.json_patch(
-                        _kube.EXECUTIONS,
+                        kubeapi.EXECUTIONS,
                         self.namespace,
                         self.name,
                         status_operations(self._obj.get("status"), patch),
                         subresource="status",
                         resource_version=base,
                     )
-                except _kube.Conflict:
+                except kubeapi.Conflict:
                     conflicts += 1
                     if conflicts > _MAX_CONFLICT_RETRIES:
                         raise errors.InfrastructureError(
@@ -280,17 +280,17 @@ class KubeJournal:
                     if self._learn(patch, base, retry):
                         break
                     continue
-                except _kube.NotFound:
+                except kubeapi.NotFound:
                     raise self._fenced("it was deleted") from None
-                except _kube.TooLarge as exc:
+                except kubeapi.TooLarge as exc:
                     raise errors.ValidationError(
                         f"the execution's status would exceed the object size limit: {exc.message}"
                     ) from exc
-                except _kube.Invalid as exc:
+                except kubeapi.Invalid as exc:
                     raise errors.ValidationError(
                         f"the API server refused the execution's status: {exc.message}"
                     ) from exc
-                except (_kube.Unreachable, _kube.ServerError, _kube.ApiError) as exc:
+                except (kubeapi.Unreachable, kubeapi.ServerError, kubeapi.ApiError) as exc:
                     retry.wait(f"writing the status of {self.name}", exc)
                     if self._learn(patch, base, retry):
                         break
@@ -327,8 +327,8 @@ class KubeJournal:
         """GET the execution, retrying transient failures within ``retry``'s patience."""
         while True:
             try:
-                return self._kube.get_or_none(_kube.EXECUTIONS, self.namespace, self.name)
-            except (_kube.Unreachable, _kube.ServerError, _kube.ApiError) as exc:
+                return self._kube.get_or_none(kubeapi.EXECUTIONS, self.namespace, self.name)
+            except (kubeapi.Unreachable, kubeapi.ServerError, kubeapi.ApiError) as exc:
                 retry.wait(f"reading {self.name}", exc)
 
     def _fenced(self, why: str) -> errors.Fenced:
@@ -367,7 +367,7 @@ class KubeJournal:
         listing = self._retrying(
             f"reading the journal of {self.name}",
             lambda: self._kube.list(
-                _kube.CONFIGMAPS,
+                kubeapi.CONFIGMAPS,
                 self.namespace,
                 label_selector=f"{labels.JOURNAL}={self._label_value()}",
             ),
@@ -403,7 +403,7 @@ class KubeJournal:
         """
         existing = self._retrying(
             f"reading journal chunk {name}",
-            lambda: self._kube.get(_kube.CONFIGMAPS, self.namespace, name),
+            lambda: self._kube.get(kubeapi.CONFIGMAPS, self.namespace, name),
         )
         data = existing.get("data") or {}
         try:
@@ -456,12 +456,12 @@ class KubeJournal:
                      "state": json.dumps(moved_state)},
         }  # fmt: skip
         try:
-            self._kube.create(_kube.CONFIGMAPS, self.namespace, chunk)
-        except _kube.AlreadyExists:
+            self._kube.create(kubeapi.CONFIGMAPS, self.namespace, chunk)
+        except kubeapi.AlreadyExists:
             # an earlier run of this claim chain wrote the same committed steps, or someone
             # took the name: only the former is kept
             self._check_existing_chunk(self._chunk_name(index), digest)
-        except (_kube.ApiError, _kube.Unreachable) as exc:
+        except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
             log.warning("compacting the journal of %s failed: %s", self.name, exc)
             return {}  # the next store step tries again
         for name, raw in moved_steps.items():
@@ -508,7 +508,7 @@ class KubeJournal:
             description=spec.description, parent=self._parent(spec.step),
             extra_annotations={labels.TRACEPARENT: self._trace.child_traceparent()},
         )  # fmt: skip
-        self._hub.observe("Execution", self._create_owned(_kube.EXECUTIONS, manifest))
+        self._hub.observe("Execution", self._create_owned(kubeapi.EXECUTIONS, manifest))
 
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
         """``call()``, retried through transient failures within the patience.
@@ -520,10 +520,10 @@ class KubeJournal:
         while True:
             try:
                 return call()
-            except (_kube.Unreachable, _kube.ServerError) as exc:
+            except (kubeapi.Unreachable, kubeapi.ServerError) as exc:
                 retry.wait(what, exc)
 
-    def _create_owned(self, resource: _kube.Resource, manifest: dict[str, Any]) -> dict[str, Any]:
+    def _create_owned(self, resource: kubeapi.Resource, manifest: dict[str, Any]) -> dict[str, Any]:
         """Create a resource this execution owns, or adopt the one an earlier run created.
 
         A create whose answer was lost is retried; the retry finds the object (AlreadyExists).
@@ -543,14 +543,14 @@ class KubeJournal:
                 f"creating {kind} {name}",
                 lambda: self._kube.create(resource, self.namespace, manifest),
             )
-        except _kube.AlreadyExists:
+        except kubeapi.AlreadyExists:
             created = self._retrying(
                 f"reading {kind} {name}", lambda: self._kube.get(resource, self.namespace, name)
             )
             self._verify(kind, created, digest)
-        except _kube.Invalid as exc:
+        except kubeapi.Invalid as exc:
             raise errors.ValidationError(f"the {kind} {name} is invalid: {exc.message}") from exc
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             raise errors.InfrastructureError(
                 f"creating {kind} {name} failed: {exc}", cause=exc
             ) from exc
@@ -570,7 +570,7 @@ class KubeJournal:
                 "delete it or start a new execution"
             )
 
-    def _lookup(self, kind: str, resource: _kube.Resource, name: str) -> dict[str, Any] | None:
+    def _lookup(self, kind: str, resource: kubeapi.Resource, name: str) -> dict[str, Any] | None:
         """The watch-fed copy of a child resource, else a GET (fed back to the cache).
 
         The object must be this execution's and, when its step recorded what it asked for,
@@ -595,7 +595,7 @@ class KubeJournal:
         return obj
 
     def child(self, name: str) -> ChildState | None:
-        obj = self._lookup("Execution", _kube.EXECUTIONS, name)
+        obj = self._lookup("Execution", kubeapi.EXECUTIONS, name)
         return None if obj is None else child_state(obj)
 
     # -- suspensions -------------------------------------------------------------------------
@@ -615,12 +615,12 @@ class KubeJournal:
             display_name=display_name,
             description=description,
         )
-        created = self._create_owned(_kube.SUSPENSIONS, manifest)
+        created = self._create_owned(kubeapi.SUSPENSIONS, manifest)
         self._hub.observe("Suspension", created)
         return suspension_state(created)
 
     def suspension(self, name: str) -> SuspensionState | None:
-        obj = self._lookup("Suspension", _kube.SUSPENSIONS, name)
+        obj = self._lookup("Suspension", kubeapi.SUSPENSIONS, name)
         return None if obj is None else suspension_state(obj)
 
     # -- jobs --------------------------------------------------------------------------------
@@ -642,12 +642,12 @@ class KubeJournal:
             name, self._parent(step), self._job_pods.apply(spec), extra_labels=extra_labels,
             extra_annotations=extra_annotations,
         )  # fmt: skip
-        created = self._create_owned(_kube.JOBS, manifest)
+        created = self._create_owned(kubeapi.JOBS, manifest)
         self._hub.observe("Job", created)
         return job_state(created)
 
     def job(self, name: str) -> JobState | None:
-        obj = self._lookup("Job", _kube.JOBS, name)
+        obj = self._lookup("Job", kubeapi.JOBS, name)
         return None if obj is None else job_state(obj)
 
     def job_pods(self, name: str) -> list[dict[str, Any]]:
@@ -655,10 +655,10 @@ class KubeJournal:
             pods = self._retrying(
                 f"listing the pods of job {name}",
                 lambda: self._kube.list(
-                    _kube.PODS, self.namespace, label_selector=f"{labels.JOB_NAME}={name}"
+                    kubeapi.PODS, self.namespace, label_selector=f"{labels.JOB_NAME}={name}"
                 )["items"],
             )
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             raise errors.InfrastructureError(
                 f"listing the pods of job {name} failed: {exc}"
             ) from exc
@@ -674,7 +674,7 @@ class KubeJournal:
                     self.namespace, pod, container=container, tail_lines=tail_lines
                 ),
             )
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             raise errors.InfrastructureError(
                 f"the logs of pod {pod} cannot be read: {exc}", cause=exc
             ) from exc

@@ -26,7 +26,7 @@ from typing import Any
 
 from kontinue.api import labels, names
 from kontinue.api.timestamps import format_micro_time
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class LeaseKeeper(threading.Thread):
 
     def __init__(
         self,
-        kube: _kube.Kube,
+        kube: kubeapi.Kube,
         namespaces: list[str],
         *,
         worker: str,
@@ -123,7 +123,7 @@ class LeaseKeeper(threading.Thread):
         now = datetime.now(UTC)
         for ns in [namespace] if namespace else self._namespaces:
             self._kube.apply(
-                _kube.LEASES,
+                kubeapi.LEASES,
                 ns,
                 lease_name(self._worker),
                 self._manifest(now),
@@ -143,10 +143,12 @@ class LeaseKeeper(threading.Thread):
                 {"op": "add", "path": "/spec/renewTime", "value": stamp},
             ]
             try:
-                self._kube.json_patch(_kube.LEASES, namespace, lease_name(self._worker), operations)
-            except _kube.NotFound:
+                self._kube.json_patch(
+                    kubeapi.LEASES, namespace, lease_name(self._worker), operations
+                )
+            except kubeapi.NotFound:
                 self.acquire(namespace)  # deleted (a takeover, by hand): take it again
-            except _kube.Invalid as exc:  # the test failed: the holder changed
+            except kubeapi.Invalid as exc:  # the test failed: the holder changed
                 raise LeaseLost(
                     f"the lease of worker {self._worker} in {namespace} is held by another "
                     f"process now ({exc.message})"
@@ -171,17 +173,19 @@ class LeaseKeeper(threading.Thread):
         """Delete the Leases this process holds (graceful shutdown)."""
         for namespace in self._namespaces:
             try:
-                current = self._kube.get_or_none(_kube.LEASES, namespace, lease_name(self._worker))
+                current = self._kube.get_or_none(
+                    kubeapi.LEASES, namespace, lease_name(self._worker)
+                )
                 if current is None or current["spec"].get("holderIdentity") != self.identity:
                     continue
                 self._kube.request(
                     "DELETE",
-                    _kube.LEASES.path(namespace, lease_name(self._worker)),
+                    kubeapi.LEASES.path(namespace, lease_name(self._worker)),
                     body={
                         "preconditions": {"resourceVersion": current["metadata"]["resourceVersion"]}
                     },
                 )
-            except (_kube.ApiError, _kube.Unreachable):
+            except (kubeapi.ApiError, kubeapi.Unreachable):
                 log.warning("could not delete the lease in %s", namespace)
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 
 from kontinue import errors
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Patience:
         self._deadline = time.monotonic() + seconds
         self._seconds = seconds
         self._stop = stop
-        self._backoff = _kube.Backoff(first=0.2, cap=3.0)
+        self._backoff = kubeapi.Backoff(first=0.2, cap=3.0)
 
     def wait(self, what: str, error: BaseException) -> None:
         """Pause before the next try, or raise Interrupted when patience ran out.

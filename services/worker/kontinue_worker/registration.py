@@ -12,7 +12,7 @@ from typing import Any
 
 import kontinue
 from kontinue.api import group, labels, names, timestamps
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.workflow import FunctionDef
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def worker_version(configured: str | None = None) -> str:
 
 
 def register(
-    kube: _kube.Kube,
+    kube: kubeapi.Kube,
     namespace: str,
     definitions: list[FunctionDef],
     *,
@@ -75,7 +75,7 @@ def register(
         manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]
         applied = kube.apply(
-            _kube.FUNCTIONS, namespace, name, manifest, field_manager="kontinue-worker"
+            kubeapi.FUNCTIONS, namespace, name, manifest, field_manager="kontinue-worker"
         )
         for _ in range(5):
             workers = [
@@ -86,7 +86,7 @@ def register(
             workers.append(entry)
             try:
                 kube.merge_patch(
-                    _kube.FUNCTIONS,
+                    kubeapi.FUNCTIONS,
                     namespace,
                     name,
                     {"status": {"workers": workers[-50:], "lastSeen": now}},
@@ -94,5 +94,5 @@ def register(
                     resource_version=applied["metadata"]["resourceVersion"],
                 )
                 break
-            except _kube.Conflict:
-                applied = kube.get(_kube.FUNCTIONS, namespace, name)
+            except kubeapi.Conflict:
+                applied = kube.get(kubeapi.FUNCTIONS, namespace, name)

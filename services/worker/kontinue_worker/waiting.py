@@ -14,8 +14,8 @@ from typing import Any
 
 from kontinue.api import labels
 from kontinue.api.versions import resource_version
-from kontinue.client import _kube
-from kontinue.client._informer import Informer
+from kontinue.client import kubeapi
+from kontinue.client.informer import Informer
 
 Key = tuple[str, str, str]  # kind, namespace, name
 
@@ -25,7 +25,7 @@ class WaitHub:
 
     def __init__(
         self,
-        kube: _kube.Kube,
+        kube: kubeapi.Kube,
         namespaces: list[str | None],
         group: str,
         stop: threading.Event,
@@ -46,11 +46,11 @@ class WaitHub:
         """Start the watches (children of the group's executions, its suspensions and Jobs)."""
         group = f"{labels.WORKER_GROUP}={self._group}"
         watched = [
-            ("Execution", _kube.EXECUTIONS, f"{group},{labels.PARENT}"),
-            ("Suspension", _kube.SUSPENSIONS, group),
+            ("Execution", kubeapi.EXECUTIONS, f"{group},{labels.PARENT}"),
+            ("Suspension", kubeapi.SUSPENSIONS, group),
         ]
         if self._jobs:
-            watched.append(("Job", _kube.JOBS, group))
+            watched.append(("Job", kubeapi.JOBS, group))
         for namespace in self._namespaces:
             for kind, resource, selector in watched:
                 informer: Informer[dict[str, Any]] = Informer(

@@ -41,8 +41,8 @@ from kontinue.api import labels, leases
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_micro_time, format_time, parse_time
-from kontinue.client import _kube
-from kontinue.client._informer import Informer
+from kontinue.client import kubeapi
+from kontinue.client.informer import Informer
 from kontinue.telemetry import execution_metrics, json_logs
 from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import claim_record, leasing, metrics, registration
@@ -98,7 +98,9 @@ _NOT_CANDIDATES = tuple(phase.value for phase in Phase if phase != Phase.PENDING
 class Worker:
     """One worker process serving the functions of ``registry``."""
 
-    def __init__(self, kube: _kube.Kube, registry: FunctionRegistry, config: WorkerConfig) -> None:
+    def __init__(
+        self, kube: kubeapi.Kube, registry: FunctionRegistry, config: WorkerConfig
+    ) -> None:
         self.kube = kube
         self.registry = registry
         self.config = config
@@ -164,7 +166,7 @@ class Worker:
             self._informers.append(
                 Informer(
                     self.kube,
-                    _kube.EXECUTIONS,
+                    kubeapi.EXECUTIONS,
                     scope,
                     field_selector=f"spec.workerGroup={self.config.group},{not_candidates}",
                     transform=slim,
@@ -174,7 +176,7 @@ class Worker:
                 )  # fmt: skip
             )
             own: Informer[dict[str, Any]] = Informer(
-                self.kube, _kube.EXECUTIONS, scope,
+                self.kube, kubeapi.EXECUTIONS, scope,
                 field_selector=f"status.workerName={self.config.name}", transform=slim,
                 on_event=self._own_event, stop=self.stop_event, name=f"own-{scope or '*'}",
             )  # fmt: skip
@@ -183,7 +185,7 @@ class Worker:
             self._informers.append(
                 Informer(
                     self.kube,
-                    _kube.LEASES,
+                    kubeapi.LEASES,
                     scope,
                     label_selector=f"{labels.WORKER_GROUP}={self.config.group}",
                     on_event=self._lease_event,
@@ -210,12 +212,12 @@ class Worker:
 
     @staticmethod
     def _until_done(what: str, call: Callable[[], object], abort: threading.Event) -> None:
-        backoff = _kube.Backoff(first=0.5, cap=10.0)
+        backoff = kubeapi.Backoff(first=0.5, cap=10.0)
         while True:
             try:
                 call()
                 return
-            except (_kube.Unreachable, _kube.ServerError, _kube.Conflict) as exc:
+            except (kubeapi.Unreachable, kubeapi.ServerError, kubeapi.Conflict) as exc:
                 log.warning("%s failed (%s); retrying", what, exc)
                 if backoff.sleep(abort):
                     raise
@@ -357,7 +359,7 @@ class Worker:
             )
         try:
             self.kube.merge_patch(
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
                 {"status": {"phase": Phase.PENDING.value, "workerName": None, "workerId": None,
@@ -365,9 +367,9 @@ class Worker:
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )  # fmt: skip
-        except (_kube.Conflict, _kube.NotFound):
+        except (kubeapi.Conflict, kubeapi.NotFound):
             return  # it changed meanwhile: the watch brings the news
-        except (_kube.ApiError, _kube.Unreachable) as exc:
+        except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
             log.warning("handing back %s failed (%s); next pass", meta["name"], exc)
             return
         log.info("execution %s/%s handed back: %s", meta["namespace"], meta["name"], message)
@@ -460,18 +462,18 @@ class Worker:
         definition = self.registry.get(self._function_of(obj))
         try:
             claimed = self.kube.json_patch(  # the patch, the policy and the running attempt
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
                 claim_record.claim_operations(obj, patch, definition, self.config.name, now),
                 subresource="status",
                 resource_version=meta["resourceVersion"],
             )
-        except (_kube.Conflict, _kube.NotFound):
+        except (kubeapi.Conflict, kubeapi.NotFound):
             metrics.CLAIM_CONFLICTS.labels(function=self._function_of(obj)).inc()
-        except (_kube.Unreachable, _kube.ServerError) as exc:
+        except (kubeapi.Unreachable, kubeapi.ServerError) as exc:
             claimed = self._settle_claim(meta["namespace"], meta["name"], claim, exc)
-        except _kube.ApiError:
+        except kubeapi.ApiError:
             log.exception("claiming %s failed", meta["name"])
         if claimed is None:
             self._holdings.let_go(key, claim)
@@ -484,8 +486,8 @@ class Worker:
     ) -> dict[str, Any] | None:
         """After a claim without an answer: the execution if the claim landed, else None."""
         try:
-            current = self.kube.get_or_none(_kube.EXECUTIONS, namespace, name)
-        except (_kube.ApiError, _kube.Unreachable):
+            current = self.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
+        except (kubeapi.ApiError, kubeapi.Unreachable):
             log.warning("claiming %s: %s; the reconciler settles it", name, error)
             return None  # if it landed, the reconciler hands it back
         if current is not None and holds(current, self.identity, claim):
@@ -528,14 +530,14 @@ class Worker:
         self._unserved_noted[(namespace, name)] = obj["metadata"]["resourceVersion"]
         try:
             self.kube.merge_patch(
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 namespace,
                 name,
                 {"status": {"phase": Phase.PENDING.value, "message": message}},
                 subresource="status",
                 resource_version=obj["metadata"]["resourceVersion"],
             )
-        except (_kube.ApiError, _kube.Unreachable):
+        except (kubeapi.ApiError, kubeapi.Unreachable):
             pass
 
     def _record_breakdown(
@@ -559,7 +561,7 @@ class Worker:
                 return
             meta = execution["metadata"]
             self.kube.merge_patch(
-                _kube.EXECUTIONS,
+                kubeapi.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
                 {"status": finish_status(outcome, execution, datetime.now(UTC))},

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, render_template, request
 
 from kontinue.api import archive, labels
 from kontinue.api.phases import execution_phase
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue_ui import timeline
 from kontinue_ui.state import ui_state
 from kontinue_ui.views.executions import job_phase
@@ -24,7 +24,7 @@ blueprint = Blueprint("archives", __name__, url_prefix="/archives")
 
 def list_archives() -> list[dict[str, Any]]:
     """Every ArchivedExecution in scope, most recently finished first."""
-    items = ui_state().list_in_scope(_kube.ARCHIVED_EXECUTIONS)
+    items = ui_state().list_in_scope(kubeapi.ARCHIVED_EXECUTIONS)
     return sorted(
         items,
         key=lambda a: (
@@ -50,7 +50,7 @@ def detail(namespace: str, name: str) -> str:
     """One archived tree; ``?execution=`` picks which of its executions to show in full."""
     state = ui_state()
     state.check_scope(namespace)
-    found = state.kube.get_or_none(_kube.ARCHIVED_EXECUTIONS, namespace, name)
+    found = state.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
     if found is None:
         abort(404, f"no archived execution {name} in namespace {namespace}")
     try:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue_ui.access import acting_client, current_viewer
 from kontinue_ui.state import ui_state
 from kontinue_ui.views.start import list_functions
@@ -24,7 +24,7 @@ def functions() -> str:
 def list_schedules() -> list[dict[str, Any]]:
     """Every ScheduledExecution in scope."""
     return sorted(
-        ui_state().list_in_scope(_kube.SCHEDULED_EXECUTIONS, current_viewer().kube),
+        ui_state().list_in_scope(kubeapi.SCHEDULED_EXECUTIONS, current_viewer().kube),
         key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"]),
     )
 

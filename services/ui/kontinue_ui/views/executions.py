@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from kontinue.api import attempts, group, labels, nesting, policy
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
-from kontinue.client import SuspensionNotWaiting, _kube
+from kontinue.client import SuspensionNotWaiting, kubeapi
 from kontinue_ui import access, formatting, listing, selectors, timeline
 from kontinue_ui.access import acting_client, actor_name, viewer_client
 from kontinue_ui.cache import Summary
@@ -206,7 +206,7 @@ def resume(namespace: str, name: str) -> Response:
             return _back(namespace, name)
     suspension = request.form.get("suspension", "").strip()
     if suspension:
-        found = client.kube.get(_kube.SUSPENSIONS, namespace, suspension)
+        found = client.kube.get(kubeapi.SUSPENSIONS, namespace, suspension)
         if (found.get("metadata", {}).get("labels") or {}).get(labels.PARENT) != name:
             abort(404, f"suspension {suspension} does not belong to execution {name}")
         try:
@@ -238,7 +238,7 @@ def logs(namespace: str, name: str, step: str) -> str:
     if not record or not record.get("child"):
         abort(404, f"execution {name} has no job step {step}")
     pods = reader.kube.list(
-        _kube.PODS, namespace, label_selector=f"{labels.JOB_NAME}={record['child']}"
+        kubeapi.PODS, namespace, label_selector=f"{labels.JOB_NAME}={record['child']}"
     )["items"]
     entries = []
     for pod in pods:
@@ -246,6 +246,6 @@ def logs(namespace: str, name: str, step: str) -> str:
         try:
             text = reader.kube.pod_log(namespace, pod_name, container=None, tail_lines=2000)
             entries.append({"pod": pod_name, "log": text, "error": None})
-        except _kube.ApiError as exc:
+        except kubeapi.ApiError as exc:
             entries.append({"pod": pod_name, "log": "", "error": exc.message})
     return render_template("executions/_logs.html", step=step, job=record["child"], entries=entries)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from kontinue.api import names, policy
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue_ui import forms
 from kontinue_ui.access import acting_client, current_viewer
@@ -19,7 +19,7 @@ blueprint = Blueprint("start", __name__, url_prefix="/start")
 def list_functions() -> list[dict[str, Any]]:
     """Every Function in scope, sorted by namespace, group and name."""
     return sorted(
-        ui_state().list_in_scope(_kube.FUNCTIONS, current_viewer().kube),
+        ui_state().list_in_scope(kubeapi.FUNCTIONS, current_viewer().kube),
         key=lambda f: (
             f["metadata"]["namespace"],
             f["spec"].get("workerGroup") or "default",
@@ -32,7 +32,7 @@ def _function(namespace: str, group: str, name: str) -> dict[str, Any]:
     state = ui_state()
     state.check_scope(namespace)
     found = current_viewer().kube.get_or_none(
-        _kube.FUNCTIONS, namespace, names.function_object_name(name, group)
+        kubeapi.FUNCTIONS, namespace, names.function_object_name(name, group)
     )
     if found is None:
         abort(404, f"no worker of group {group} serves function {name} in namespace {namespace}")

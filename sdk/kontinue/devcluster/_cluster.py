@@ -5,7 +5,7 @@ service-account token signing, an audit log of writes to kontinue resources) ->
 kube-controller-manager (jobs, garbage collection, namespaces, service accounts, node
 lifecycle, deployments, TTL, EndpointSlices), kube-scheduler and kwok -> one fake Node, Ready and
 untainted. kwok manages only the nodes annotated as its own, so a real node
-(:mod:`kontinue._devcluster._node`) can join the same control plane.
+(:mod:`kontinue.devcluster.realnode`) can join the same control plane.
 
 Every component listens on free loopback ports and keeps its log under ``<workdir>/logs``.
 With ``node_address`` (root only) the apiserver instead listens on, and advertises, that
@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from kontinue._devcluster import _http, _kubeconfig, _netaddr, _pki, _podlogs, _process
+from kontinue.devcluster import _http, _kubeconfig, _netaddr, _pki, _podlogs, processes
 
 NODE_NAME = "kwok-node-0"
 """The fake node every pod of the local cluster is scheduled to (unless a real node joined)."""
@@ -97,7 +97,7 @@ class LocalCluster:
 
     Args:
         bin_dir: directory with etcd, kube-apiserver, kube-controller-manager,
-            kube-scheduler and kwok (see :func:`kontinue._devcluster.find_testbin`).
+            kube-scheduler and kwok (see :func:`kontinue.devcluster.find_testbin`).
         workdir: directory for PKI, data, kubeconfig and logs (created if missing).
         die_with_parent: let the kernel kill every component when the thread that
             called :meth:`start` dies (set False for a detached cluster).
@@ -105,7 +105,7 @@ class LocalCluster:
         fsync: let etcd fsync its writes, as in production (the tests skip it for speed;
             the reliability campaign and the benchmarks that compare engines keep it).
         node_address: a non-loopback IPv4 address for the apiserver to listen on and
-            advertise, for a real node to join (:class:`kontinue._devcluster.RealNode`); needs
+            advertise, for a real node to join (:class:`kontinue.devcluster.RealNode`); needs
             root, since it is added to the loopback device.
     """
 
@@ -125,7 +125,7 @@ class LocalCluster:
         self.workdir = workdir.resolve()
         self.die_with_parent = die_with_parent
         self.log = log
-        self.components: list[_process.Component] = []
+        self.components: list[processes.Component] = []
         self.ports: dict[str, int] = {}
         self._pod_logs_stop = threading.Event()
         self.timings = Timings()
@@ -193,8 +193,8 @@ class LocalCluster:
     def _phase(self, name: str, started: float) -> None:
         self.timings.phases[name] = time.monotonic() - started
 
-    def _component(self, name: str, *args: str) -> _process.Component:
-        component = _process.Component(
+    def _component(self, name: str, *args: str) -> processes.Component:
+        component = processes.Component(
             name,
             [str(self.bin_dir / name), *args],
             self.logs_dir / f"{name}.log",
@@ -205,7 +205,7 @@ class LocalCluster:
         return component
 
     def _wait(
-        self, what: str, ready: Callable[[], bool], timeout: float, watch: list[_process.Component]
+        self, what: str, ready: Callable[[], bool], timeout: float, watch: list[processes.Component]
     ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -225,7 +225,7 @@ class LocalCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok"):
-            self.ports[name] = _process.free_port()
+            self.ports[name] = processes.free_port()
         t0 = time.monotonic()
         extra_ips: tuple[str, ...] = ()
         if self.node_address:
@@ -245,7 +245,7 @@ class LocalCluster:
         audit_policy.write_text(json.dumps(_AUDIT_POLICY))
         kwok_config = self.workdir / "kwok.yaml"
         kwok_config.write_text(
-            resources.files("kontinue._devcluster").joinpath("kwok.yaml").read_text()
+            resources.files("kontinue.devcluster").joinpath("kwok.yaml").read_text()
         )
         self._phase("pki", t0)
 
@@ -468,7 +468,7 @@ class LocalCluster:
 
     # -- faults (the reliability campaign) ---------------------------------------------------
 
-    def component(self, name: str) -> _process.Component:
+    def component(self, name: str) -> processes.Component:
         """The running component named ``name`` (``etcd``, ``kube-apiserver``, ...)."""
         for component in self.components:
             if component.name == name:

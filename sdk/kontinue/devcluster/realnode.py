@@ -52,8 +52,8 @@ from typing import Any
 
 import yaml
 
-from kontinue._devcluster import _http, _kubeconfig, _pki, _process
-from kontinue._devcluster._cluster import (
+from kontinue.devcluster import _http, _kubeconfig, _pki, processes
+from kontinue.devcluster._cluster import (
     KWOK_NODE_ANNOTATION,
     NODE_NAME,
     SERVICE_CIDR,
@@ -384,7 +384,7 @@ class RealNode:
         if cluster.node_address is None:
             raise NodeError(
                 "the cluster was started without a node address: start it with "
-                "LocalCluster(node_address=...) (python -m kontinue._devcluster up --real-node)"
+                "LocalCluster(node_address=...) (python -m kontinue.devcluster up --real-node)"
             )
         self.cluster = cluster
         self.address = cluster.node_address
@@ -393,7 +393,7 @@ class RealNode:
         self.paths = _Paths(self.workdir)
         self.die_with_parent = die_with_parent
         self.log = log
-        self.components: list[_process.Component] = []
+        self.components: list[processes.Component] = []
         self.ports: dict[str, int] = {}
         self.undo = UndoLog(self.workdir / "undo.jsonl")
         self.timings: dict[str, float] = {}
@@ -451,8 +451,8 @@ class RealNode:
     def _phase(self, name: str, started: float) -> None:
         self.timings[name] = time.monotonic() - started
 
-    def _component(self, name: str, argv: list[str]) -> _process.Component:
-        component = _process.Component(
+    def _component(self, name: str, argv: list[str]) -> processes.Component:
+        component = processes.Component(
             name,
             argv,
             self.cluster.logs_dir / f"node-{name}.log",
@@ -482,7 +482,7 @@ class RealNode:
             teardown(self.workdir, self.log)  # what a killed earlier node left
         self.workdir.mkdir(parents=True)
         for name in ("kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics"):
-            self.ports[name] = _process.free_port()
+            self.ports[name] = processes.free_port()
         t0 = time.monotonic()
         self._host_network()
         self._phase("network", t0)

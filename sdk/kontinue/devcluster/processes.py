@@ -27,7 +27,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def kill_with_parent() -> None:  # runs in the child between fork and exec
+def kill_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent thread dies (a ``preexec_fn``).
+
+    Runs in the child between fork and exec.
+    """
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -3,11 +3,11 @@
 It runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with one fake
 node.
 
-Run it from the shell with ``python -m kontinue._devcluster up|down|serve``; from Python with
+Run it from the shell with ``python -m kontinue.devcluster up|down|serve``; from Python with
 :class:`LocalCluster`. The binaries come from the repository's ``hack/testbin/build.sh``.
 """
 
-from kontinue._devcluster._cluster import ClusterError, LocalCluster
-from kontinue._devcluster._testbin import find_testbin
+from kontinue.devcluster._cluster import ClusterError, LocalCluster
+from kontinue.devcluster.testbin import find_testbin
 
 __all__ = ["ClusterError", "LocalCluster", "find_testbin"]

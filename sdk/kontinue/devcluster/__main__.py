@@ -1,18 +1,18 @@
 """Shell entry point of the local control plane.
 
-    python -m kontinue._devcluster up [--workdir DIR] [--crds DIR]
+    python -m kontinue.devcluster up [--workdir DIR] [--crds DIR]
                                            start in the background (idempotent), apply CRDs
-    python -m kontinue._devcluster down [--workdir DIR]    stop it and remove DIR
-    python -m kontinue._devcluster serve [--workdir DIR]   run in the foreground until signalled
-    python -m kontinue._devcluster status [--workdir DIR]  exit 0 when a cluster runs there
-    python -m kontinue._devcluster node-up [--workdir DIR]    join a real node (root), detached
-    python -m kontinue._devcluster node-down [--workdir DIR]  stop it and undo all it changed
-    python -m kontinue._devcluster node-serve [--workdir DIR] run the real node in the foreground
+    python -m kontinue.devcluster down [--workdir DIR]    stop it and remove DIR
+    python -m kontinue.devcluster serve [--workdir DIR]   run in the foreground until signalled
+    python -m kontinue.devcluster status [--workdir DIR]  exit 0 when a cluster runs there
+    python -m kontinue.devcluster node-up [--workdir DIR]    join a real node (root), detached
+    python -m kontinue.devcluster node-down [--workdir DIR]  stop it and undo all it changed
+    python -m kontinue.devcluster node-serve [--workdir DIR] run the real node in the foreground
 
 ``up`` starts a detached ``serve`` supervisor (its own session) and waits until it reports the
 cluster ready; ``down`` sends that supervisor SIGTERM, so the components stop in order.
 ``up --real-node`` starts the cluster so that a real node can join it (the apiserver on
-:data:`kontinue._devcluster._node.NODE_ADDRESS`, put on the loopback device; root only);
+:data:`kontinue.devcluster.realnode.NODE_ADDRESS`, put on the loopback device; root only);
 ``node-up`` then starts the node the same way under a ``node-serve`` supervisor.
 """
 
@@ -28,10 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-from kontinue._devcluster import _netaddr, _node
-from kontinue._devcluster._cluster import ClusterError, LocalCluster
-from kontinue._devcluster._process import Component
-from kontinue._devcluster._testbin import NODE_REQUIRED, TestbinError, find_extra_bin, find_testbin
+from kontinue.devcluster import _netaddr, realnode
+from kontinue.devcluster._cluster import ClusterError, LocalCluster
+from kontinue.devcluster.processes import Component
+from kontinue.devcluster.testbin import NODE_REQUIRED, TestbinError, find_extra_bin, find_testbin
 
 DEFAULT_WORKDIR = Path(".local/cluster")
 
@@ -89,7 +89,7 @@ def serve(workdir: Path, build: bool, real_node: bool = False) -> int:
             bin_dir,
             workdir,
             log=lambda line: print(line, flush=True),
-            node_address=_node.NODE_ADDRESS if real_node else None,
+            node_address=realnode.NODE_ADDRESS if real_node else None,
         )
         cluster.start()
     except (ClusterError, TestbinError, OSError, _netaddr.AddressError) as exc:
@@ -148,7 +148,7 @@ def up(
         except TestbinError as exc:
             _err(str(exc))
             return 1
-    command = [sys.executable, "-m", "kontinue._devcluster", "serve", "--workdir", str(workdir)]
+    command = [sys.executable, "-m", "kontinue.devcluster", "serve", "--workdir", str(workdir)]
     if real_node:
         command.append("--real-node")
     with (workdir / "supervisor.log").open("ab") as log:
@@ -186,7 +186,7 @@ def node_serve(workdir: Path, build: bool) -> int:
     try:
         node_bin = find_extra_bin("build-node.sh", NODE_REQUIRED, build=build)
         cluster = LocalCluster.attach(workdir)
-        node = _node.RealNode(
+        node = realnode.RealNode(
             cluster, node_bin, workdir / "node", log=lambda line: print(line, flush=True)
         )
         node.start()
@@ -216,7 +216,7 @@ def node_up(workdir: Path, build: bool, timeout: float) -> int:
             "it: make cluster-down, then make node-up"
         )
         return 1
-    missing = _node.missing_prerequisites()
+    missing = realnode.missing_prerequisites()
     if missing:
         _err("a real node cannot start here; missing: " + "; ".join(missing))
         return 1
@@ -233,7 +233,7 @@ def node_up(workdir: Path, build: bool, timeout: float) -> int:
             return 1
     with (workdir / "node-supervisor.log").open("ab") as log:
         supervisor = subprocess.Popen(
-            [sys.executable, "-m", "kontinue._devcluster", "node-serve", "--workdir", str(workdir)],
+            [sys.executable, "-m", "kontinue.devcluster", "node-serve", "--workdir", str(workdir)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -267,7 +267,7 @@ def node_down(workdir: Path) -> int:
         if _pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
     if (workdir / "node").exists():  # the supervisor was killed: undo what it recorded
-        _node.teardown(workdir / "node", log=_err)
+        realnode.teardown(workdir / "node", log=_err)
     for marker in ("node-ready", "node-failed", "node-supervisor.pid"):
         (workdir / marker).unlink(missing_ok=True)
     return 0
@@ -294,7 +294,7 @@ def down(workdir: Path, keep: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command."""
-    parser = argparse.ArgumentParser(prog="python -m kontinue._devcluster")
+    parser = argparse.ArgumentParser(prog="python -m kontinue.devcluster")
     parser.add_argument(
         "command",
         choices=["up", "down", "serve", "status", "node-up", "node-down", "node-serve"],

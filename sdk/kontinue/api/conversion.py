@@ -17,8 +17,7 @@ import pydantic
 import pydantic_core
 
 from kontinue import errors
-from kontinue.api import nesting
-from kontinue.workflow import _docstrings
+from kontinue.api import docstrings, nesting
 
 
 @functools.lru_cache(maxsize=512)
@@ -152,7 +151,7 @@ def json_schema(type_: Any) -> dict[str, Any] | None:
     """JSON schema of a type (descriptions, defaults, enums), or None when there is none.
 
     Field descriptions come from ``Field(description=...)`` or, failing that, from the
-    attribute docstrings under the fields (:mod:`kontinue.workflow._docstrings`).
+    attribute docstrings under the fields (:mod:`kontinue.api.docstrings`).
     """
     if type_ is None or type_ is Any:
         return None
@@ -160,7 +159,7 @@ def json_schema(type_: Any) -> dict[str, Any] | None:
         schema: dict[str, Any] = pydantic.TypeAdapter(type_).json_schema()
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
         return None
-    _docstrings.add_descriptions(schema, type_)
+    docstrings.add_descriptions(schema, type_)
     _record_order(schema)
     return schema
 

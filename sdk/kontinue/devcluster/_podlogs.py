@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kontinue._devcluster import _http
 from kontinue.api import labels
+from kontinue.devcluster import _http
 
 LOGS_CRD = "kwok.x-k8s.io_logs.yaml"
 """kwok's Logs CustomResourceDefinition, next to the binaries (``<bin>/../share``)."""

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ class Informer(Generic[T]):
 
     def __init__(
         self,
-        kube: _kube.Kube,
-        resource: _kube.Resource,
+        kube: kubeapi.Kube,
+        resource: kubeapi.Resource,
         namespace: str | None,
         *,
         on_event: Callable[[str, T], None] | None = None,
@@ -155,7 +155,7 @@ class Informer(Generic[T]):
 
     def run(self) -> None:
         """List, then watch; list again after 410; back off after failures. Until stopped."""
-        backoff = _kube.Backoff(first=0.5, cap=self._max_backoff)
+        backoff = kubeapi.Backoff(first=0.5, cap=self._max_backoff)
         version: str | None = None
         while not self._stopping.is_set():
             try:
@@ -165,11 +165,11 @@ class Informer(Generic[T]):
                 version = self._watch(version)
                 self.error = None
                 backoff.reset()
-            except _kube.Gone:
+            except kubeapi.Gone:
                 version = None  # too old: list again at once
-            except (_kube.Unreachable, _kube.ServerError) as exc:
+            except (kubeapi.Unreachable, kubeapi.ServerError) as exc:
                 self._failed(exc, backoff)  # resume the watch where it was
-            except _kube.ApiError as exc:
+            except kubeapi.ApiError as exc:
                 version = None
                 self._failed(exc, backoff)
             except Exception as exc:  # noqa: BLE001 - an informer never dies
@@ -177,7 +177,7 @@ class Informer(Generic[T]):
                 version = None
                 self._failed(exc, backoff)
 
-    def _failed(self, exc: BaseException, backoff: _kube.Backoff) -> None:
+    def _failed(self, exc: BaseException, backoff: kubeapi.Backoff) -> None:
         self.error = str(exc)
         if not self._stopping.is_set():
             log.warning("informer %s: %s; retrying", self.name, exc)

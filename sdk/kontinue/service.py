@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 
-from kontinue.client import _kube
+from kontinue.client import kubeapi
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def default_identity() -> str:
 
 
 def start_telemetry(
-    args: argparse.Namespace, service: str, identity: str, kube: _kube.Kube | None = None
+    args: argparse.Namespace, service: str, identity: str, kube: kubeapi.Kube | None = None
 ) -> int | None:
     """Traces from the ``OTEL_*`` environment, API error counts, ``/metrics`` on its port.
 
@@ -95,7 +95,7 @@ def start_telemetry(
     if tracing.configure_tracing(service, identity):
         logging.getLogger(service).info("tracing on")
     if kube is not None:
-        api_errors.count_api_errors(kube)
+        kube.error_observer = api_errors.observe_api_error
     try:
         return metrics_server.start_metrics_server(args.metrics_port)
     except OSError as exc:

@@ -2,8 +2,9 @@
 
 ``run_attempt`` converts the arguments, calls the function with a fresh
 :class:`ExecutionContext` and turns whatever happens into an :class:`Outcome`; it never lets an
-exception escape. ``finish_status`` is the pure decision of what the execution's status becomes:
-Completed, Backoff (a retryable failure with retries left), Failed, Suspended or Canceled.
+exception escape. ``finish_status`` maps the outcome to its transition of the Execution's
+lifecycle (:mod:`kontinue.api.transitions`): Completed, Backoff (a retryable failure with
+retries left), Failed, Suspended, Canceled, or back to Pending after an interruption.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kontinue import errors
-from kontinue.api import attempts, conversion, durations, nesting, policy
+from kontinue.api import conversion, nesting, policy, transitions
 from kontinue.api.digests import json_digest
-from kontinue.api.messages import truncate_message
-from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.workflow._context import ExecutionContext
 from kontinue.workflow._journal import Journal
 from kontinue.workflow._observer import StepObserver
@@ -39,26 +38,6 @@ class Outcome:
     error: BaseException | None = None
     waiting_on: list[tuple[str, str]] = field(default_factory=list)
     message: str = ""
-
-
-def error_status(error: BaseException) -> dict[str, Any]:
-    """``status.error`` for an exception: kind, message, retryable (and child)."""
-    if isinstance(error, errors.KontinueError):
-        status: dict[str, Any] = {
-            "kind": str(error.kind),
-            "message": truncate_message(str(error)),
-            "retryable": error.retryable,
-        }
-        if error.child:
-            status["child"] = error.child
-        return status
-    text = str(error)
-    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return {
-        "kind": str(errors.ErrorKind.EXECUTION),
-        "message": truncate_message(message),
-        "retryable": True,
-    }
 
 
 def check_arguments(execution: Mapping[str, Any]) -> None:
@@ -144,62 +123,15 @@ def _run_coroutine(fn: Any, args: tuple[Any, ...]) -> Any:
 
 
 def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The status fields an outcome sets (a merge patch of ``status``)."""
+    """The status fields an outcome sets (a merge patch of ``status``), from the lifecycle."""
     status = execution.get("status") or {}
-    stamp = format_time(now)
     if outcome.kind == "completed":
-        return {
-            "phase": "Completed",
-            "result": outcome.result,
-            "finishedAt": stamp,
-            "message": None,
-            "suspendedOn": None,
-            "attempts": attempts.end(status, "Completed", stamp),
-        }
+        return transitions.complete(status, outcome.result, now)
     if outcome.kind == "released":
-        return {
-            "phase": "Suspended",
-            "message": truncate_message(outcome.message),
-            "suspendedOn": [{"kind": k, "name": n} for k, n in outcome.waiting_on],
-        }
+        return transitions.suspend(outcome.waiting_on, outcome.message)
     if outcome.kind == "interrupted":
-        return {
-            "phase": "Pending",
-            "workerName": None,
-            "workerId": None,
-            "message": truncate_message(f"resuming after an interruption: {outcome.message}"),
-            "suspendedOn": None,
-        }
+        return transitions.release(f"resuming after an interruption: {outcome.message}")
     if outcome.kind == "canceled":
-        return {
-            "phase": "Canceled",
-            "finishedAt": stamp,
-            "message": truncate_message(outcome.message),
-            "suspendedOn": None,
-            "attempts": attempts.end(status, "Canceled", stamp, truncate_message(outcome.message)),
-        }
+        return transitions.cancel(status, outcome.message, now)
     assert outcome.error is not None
-    error = error_status(outcome.error)
-    retry = policy.retry_of(execution)
-    previous = attempts.ended(status)
-    attempt = {
-        "phase": "Failed",
-        "message": error["message"],
-        "startedAt": status.get("attemptStartedAt") or status.get("startedAt") or stamp,
-        "finishedAt": stamp,
-        "workerName": status.get("workerName"),
-        "error": error,
-    }
-    attempt = {k: v for k, v in attempt.items() if v is not None}
-    patch: dict[str, Any] = {
-        "attempts": attempts.finished(status, attempt),
-        "error": error,
-        "message": error["message"],
-        "suspendedOn": None,
-    }
-    if error["retryable"] and len(previous) < int(retry.get("retries") or 0):
-        backoff = durations.parse_duration(retry.get("backoff") or "5s", clamp=True)
-        patch.update(phase="Backoff", nextAttemptAt=format_time_ceil(now + backoff))
-    else:
-        patch.update(phase="Failed", finishedAt=stamp)
-    return patch
+    return transitions.fail(status, outcome.error, policy.retry_of(execution), now)

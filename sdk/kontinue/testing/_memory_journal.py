@@ -1,4 +1,4 @@
-"""An in-memory :class:`~kontinue.workflow.Journal`: the same replay engine, no cluster.
+"""An in-memory :class:`~kontinue.engine.journal.Journal`: the same replay engine, no cluster.
 
 It keeps the execution as the same dict shape the API server stores (``status.state``,
 ``status.steps``), children and suspensions as plain records that a test resolves with
@@ -15,7 +15,7 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api.phases import Phase, SuspensionPhase
-from kontinue.workflow._journal import (
+from kontinue.engine.records import (
     ChildSpec,
     ChildState,
     JobState,

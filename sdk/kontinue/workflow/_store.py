@@ -22,7 +22,7 @@ from kontinue.api import conversion, names
 from kontinue.api.options import DurationLike, PollOptions, StoreOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
 from kontinue.api.timestamps import format_time
-from kontinue.workflow._context import ExecutionContext
+from kontinue.engine.context import ExecutionContext
 
 T = TypeVar("T")
 

@@ -12,8 +12,10 @@ import pytest
 import kontinue
 from kontinue import errors
 from kontinue.api.phases import Phase
+from kontinue.engine.outcomes import Outcome
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.testing import MemoryJournal
-from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
 
 
 @dataclass

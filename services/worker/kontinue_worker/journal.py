@@ -36,17 +36,16 @@ from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
-from kontinue.telemetry import trace_ids
-from kontinue.workflow import (
+from kontinue.engine.outcomes import Outcome, finish_status
+from kontinue.engine.records import (
     ChildSpec,
     ChildState,
     JobState,
-    Outcome,
     Progress,
     StepRecord,
     SuspensionState,
-    finish_status,
 )
+from kontinue.telemetry import trace_ids
 from kontinue_worker.claims import applied, holds
 from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.patches import status_operations

@@ -43,8 +43,10 @@ from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_micro_time, format_time, parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import Informer
+from kontinue.engine.outcomes import Outcome, finish_status
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.telemetry import execution_metrics, json_logs
-from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds

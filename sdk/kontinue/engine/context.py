@@ -20,8 +20,9 @@ from kontinue import errors
 from kontinue.api import attempts as attempt_log
 from kontinue.api import names, policy
 from kontinue.api.options import StepOptions
-from kontinue.workflow._journal import Journal, StepRecord
-from kontinue.workflow._observer import StepObserver
+from kontinue.engine.journal import Journal
+from kontinue.engine.observer import StepObserver
+from kontinue.engine.records import StepRecord
 
 T = TypeVar("T")
 

@@ -45,7 +45,7 @@ class Journal(Protocol):
         ...
 
     @property
-    def cancelled(self) -> threading.Event:
+    def canceled(self) -> threading.Event:
         """Set when the execution is canceled while running."""
         ...
 

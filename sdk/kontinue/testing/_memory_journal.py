@@ -46,7 +46,7 @@ class MemoryJournal:
             },
             "status": {"phase": "Executing", "state": {}, "steps": {}},
         }
-        self._cancelled = threading.Event()
+        self._canceled = threading.Event()
         self._changed = threading.Condition()
         self.children: dict[str, ChildSpec] = {}
         self.child_states: dict[str, ChildState] = {}
@@ -69,8 +69,8 @@ class MemoryJournal:
         return self._namespace
 
     @property
-    def cancelled(self) -> threading.Event:
-        return self._cancelled
+    def canceled(self) -> threading.Event:
+        return self._canceled
 
     def execution(self) -> Mapping[str, Any]:
         return self._object

@@ -230,7 +230,7 @@ class Worker:
             if self.lease.lost.wait(1.0):
                 self._claiming.clear()
                 for journal in self._holdings.journals():
-                    journal.cancelled.set()  # its writes are fenced anyway: unwind now
+                    journal.canceled.set()  # its writes are fenced anyway: unwind now
                 self.lost.set()
                 return
 
@@ -241,7 +241,7 @@ class Worker:
         while self._holdings.journals() and time.monotonic() < deadline:
             time.sleep(0.1)
         for journal in self._holdings.journals():
-            journal.cancelled.set()  # unwinds at the next step boundary
+            journal.canceled.set()  # unwinds at the next step boundary
             journal.patience = min(journal.patience, 5.0)
             try:
                 journal.write(

@@ -29,7 +29,7 @@ from kontinue import errors
 from kontinue.api import policy
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
-from kontinue.workflow import Outcome, finish_status
+from kontinue.engine.outcomes import Outcome, finish_status
 from kontinue_controller.logic import deadlines
 
 if TYPE_CHECKING:

@@ -43,8 +43,10 @@ from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_time, parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import Informer
+from kontinue.engine.outcomes import Outcome, finish_status
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.telemetry import execution_metrics, json_logs
-from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
@@ -228,7 +230,7 @@ class Worker:
             if self.lease.lost.wait(1.0):
                 self._claiming.clear()
                 for journal in self._holdings.journals():
-                    journal.cancelled.set()  # its writes are fenced anyway: unwind now
+                    journal.canceled.set()  # its writes are fenced anyway: unwind now
                 self.lost.set()
                 return
 
@@ -239,7 +241,7 @@ class Worker:
         while self._holdings.journals() and time.monotonic() < deadline:
             time.sleep(0.1)
         for journal in self._holdings.journals():
-            journal.cancelled.set()  # unwinds at the next step boundary
+            journal.canceled.set()  # unwinds at the next step boundary
             journal.patience = min(journal.patience, 5.0)
             try:
                 journal.write(transitions.release(f"worker {self.config.name} shut down; resuming"))

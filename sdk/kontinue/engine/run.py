@@ -1,10 +1,9 @@
-"""Running one attempt of a workflow function, and the status an outcome leads to.
+"""Running one attempt of a workflow function.
 
 ``run_attempt`` converts the arguments, calls the function with a fresh
-:class:`ExecutionContext` and turns whatever happens into an :class:`Outcome`; it never lets an
-exception escape. ``finish_status`` maps the outcome to its transition of the Execution's
-lifecycle (:mod:`kontinue.api.transitions`): Completed, Backoff (a retryable failure with
-retries left), Failed, Suspended, Canceled, or back to Pending after an interruption.
+:class:`~kontinue.engine.context.ExecutionContext` and turns whatever happens into an
+:class:`~kontinue.engine.outcomes.Outcome`; it never lets an exception escape. What the
+execution's status becomes then is :func:`kontinue.engine.outcomes.finish_status`.
 """
 
 from __future__ import annotations
@@ -13,31 +12,19 @@ import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from kontinue import errors
-from kontinue.api import conversion, nesting, policy, transitions
+from kontinue.api import conversion, nesting
 from kontinue.api.digests import json_digest
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import Journal
-from kontinue.workflow._observer import StepObserver
-from kontinue.workflow._registry import FunctionDef
+from kontinue.engine.context import ExecutionContext
+from kontinue.engine.journal import Journal
+from kontinue.engine.observer import StepObserver
+from kontinue.engine.outcomes import Outcome
+from kontinue.engine.registry import FunctionDef
 
 MAX_RESULT_BYTES = 512 * 1024
 """Largest JSON result an execution may return (it is stored in the Execution's status)."""
-
-
-@dataclass
-class Outcome:
-    """How one attempt ended."""
-
-    kind: Literal["completed", "failed", "released", "canceled", "fenced", "interrupted"]
-    result: Any = None
-    error: BaseException | None = None
-    waiting_on: list[tuple[str, str]] = field(default_factory=list)
-    message: str = ""
 
 
 def check_arguments(execution: Mapping[str, Any]) -> None:
@@ -120,18 +107,3 @@ def _run_coroutine(fn: Any, args: tuple[Any, ...]) -> Any:
         return asyncio.run(fn(*args))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # a loop runs here
         return pool.submit(lambda: asyncio.run(fn(*args))).result()
-
-
-def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The status fields an outcome sets (a merge patch of ``status``), from the lifecycle."""
-    status = execution.get("status") or {}
-    if outcome.kind == "completed":
-        return transitions.complete(status, outcome.result, now)
-    if outcome.kind == "released":
-        return transitions.suspend(outcome.waiting_on, outcome.message)
-    if outcome.kind == "interrupted":
-        return transitions.release(f"resuming after an interruption: {outcome.message}")
-    if outcome.kind == "canceled":
-        return transitions.cancel(status, outcome.message, now)
-    assert outcome.error is not None
-    return transitions.fail(status, outcome.error, policy.retry_of(execution), now)

@@ -25,6 +25,8 @@ STEP_FUNCTIONS = {
     "run_job",
     "run_pod",
     "run_script",
+    "patched",
+    "deprecate_patch",
 }
 RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult"}
 OPTION_TYPES = {

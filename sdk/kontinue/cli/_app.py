@@ -10,6 +10,7 @@ from kontinue.cli._catalog import archives, functions, schedules
 from kontinue.cli._context import connection_options
 from kontinue.cli._dev import dev
 from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
+from kontinue.cli._history import export, replay
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +37,7 @@ def completion(shell: str) -> None:
 
 for command in (
     execute, list_executions, show, resume, cancel, logs, functions, schedules, archives, bench,
-    completion, dev,
+    completion, dev, export, replay,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import archive, conversion, labels, manifests, timestamps
+from kontinue.api import (
+    adoption,
+    archive,
+    conversion,
+    history,
+    journal_chunks,
+    labels,
+    manifests,
+    timestamps,
+)
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
@@ -189,6 +198,61 @@ class Client:
             ],
             "jobs": self.kube.list(kubeapi.JOBS, ns, label_selector=selector)["items"],
         }
+
+    def export_history(
+        self, name: str, *, namespace: str | None = None, logs: bool = True
+    ) -> dict[str, Any]:
+        """The complete history of an execution as a history document (:mod:`kontinue.api.history`).
+
+        Reads the Execution, its journal chunks, its children, Suspensions and Jobs, the Jobs'
+        pods and (unless ``logs`` is false) what their containers printed: everything a replay
+        of the execution reads. Logs that cannot be read (a pod gone) are left out.
+
+        Raises:
+            NotFound: the execution does not exist.
+            ValidationError: a journal chunk is missing, foreign or changed.
+        """
+        ns = self._ns(namespace)
+        execution = self.get(name, namespace=ns)
+        chunks: builtins.list[dict[str, Any]] = []
+        if journal_chunks.chunk_count(execution):
+            chunks = self._list_all(kubeapi.CONFIGMAPS, ns, journal_chunks.label_selector(name))
+        compacted = journal_chunks.decode(execution, chunks)
+        related = self.related(name, namespace=ns)
+        uid = execution["metadata"]["uid"]
+        owned = {
+            kind: [o for o in objects if adoption.owned_by(o, uid)]
+            for kind, objects in related.items()
+        }
+        pods: dict[str, builtins.list[dict[str, Any]]] = {}
+        texts: dict[str, dict[str, str]] = {}
+        for job in owned["jobs"]:
+            job_name = job["metadata"]["name"]
+            found = self.kube.list(
+                kubeapi.PODS, ns, label_selector=f"{labels.JOB_NAME}={job_name}"
+            )["items"]
+            pods[job_name] = sorted(
+                found, key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"])
+            )
+            for pod in pods[job_name] if logs else ():
+                texts[pod["metadata"]["name"]] = self._pod_logs(ns, pod)
+        return history.build(
+            execution, compacted, children=owned["children"], suspensions=owned["suspensions"],
+            jobs=owned["jobs"], pods=pods, logs=texts, exported_at=datetime.now(UTC),
+        )  # fmt: skip
+
+    def _pod_logs(self, namespace: str, pod: Mapping[str, Any]) -> dict[str, str]:
+        """What each container of ``pod`` printed (those that cannot be read left out)."""
+        found: dict[str, str] = {}
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            try:
+                found[container["name"]] = self.kube.pod_log(
+                    namespace, pod["metadata"]["name"], container=container["name"],
+                    tail_lines=None,
+                )  # fmt: skip
+            except (kubeapi.ApiError, kubeapi.Unreachable):
+                continue
+        return found
 
     def list_archives(
         self,

@@ -20,11 +20,33 @@ from kontinue import errors
 from kontinue.api import attempts as attempt_log
 from kontinue.api import names, policy
 from kontinue.api.options import StepOptions
+from kontinue.api.timestamps import format_time
 from kontinue.engine.journal import Journal
 from kontinue.engine.observer import StepObserver
 from kontinue.engine.records import StepRecord
 
 T = TypeVar("T")
+
+PATCH_STEP = "patch"
+"""The type of the marker step :meth:`ExecutionContext.patched` records."""
+
+PATCH_PREFIX = "patch-"
+"""A patch marker's step name is this prefix and the change id."""
+
+
+def patch_step_name(change_id: str) -> str:
+    """The step name of the marker of ``change_id``.
+
+    Raises:
+        ValidationError: the change id does not make a valid step name.
+    """
+    name = PATCH_PREFIX + change_id
+    if not change_id or not names.is_step_name(name):
+        raise errors.ValidationError(
+            f"change id {change_id!r} is not usable: lowercase letters, digits and single '-', "
+            f"at most {63 - len(PATCH_PREFIX)} characters"
+        )
+    return name
 
 
 class ExecutionContext:
@@ -54,6 +76,8 @@ class ExecutionContext:
         self._used: set[str] = set()
         self._index = 0
         self._by_index = {r.index: r for r in journal.steps().values()}
+        self._last_recorded = max(self._by_index, default=-1)
+        self._patches: dict[str, bool] = {}
 
     # -- what the workflow may read --------------------------------------------------------------
 
@@ -106,6 +130,11 @@ class ExecutionContext:
         return self._index in self._by_index
 
     @property
+    def position(self) -> int:
+        """How many step positions this attempt has reached (the next step's position)."""
+        return self._index
+
+    @property
     def journal(self) -> Journal:
         """The durable history (for step implementations)."""
         return self._journal
@@ -149,6 +178,46 @@ class ExecutionContext:
                 f"history records it at #{recorded.index}"
             )
         return name, index, recorded
+
+    def patched(self, change_id: str, *, deprecated: bool = False) -> bool:
+        """Whether this execution takes the new branch of a code change (a marker step).
+
+        - The history records the marker (at this position): True, as when it was recorded.
+        - The history records steps at or past this position but not the marker: the
+          execution ran this far under the code before the change, so False (the old branch),
+          without a nondeterminism error; no position is taken.
+        - Otherwise (the execution reaches this point for the first time): the marker is
+          recorded, lazily like a child's record, so it rides along with the next write, and
+          True.
+
+        With ``deprecated`` (no execution of the old code is left): a recorded marker is
+        accepted, none is required nor recorded, and the answer is True. A second call with
+        the same change id gives the first call's answer.
+
+        Raises:
+            ValidationError: the change id does not make a valid step name.
+            NondeterminismError: the history records the marker at another position.
+        """
+        self.check_canceled()
+        name = patch_step_name(change_id)
+        if name in self._patches:
+            return self._patches[name]
+        recorded = self._journal.steps().get(name)
+        if recorded is not None:
+            self.begin_step(PATCH_STEP, StepOptions(name=name))
+            taken = True
+        elif deprecated:
+            taken = True
+        elif self._index <= self._last_recorded:
+            taken = False
+        else:
+            step, index, _ = self.begin_step(PATCH_STEP, StepOptions(name=name))
+            now = format_time(self.now())
+            marker = self.record(step, index, PATCH_STEP, None, started_at=now, finished_at=now)
+            self._journal.record(marker)
+            taken = True
+        self._patches[name] = taken
+        return taken
 
     def _step_name(self, step_type: str, options: StepOptions | None) -> str:
         if options is not None and options.name:

@@ -3,6 +3,8 @@
 A :class:`StepRecord` is one entry of ``status.steps``; the others describe the objects a step
 creates or waits for (a child execution, a suspension, a Job) as the engine needs to see them,
 whatever backs the journal (Kubernetes objects in the worker, plain dicts in tests).
+:func:`child_state`, :func:`suspension_state` and :func:`job_state` read them from the objects
+(the worker's journal reads them from the cluster, the replay of a history from the file).
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kontinue.api.phases import Phase, SuspensionPhase
+from kontinue.api.phases import (
+    Phase,
+    SuspensionPhase,
+    execution_phase,
+    job_end,
+    suspension_phase,
+)
+from kontinue.api.timestamps import parse_time
 
 
 @dataclass
@@ -113,3 +122,39 @@ class Progress:
     max: int | None = None
     automatic: bool = False
     """Set by a fan-out (finished children of all), which keeps it up to date across releases."""
+
+
+def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
+    """A Suspension object as the engine sees it (no status yet means Suspended)."""
+    status = obj.get("status") or {}
+    return SuspensionState(
+        name=obj["metadata"]["name"],
+        phase=suspension_phase(obj),
+        resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
+        data=status.get("data"),
+    )
+
+
+def job_state(obj: Mapping[str, Any]) -> JobState:
+    """What the engine needs to know of a Job object."""
+    status = obj.get("status") or {}
+    end = job_end(obj)
+    return JobState(
+        name=obj["metadata"]["name"],
+        finished=end is not None,
+        succeeded=int(status.get("succeeded") or 0),
+        failed=int(status.get("failed") or 0),
+        message=(end.get("message") or end.get("reason")) if end is not None else None,
+    )
+
+
+def child_state(obj: Mapping[str, Any]) -> ChildState:
+    """A child Execution as the engine sees it."""
+    status = obj.get("status") or {}
+    return ChildState(
+        name=obj["metadata"]["name"],
+        phase=execution_phase(dict(obj)),
+        result=status.get("result"),
+        error=status.get("error"),
+        message=status.get("message"),
+    )

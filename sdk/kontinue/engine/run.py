@@ -67,6 +67,12 @@ def run_attempt(
 ) -> Outcome:
     """Run the function once against ``journal``; every exception becomes an Outcome."""
     ktx = ExecutionContext(journal, hold=hold, logger=logger, observer=observer)
+    return run_in_context(definition, ktx)
+
+
+def run_in_context(definition: FunctionDef, ktx: ExecutionContext) -> Outcome:
+    """:func:`run_attempt` with a context made by the caller (who may inspect it afterwards)."""
+    journal = ktx.journal
     spec = journal.execution().get("spec") or {}
     try:
         check_arguments(journal.execution())

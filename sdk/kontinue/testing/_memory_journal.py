@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
+from kontinue.api import history
+from kontinue.api.journal_chunks import CompactedHistory
 from kontinue.api.phases import Phase, SuspensionPhase
+from kontinue.api.timestamps import format_time
 from kontinue.engine.records import (
     ChildSpec,
     ChildState,
@@ -170,6 +173,41 @@ class MemoryJournal:
                 **({"automatic": True} if progress.automatic else {}),
             }
         self.writes += 1
+
+    # -- history ----------------------------------------------------------------------------------
+
+    def history(self) -> dict[str, Any]:
+        """This execution's history as an exported history document (see :func:`replay`).
+
+        Children, suspensions and Jobs become the objects a cluster would hold.
+        """
+        children = [
+            {"metadata": {"name": name, "namespace": self._namespace},
+             "spec": {"function": self.children[name].function if name in self.children else ""},
+             "status": {"phase": state.phase.value, "result": state.result,
+                        **({"error": dict(state.error)} if state.error else {}),
+                        **({"message": state.message} if state.message else {})}}
+            for name, state in self.child_states.items()
+        ]  # fmt: skip
+        suspensions = [
+            {"metadata": {"name": name, "namespace": self._namespace},
+             "spec": {"resumeAt": format_time(s.resume_at)} if s.resume_at else {},
+             "status": {"phase": s.phase.value, **({"data": s.data} if s.data is not None else {})}}
+            for name, s in self.suspensions.items()
+        ]  # fmt: skip
+        jobs = [
+            {"metadata": {"name": name, "namespace": self._namespace},
+             "status": {"succeeded": s.succeeded, "failed": s.failed, **({"conditions": [
+                 {"type": "Complete" if s.succeeded else "Failed", "status": "True",
+                  "message": s.message}]} if s.finished else {})}}
+            for name, s in self.job_states.items()
+        ]  # fmt: skip
+        pods = {name: self.pods.get(name, []) for name in self.job_states}
+        logs = {pod: {"main": text} for pod, text in self.logs.items()}
+        return history.build(
+            copy.deepcopy(self._object), CompactedHistory(), children=children,
+            suspensions=suspensions, jobs=jobs, pods=pods, logs=logs, exported_at=self.now(),
+        )  # fmt: skip
 
     # -- test controls ----------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from kontinue.workflow._jobs import (
     run_pod,
     run_script,
 )
+from kontinue.workflow._patching import deprecate_patch, patched
 from kontinue.workflow._status import clear_progress, set_message, set_progress
 from kontinue.workflow._store import poll_until, poll_until_named, store, store_named
 from kontinue.workflow._suspend import sleep, sleep_named, suspend
@@ -66,10 +67,12 @@ __all__ = [
     "TTLOptions",
     "TimeoutOptions",
     "clear_progress",
+    "deprecate_patch",
     "execute",
     "execute_parallel",
     "execute_sequential",
     "function",
+    "patched",
     "poll_until",
     "poll_until_named",
     "run_job",

@@ -29,11 +29,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import adoption, labels, manifests, names, nesting
+from kontinue.api import adoption, journal_chunks, labels, manifests, names, nesting
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
-from kontinue.api.phases import execution_phase, job_end, suspension_phase
-from kontinue.api.timestamps import format_time_ceil, parse_time
+from kontinue.api.timestamps import format_time_ceil
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
 from kontinue.engine.outcomes import Outcome, finish_status
@@ -44,6 +43,9 @@ from kontinue.engine.records import (
     Progress,
     StepRecord,
     SuspensionState,
+    child_state,
+    job_state,
+    suspension_state,
 )
 from kontinue.telemetry import trace_ids
 from kontinue_worker.claims import applied, holds
@@ -69,11 +71,6 @@ CHUNK_BYTES = 640 * 1024
 """Most stored-value bytes one chunk takes (ConfigMaps hold at most 1 MiB)."""
 
 
-def _chunk_digest(steps: Mapping[str, Any], state: Mapping[str, Any]) -> str:
-    """The digest of a journal chunk's content (recorded in ``status.journal.digests``)."""
-    return json_digest({"steps": steps, "state": state})
-
-
 def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
     """What the first write of a claim adds: the arguments' digest, unless recorded already.
 
@@ -92,42 +89,6 @@ def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")))
-
-
-def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
-    """A Suspension object as the engine sees it (no status yet means Suspended)."""
-    status = obj.get("status") or {}
-    return SuspensionState(
-        name=obj["metadata"]["name"],
-        phase=suspension_phase(obj),
-        resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
-        data=status.get("data"),
-    )
-
-
-def job_state(obj: Mapping[str, Any]) -> JobState:
-    """What the engine needs to know of a Job object."""
-    status = obj.get("status") or {}
-    end = job_end(obj)
-    return JobState(
-        name=obj["metadata"]["name"],
-        finished=end is not None,
-        succeeded=int(status.get("succeeded") or 0),
-        failed=int(status.get("failed") or 0),
-        message=(end.get("message") or end.get("reason")) if end is not None else None,
-    )
-
-
-def child_state(obj: Mapping[str, Any]) -> ChildState:
-    """A child Execution as the engine sees it."""
-    status = obj.get("status") or {}
-    return ChildState(
-        name=obj["metadata"]["name"],
-        phase=execution_phase(dict(obj)),
-        result=status.get("result"),
-        error=status.get("error"),
-        message=status.get("message"),
-    )
 
 
 class KubeJournal:
@@ -350,49 +311,28 @@ class KubeJournal:
     def _load_chunks(self) -> None:
         """Read the compacted history, trusting only chunks this execution wrote.
 
-        Each chunk must be owned by this execution and, when the status records chunk digests
-        (every chunk written since they exist), match its digest: a chunk someone replaced or
-        changed fails the attempt clearly instead of being replayed.
+        The decoding (ownership, digests) is :func:`kontinue.api.journal_chunks.decode`, which
+        the history export shares: a chunk someone replaced or changed fails the attempt
+        clearly instead of being replayed.
 
         Raises:
             ValidationError: a chunk is missing, foreign or changed.
             Interrupted: the chunks could not be listed within the patience.
         """
-        journal = (self._obj.get("status") or {}).get("journal") or {}
-        count = int(journal.get("chunks") or 0)
-        if not count:
+        if not journal_chunks.chunk_count(self._obj):
             return
-        digests = list(journal.get("digests") or [])
         listing = self._retrying(
             f"reading the journal of {self.name}",
             lambda: self._kube.list(
                 kubeapi.CONFIGMAPS,
                 self.namespace,
-                label_selector=f"{labels.JOURNAL}={self._label_value()}",
+                label_selector=journal_chunks.label_selector(self.name),
             ),
         )
-        chunks = {item["metadata"]["name"]: item for item in listing.get("items") or []}
-        uid = self._obj["metadata"]["uid"]
-        for index in range(count):
-            name = self._chunk_name(index)
-            chunk = chunks.get(name)
-            if chunk is None:
-                raise errors.ValidationError(f"journal chunk {name} of {self.name} is missing")
-            if not adoption.owned_by(chunk, uid):
-                raise errors.ValidationError(
-                    f"journal chunk {name} does not belong to {self.name}: its history cannot "
-                    "be trusted"
-                )
-            data = chunk.get("data") or {}
-            steps, state = json.loads(data.get("steps", "{}")), json.loads(data.get("state", "{}"))
-            if index < len(digests) and digests[index] != _chunk_digest(steps, state):
-                raise errors.ValidationError(
-                    f"journal chunk {name} of {self.name} was changed after it was written: its "
-                    "history cannot be trusted"
-                )
-            for step, raw in steps.items():
-                self._archived_steps[step] = StepRecord.from_status(step, raw)
-            self._archived_state.update(state)
+        compacted = journal_chunks.decode(self._obj, listing.get("items") or [])
+        for step, raw in compacted.steps.items():
+            self._archived_steps[step] = StepRecord.from_status(step, raw)
+        self._archived_state.update(compacted.state)
 
     def _check_existing_chunk(self, name: str, digest: str) -> None:
         """A chunk that exists already must be this execution's, with the same steps.
@@ -404,11 +344,8 @@ class KubeJournal:
             f"reading journal chunk {name}",
             lambda: self._kube.get(kubeapi.CONFIGMAPS, self.namespace, name),
         )
-        data = existing.get("data") or {}
         try:
-            found = _chunk_digest(
-                json.loads(data.get("steps", "{}")), json.loads(data.get("state", "{}"))
-            )
+            found = journal_chunks.chunk_digest(*journal_chunks.chunk_content(existing))
         except ValueError:
             found = ""
         if not adoption.owned_by(existing, self._obj["metadata"]["uid"]) or found != digest:
@@ -441,7 +378,7 @@ class KubeJournal:
                 size += value_size
         journal = status.get("journal") or {}
         index = int(journal.get("chunks") or 0)
-        digest = _chunk_digest(moved_steps, moved_state)
+        digest = journal_chunks.chunk_digest(moved_steps, moved_state)
         chunk = {
             "apiVersion": "v1", "kind": "ConfigMap", "immutable": True,
             "metadata": {

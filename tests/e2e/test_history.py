@@ -13,7 +13,8 @@ import pytest
 
 from kontinue.api import history as history_format
 from kontinue.client import Client
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess
+from kontinue.workflow import TTLOptions
+from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
 KONTINUE = str(Path(sys.executable).parent / "kontinue")
@@ -144,3 +145,32 @@ def test_a_patch_marker_rides_along_with_the_next_write(
                          "history_flows", "--path", str(FLOWS))  # fmt: skip
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "replayed 3 steps" in replayed.stdout
+
+
+def test_an_archived_execution_exports_from_its_archive(
+    client: Client, start_worker: StartWorker, kube_cluster: TestCluster, namespace: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    start_worker("history_flows", path=FLOWS, hold=5)
+    client.create_execution(
+        "history-order", name="archived-order",
+        ttl=TTLOptions(archive_after="1s", delete_after="1h"),
+    )  # fmt: skip
+    wait_for(
+        "the archive",
+        lambda: (
+            [a["metadata"]["name"] for a in client.list_archives()] == ["archived-order"]
+            and not client.list()
+        ),
+        timeout=120,
+    )
+    file = tmp_path / "archived.json"
+    exported = _kontinue(kube_cluster.kubeconfig, "export", "archived-order", "-n", namespace,
+                         "-o", str(file))  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    parsed = history_format.load(file)
+    assert len(parsed.steps) == 72 and parsed.children and parsed.suspensions
+    replayed = _kontinue(kube_cluster.kubeconfig, "replay", str(file), "--module",
+                         "history_flows", "--path", str(FLOWS))  # fmt: skip
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "replayed 72 steps; the code returns the recorded result" in replayed.stdout

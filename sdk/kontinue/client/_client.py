@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kontinue import errors
 from kontinue.api import (
     adoption,
     archive,
@@ -206,14 +207,21 @@ class Client:
 
         Reads the Execution, its journal chunks, its children, Suspensions and Jobs, the Jobs'
         pods and (unless ``logs`` is false) what their containers printed: everything a replay
-        of the execution reads. Logs that cannot be read (a pod gone) are left out.
+        of the execution reads. Logs that cannot be read (a pod gone) are left out. A root
+        execution that was archived is read from its ArchivedExecution (without pods or logs).
 
         Raises:
             NotFound: the execution does not exist.
             ValidationError: a journal chunk is missing, foreign or changed.
         """
         ns = self._ns(namespace)
-        execution = self.get(name, namespace=ns)
+        try:
+            execution = self.get(name, namespace=ns)
+        except kubeapi.NotFound:
+            archived = self.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, ns, name)
+            if archived is None:
+                raise
+            return self._archived_history(archived)
         chunks: builtins.list[dict[str, Any]] = []
         if journal_chunks.chunk_count(execution):
             chunks = self._list_all(kubeapi.CONFIGMAPS, ns, journal_chunks.label_selector(name))
@@ -239,6 +247,26 @@ class Client:
         return history.build(
             execution, compacted, children=owned["children"], suspensions=owned["suspensions"],
             jobs=owned["jobs"], pods=pods, logs=texts, exported_at=datetime.now(UTC),
+        )  # fmt: skip
+
+    def _archived_history(self, archived: Mapping[str, Any]) -> dict[str, Any]:
+        """The history of an archived root execution (its Jobs' pods and logs are gone)."""
+        try:
+            objects = archive.decode(archived)
+        except (ValueError, KeyError) as exc:
+            raise errors.ValidationError(
+                f"the archive {archived['metadata']['name']} cannot be read: {exc}"
+            ) from exc
+        root = objects[0]
+        uid = root["metadata"]["uid"]
+
+        def owned(kind: str) -> builtins.list[dict[str, Any]]:
+            return [o for o in objects[1:] if o.get("kind") == kind and adoption.owned_by(o, uid)]
+
+        chunks = [o for o in objects[1:] if o.get("kind") == "ConfigMap"]
+        return history.build(
+            root, journal_chunks.decode(root, chunks), children=owned("Execution"),
+            suspensions=owned("Suspension"), jobs=owned("Job"), exported_at=datetime.now(UTC),
         )  # fmt: skip
 
     def _pod_logs(self, namespace: str, pod: Mapping[str, Any]) -> dict[str, str]:

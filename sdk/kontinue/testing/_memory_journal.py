@@ -203,7 +203,15 @@ class MemoryJournal:
             for name, s in self.job_states.items()
         ]  # fmt: skip
         pods = {name: self.pods.get(name, []) for name in self.job_states}
-        logs = {pod: {"main": text} for pod, text in self.logs.items()}
+        logs = {
+            pod["metadata"]["name"]: {
+                c["name"]: self.logs[pod["metadata"]["name"]]
+                for c in (pod.get("status") or {}).get("containerStatuses") or []
+            }
+            for job_pods in self.pods.values()
+            for pod in job_pods
+            if pod["metadata"]["name"] in self.logs
+        }
         return history.build(
             copy.deepcopy(self._object), CompactedHistory(), children=children,
             suspensions=suspensions, jobs=jobs, pods=pods, logs=logs, exported_at=self.now(),

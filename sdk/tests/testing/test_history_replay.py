@@ -14,9 +14,11 @@ from kontinue import errors
 from kontinue.api import history as history_format
 from kontinue.api.phases import Phase
 from kontinue.cli._app import cli
+from kontinue.engine.journal import Journal
+from kontinue.engine.observer import StepObserver
 from kontinue.engine.registry import FunctionRegistry
 from kontinue.engine.run import run_attempt
-from kontinue.testing import HistoryError, MemoryJournal, replay, replay_folder
+from kontinue.testing import HistoryError, HistoryJournal, MemoryJournal, replay, replay_folder
 
 SIDE_EFFECTS: list[str] = []
 
@@ -278,3 +280,29 @@ def test_cli_replay_exit_codes(tmp_path: Path) -> None:
     assert "not JSON" in unreadable.output
     missing = CliRunner().invoke(cli, ["replay", str(history), "--module", "no_such_module_x"])
     assert missing.exit_code == 2
+
+
+def test_a_job_step_replays_its_recorded_outcome_and_logs() -> None:
+    registry = FunctionRegistry()
+
+    @kontinue.function("job", registry=registry)
+    def job(ktx: kontinue.ExecutionContext) -> str:
+        pod = kontinue.run_script(ktx, kontinue.ScriptOptions(image="busybox", command="echo hi"))
+        return pod.logs(ktx).strip()
+
+    definition = getattr(job, "__kontinue_function__")  # noqa: B009 - set by @function
+    journal = MemoryJournal(name="j", spec={"function": "job"})
+    assert run_attempt(definition, journal, hold=0).kind == "released"
+    journal.finish_job("j--script-1", exit_codes={"script": 0}, logs="hi\n")
+    outcome = run_attempt(definition, journal, hold=0)
+    assert outcome.result == "hi"
+    journal.execution()["status"].update(phase="Completed", result=outcome.result)
+    history = journal.history()
+    typed: Journal = HistoryJournal(history_format.parse(history))  # the Journal protocol
+    observer: StepObserver = HistoryJournal(history_format.parse(history))  # and the observer
+    assert typed.name == "j" and observer is not None
+    result = replay(history, job)
+    assert result.compatible and "the recorded result" in result.message, result.message
+    without_logs = {**history, "jobs": [{**history["jobs"][0], "logs": {}}]}
+    result = replay(without_logs, job)
+    assert not result.compatible and "holds no logs" in result.message

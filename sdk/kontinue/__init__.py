@@ -34,6 +34,7 @@ from kontinue.errors import (
 from kontinue.workflow import (
     ChildExecution,
     ChildExecutionOptions,
+    ContainerResult,
     ExecuteOptions,
     ExecutionContext,
     ExecutionMutex,
@@ -80,6 +81,7 @@ __all__ = [
     "ChildExecution",
     "ChildExecutionOptions",
     "ChildFailedError",
+    "ContainerResult",
     "DuplicateStepError",
     "ErrorKind",
     "ExecuteOptions",

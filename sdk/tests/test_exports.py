@@ -26,7 +26,7 @@ STEP_FUNCTIONS = {
     "run_pod",
     "run_script",
 }
-RESULT_TYPES = {"JobResult", "PodResult"}
+RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult"}
 OPTION_TYPES = {
     "StepOptions",
     "ExecuteOptions",
@@ -64,27 +64,29 @@ ERRORS = {
 }
 
 
-def test_kontinue_exports() -> None:
-    expected = (
-        STEP_FUNCTIONS
-        | OPTION_TYPES
-        | RESULT_TYPES
-        | ERRORS
-        | {"function", "ExecutionContext", "ChildExecution", "__version__"}
-    )
-    assert set(kontinue.__all__) == expected
+WORKFLOW = (
+    STEP_FUNCTIONS
+    | OPTION_TYPES
+    | RESULT_TYPES
+    | {"function", "ExecutionContext", "ChildExecution"}
+)
+"""What a workflow author writes against: nothing of the engine that runs it."""
+
+
+def test_workflow_exports_exactly_the_author_surface() -> None:
+    assert set(kontinue.workflow.__all__) == WORKFLOW
+    assert len(kontinue.workflow.__all__) == len(WORKFLOW)
+    for name in kontinue.workflow.__all__:
+        assert getattr(kontinue.workflow, name) is not None
+
+
+def test_kontinue_exports_the_workflow_surface_and_the_errors() -> None:
+    assert set(kontinue.__all__) == WORKFLOW | ERRORS | {"__version__"}
+    assert len(kontinue.__all__) == len(WORKFLOW | ERRORS | {"__version__"})
     for name in kontinue.__all__:
         assert getattr(kontinue, name) is not None
-
-
-def test_workflow_exports_cover_the_top_level_ones() -> None:
-    top_level_workflow = (
-        STEP_FUNCTIONS
-        | OPTION_TYPES
-        | RESULT_TYPES
-        | {"function", "ExecutionContext", "ChildExecution"}
-    )
-    assert top_level_workflow <= set(kontinue.workflow.__all__)
+    for name in WORKFLOW:
+        assert getattr(kontinue, name) is getattr(kontinue.workflow, name)
 
 
 def test_client_surface() -> None:

@@ -88,7 +88,7 @@ def test_forged_identity_headers_are_refused_and_reads_follow_the_users_rights(
         "--namespace", other_namespace, "--auth", "proxy", "--proxy-secret-file", str(secret_file)
     )
 
-    def cancelled(ns: str, name: str) -> bool:
+    def canceled(ns: str, name: str) -> bool:
         return bool(admin.get(kubeapi.EXECUTIONS, ns, name)["spec"].get("cancel"))
 
     # the attacker: identity headers without the proxy's secret (or with a wrong one)
@@ -98,7 +98,7 @@ def test_forged_identity_headers_are_refused_and_reads_follow_the_users_rights(
         for path in ("/executions", f"/executions/{namespace}/visible", "/functions"):
             assert http.get(ui.url + path, timeout=30).status_code == 401, (headers, path)
         assert _cancel(ui, http, namespace, "visible") == 401
-    assert not cancelled(namespace, "visible")
+    assert not canceled(namespace, "visible")
 
     # through the proxy, system: identities are refused all the same
     for headers in (
@@ -110,7 +110,7 @@ def test_forged_identity_headers_are_refused_and_reads_follow_the_users_rights(
         answer = http.get(f"{ui.url}/executions/{namespace}/visible", timeout=30)
         assert answer.status_code == 403 and "system:" in answer.text, headers
         assert _cancel(ui, http, namespace, "visible") == 403
-    assert not cancelled(namespace, "visible")
+    assert not canceled(namespace, "visible")
 
     # alice reads what she may list, and nothing else
     alice = _session({SECRET_HEADER: secret, "X-Forwarded-User": "alice"})
@@ -129,7 +129,7 @@ def test_forged_identity_headers_are_refused_and_reads_follow_the_users_rights(
         assert answer.status_code == 403, (path, answer.status_code)
     # ... and acts with her own rights: she may not cancel
     assert _cancel(ui, alice, namespace, "visible") == 403
-    assert not cancelled(namespace, "visible")
+    assert not canceled(namespace, "visible")
 
     # bob may read nothing at all
     bob = _session({SECRET_HEADER: secret, "X-Forwarded-User": "bob"})

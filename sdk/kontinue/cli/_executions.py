@@ -13,7 +13,7 @@ import yaml
 from rich.text import Text
 from rich.tree import Tree
 
-from kontinue.api import attempts, labels, policy, schemas
+from kontinue.api import attempts, labels, policy, schemas, transitions
 from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
@@ -519,9 +519,9 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
 @handles_errors("cancel")
 def cancel(name: str, output: str) -> None:
     """Cancel an execution and its whole tree."""
-    current = client().get(name)
-    if execution_phase(current).terminal:
-        fail(f"execution {name} already finished ({execution_phase(current).value})")
+    phase = execution_phase(client().get(name))
+    if not transitions.allows("cancel", phase):
+        fail(f"execution {name} already finished ({phase.value})")
     updated = client().cancel(name)
     if output != "name":
         _render.dump(updated, output)

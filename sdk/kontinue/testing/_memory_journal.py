@@ -1,4 +1,4 @@
-"""An in-memory :class:`~kontinue.workflow.Journal`: the same replay engine, no cluster.
+"""An in-memory :class:`~kontinue.engine.journal.Journal`: the same replay engine, no cluster.
 
 It keeps the execution as the same dict shape the API server stores (``status.state``,
 ``status.steps``), children and suspensions as plain records that a test resolves with
@@ -15,7 +15,7 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api.phases import Phase, SuspensionPhase
-from kontinue.workflow._journal import (
+from kontinue.engine.records import (
     ChildSpec,
     ChildState,
     JobState,
@@ -46,7 +46,7 @@ class MemoryJournal:
             },
             "status": {"phase": "Executing", "state": {}, "steps": {}},
         }
-        self._cancelled = threading.Event()
+        self._canceled = threading.Event()
         self._changed = threading.Condition()
         self.children: dict[str, ChildSpec] = {}
         self.child_states: dict[str, ChildState] = {}
@@ -69,8 +69,8 @@ class MemoryJournal:
         return self._namespace
 
     @property
-    def cancelled(self) -> threading.Event:
-        return self._cancelled
+    def canceled(self) -> threading.Event:
+        return self._canceled
 
     def execution(self) -> Mapping[str, Any]:
         return self._object

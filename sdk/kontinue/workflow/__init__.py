@@ -1,4 +1,9 @@
-"""Writing workflows: the function decorator, ExecutionContext, the steps and their options."""
+"""Writing workflows: the decorator, ExecutionContext, the steps, their options and results.
+
+This is the surface a workflow author writes against (all of it is also exported by
+:mod:`kontinue`, together with the errors of :mod:`kontinue.errors`). What runs the functions
+(the journal, the registry, an attempt and its outcome) is :mod:`kontinue.engine`.
+"""
 
 from kontinue.api.options import (
     ChildExecution,
@@ -18,6 +23,7 @@ from kontinue.api.options import (
     TimeoutOptions,
     TTLOptions,
 )
+from kontinue.engine.context import ExecutionContext
 from kontinue.workflow._children import (
     execute,
     execute_parallel,
@@ -25,7 +31,7 @@ from kontinue.workflow._children import (
     spawn_execution,
     wait_execution,
 )
-from kontinue.workflow._context import ExecutionContext
+from kontinue.workflow._function import function
 from kontinue.workflow._jobs import (
     ContainerResult,
     JobResult,
@@ -34,17 +40,6 @@ from kontinue.workflow._jobs import (
     run_pod,
     run_script,
 )
-from kontinue.workflow._journal import (
-    ChildSpec,
-    ChildState,
-    JobState,
-    Journal,
-    Progress,
-    StepRecord,
-    SuspensionState,
-)
-from kontinue.workflow._registry import FunctionDef, FunctionRegistry, default_registry, function
-from kontinue.workflow._run import Outcome, finish_status, run_attempt
 from kontinue.workflow._status import clear_progress, set_message, set_progress
 from kontinue.workflow._store import poll_until, poll_until_named, store, store_named
 from kontinue.workflow._suspend import sleep, sleep_named, suspend
@@ -52,44 +47,31 @@ from kontinue.workflow._suspend import sleep, sleep_named, suspend
 __all__ = [
     "ChildExecution",
     "ChildExecutionOptions",
-    "ChildSpec",
-    "ChildState",
     "ContainerResult",
     "ExecuteOptions",
     "ExecutionContext",
     "ExecutionMutex",
-    "FunctionDef",
-    "FunctionRegistry",
     "JobOptions",
     "JobResult",
-    "JobState",
-    "Journal",
     "LogOptions",
-    "Outcome",
     "PodOptions",
     "PodResult",
     "PollOptions",
-    "Progress",
     "RetryOptions",
     "ScriptOptions",
     "SleepOptions",
     "StepOptions",
-    "StepRecord",
     "StoreOptions",
     "SuspendOptions",
-    "SuspensionState",
     "TTLOptions",
     "TimeoutOptions",
     "clear_progress",
-    "default_registry",
     "execute",
     "execute_parallel",
     "execute_sequential",
-    "finish_status",
     "function",
     "poll_until",
     "poll_until_named",
-    "run_attempt",
     "run_job",
     "run_pod",
     "run_script",

@@ -19,8 +19,8 @@ from kontinue import errors
 from kontinue.api import conversion, names
 from kontinue.api.options import ChildExecution, ChildExecutionOptions, ExecuteOptions
 from kontinue.api.phases import Phase
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import ChildSpec, ChildState, Progress
+from kontinue.engine.context import ExecutionContext
+from kontinue.engine.records import ChildSpec, ChildState, Progress
 
 
 def spawn_execution(

@@ -30,8 +30,8 @@ from kontinue.api.options import (
     ScriptOptions,
     StepOptions,
 )
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import JobState
+from kontinue.engine.context import ExecutionContext
+from kontinue.engine.records import JobState
 
 _ERROR_LINE = re.compile(
     r"error|fail|fatal|exception|traceback|panic|denied|refused|not found|no such|cannot",

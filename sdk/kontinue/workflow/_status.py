@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import Progress
+from kontinue.engine.context import ExecutionContext
+from kontinue.engine.records import Progress
 
 
 def set_message(ktx: ExecutionContext, message: str) -> None:

@@ -22,7 +22,7 @@ from kontinue.api import conversion, names
 from kontinue.api.options import DurationLike, PollOptions, StoreOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
 from kontinue.api.timestamps import format_time
-from kontinue.workflow._context import ExecutionContext
+from kontinue.engine.context import ExecutionContext
 
 T = TypeVar("T")
 
@@ -108,11 +108,11 @@ def poll_until_named(
         timers = _timers_so_far(ktx, name, recorded.child if recorded else None)
         hold_until = time.monotonic() + ktx.hold
         while True:
-            ktx.check_cancelled()
+            ktx.check_canceled()
             if condition():
                 break
             if time.monotonic() + interval.total_seconds() <= hold_until:
-                ktx.cancelled.wait(interval.total_seconds())  # a short wait, in the worker
+                ktx.canceled.wait(interval.total_seconds())  # a short wait, in the worker
                 continue
             timers += 1
             _wait_on_timer(ktx, name, index, options, started, timers, interval, hold_until)

@@ -15,8 +15,8 @@ from kontinue import errors
 from kontinue.api import conversion, names
 from kontinue.api.options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
-from kontinue.workflow._context import ExecutionContext
-from kontinue.workflow._journal import StepRecord, SuspensionState
+from kontinue.engine.context import ExecutionContext
+from kontinue.engine.records import StepRecord, SuspensionState
 
 _DONE = object()
 

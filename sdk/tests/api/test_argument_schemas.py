@@ -60,7 +60,8 @@ def test_attribute_docstrings_become_descriptions_for_dataclasses_and_models() -
 
 
 def test_untyped_arguments_are_any_json_and_no_argument_is_no_schema() -> None:
-    from kontinue.workflow import FunctionRegistry, function
+    from kontinue.engine.registry import FunctionRegistry
+    from kontinue.workflow import function
 
     registry = FunctionRegistry()
 

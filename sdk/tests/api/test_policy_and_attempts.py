@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kontinue.api import attempts, policy
+from kontinue.engine.registry import FunctionRegistry
 from kontinue.workflow import RetryOptions, TimeoutOptions, function
-from kontinue.workflow._registry import FunctionRegistry
 
 
 def test_each_field_comes_from_the_spec_else_the_function_else_the_builtin() -> None:

@@ -8,8 +8,10 @@ import pytest
 
 import kontinue
 from kontinue import errors
+from kontinue.engine.outcomes import Outcome
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.testing import MemoryJournal
-from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
 
 LOG = (
     "starting\nfetching config\nconnecting to db\nerror: connection refused\nretrying\ngiving up\n"
@@ -144,7 +146,7 @@ def test_a_replayed_pod_keeps_what_the_workflow_reads_and_failures_can_raise() -
 
 def test_a_failed_child_carries_its_own_error_as_an_execution_error() -> None:
     from kontinue.api.phases import Phase
-    from kontinue.workflow import ChildState
+    from kontinue.engine.records import ChildState
 
     registry = FunctionRegistry()
 

@@ -12,8 +12,10 @@ import pytest
 import kontinue
 from kontinue import errors
 from kontinue.api.phases import Phase
+from kontinue.engine.outcomes import Outcome
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.testing import MemoryJournal
-from kontinue.workflow import FunctionRegistry, Outcome, run_attempt
 
 
 @dataclass
@@ -484,3 +486,28 @@ def test_a_poll_releases_once_its_waits_would_outlast_the_hold() -> None:
     # one wait fits in the hold, the next would not: released on a timer, not held in the worker
     assert (outcome.kind, outcome.waiting_on) == ("released", [("Suspension", "q--poll-1-1")])
     assert len(checks) == 2
+
+
+def test_a_cancellation_unwinds_at_the_next_step_and_code_can_check_for_it() -> None:
+    registry = FunctionRegistry()
+    journal = MemoryJournal()
+    seen: list[bool] = []
+
+    @kontinue.function("long", registry=registry)
+    def long(ktx: kontinue.ExecutionContext) -> str:
+        kontinue.store(ktx, lambda: "first")
+
+        def work() -> str:
+            journal.canceled.set()  # canceled while this step runs
+            seen.append(ktx.canceled.is_set())
+            return "second"
+
+        kontinue.store(ktx, work)
+        kontinue.store(ktx, lambda: "never")
+        return "done"
+
+    outcome = _run(registry, "long", journal)
+    assert (outcome.kind, outcome.message) == ("canceled", "the execution was canceled")
+    assert seen == [True]
+    assert set(journal.steps()) == {"store-1", "store-2"}  # the step under way still commits
+    assert not hasattr(kontinue.ExecutionContext, "cancelled")

@@ -29,7 +29,7 @@ from kontinue import errors
 from kontinue.api import policy
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
-from kontinue.workflow import Outcome, finish_status
+from kontinue.engine.outcomes import Outcome, finish_status
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults, function_key
 from kontinue_controller.keys import Key

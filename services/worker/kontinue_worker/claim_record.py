@@ -18,7 +18,7 @@ from typing import Any
 
 from kontinue.api import attempts, policy
 from kontinue.api.pointers import json_pointer
-from kontinue.workflow import FunctionDef
+from kontinue.engine.registry import FunctionDef
 from kontinue_worker.patches import status_operations
 
 CLEARED: dict[str, Any] = {"message": ""}

@@ -36,17 +36,16 @@ from kontinue.api.phases import execution_phase, job_end, suspension_phase
 from kontinue.api.timestamps import format_time_ceil, parse_time
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
-from kontinue.telemetry import trace_ids
-from kontinue.workflow import (
+from kontinue.engine.outcomes import Outcome, finish_status
+from kontinue.engine.records import (
     ChildSpec,
     ChildState,
     JobState,
-    Outcome,
     Progress,
     StepRecord,
     SuspensionState,
-    finish_status,
 )
+from kontinue.telemetry import trace_ids
 from kontinue_worker.claims import applied, holds
 from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.patches import status_operations
@@ -174,7 +173,7 @@ class KubeJournal:
         self._archived_state: dict[str, Any] = {}
         self._load_chunks()
         self._parse_steps()
-        self._cancelled = threading.Event()
+        self._canceled = threading.Event()
         self._lock = threading.Lock()
         self._workflow_message = False
         self.taken: str | None = None
@@ -190,7 +189,7 @@ class KubeJournal:
             step="",
         )
         if (execution.get("spec") or {}).get("cancel"):
-            self._cancelled.set()
+            self._canceled.set()
         self._trace = trace_ids.execution_trace(execution)
 
     # -- identity ----------------------------------------------------------------------------
@@ -204,8 +203,8 @@ class KubeJournal:
         return str(self._obj["metadata"]["namespace"])
 
     @property
-    def cancelled(self) -> threading.Event:
-        return self._cancelled
+    def canceled(self) -> threading.Event:
+        return self._canceled
 
     @property
     def claim(self) -> int:
@@ -227,9 +226,9 @@ class KubeJournal:
             phase = status.get("phase") or "gone"
             self.taken_phase = "gone" if gone else phase
             self.taken = f"{phase}: {status.get('message') or 'taken from this worker'}"
-            self._cancelled.set()
+            self._canceled.set()
         elif (current.get("spec") or {}).get("cancel"):
-            self._cancelled.set()
+            self._canceled.set()
 
     # -- fenced writes -----------------------------------------------------------------------
 
@@ -320,7 +319,7 @@ class KubeJournal:
         self._obj = current
         self._parse_steps()
         if (current.get("spec") or {}).get("cancel"):
-            self._cancelled.set()
+            self._canceled.set()
         return False
 
     def _read(self, retry: _Patience) -> dict[str, Any] | None:
@@ -681,7 +680,7 @@ class KubeJournal:
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         self._hub.wait(
-            [(kind, self.namespace, name) for kind, name in keys], timeout, self._cancelled
+            [(kind, self.namespace, name) for kind, name in keys], timeout, self._canceled
         )
 
     # -- status ------------------------------------------------------------------------------

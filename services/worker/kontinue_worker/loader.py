@@ -6,7 +6,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from kontinue.workflow import FunctionRegistry, default_registry
+from kontinue.engine.registry import FunctionRegistry, default_registry
 
 
 class LoadError(RuntimeError):

@@ -13,7 +13,7 @@ from typing import Any
 import kontinue
 from kontinue.api import group, labels, names, timestamps
 from kontinue.client import kubeapi
-from kontinue.workflow import FunctionDef
+from kontinue.engine.registry import FunctionDef
 
 log = logging.getLogger(__name__)
 

@@ -91,13 +91,13 @@ class WaitHub:
         with self._cond:
             return self._cache.get((kind, namespace, name))
 
-    def wait(self, keys: list[Key], timeout: float, cancelled: threading.Event) -> None:
-        """Block until one of ``keys`` changes, ``timeout`` passes or ``cancelled`` is set."""
+    def wait(self, keys: list[Key], timeout: float, canceled: threading.Event) -> None:
+        """Block until one of ``keys`` changes, ``timeout`` passes or ``canceled`` is set."""
         with self._cond:
             seen = [self._changes.get(k, 0) for k in keys]
             self._cond.wait_for(
                 lambda: (
-                    cancelled.is_set()
+                    canceled.is_set()
                     or self._stop.is_set()
                     or [self._changes.get(k, 0) for k in keys] != seen
                 ),

@@ -37,14 +37,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import labels, leases
+from kontinue.api import labels, leases, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.slim import slim
-from kontinue.api.timestamps import format_micro_time, format_time, parse_time
+from kontinue.api.timestamps import format_time, parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import Informer
+from kontinue.engine.outcomes import Outcome, finish_status
+from kontinue.engine.registry import FunctionRegistry
+from kontinue.engine.run import run_attempt
 from kontinue.telemetry import execution_metrics, json_logs
-from kontinue.workflow import FunctionRegistry, Outcome, finish_status, run_attempt
 from kontinue_worker import claim_record, leasing, metrics, registration
 from kontinue_worker.attempt_trace import AttemptTrace
 from kontinue_worker.claims import holds
@@ -228,7 +230,7 @@ class Worker:
             if self.lease.lost.wait(1.0):
                 self._claiming.clear()
                 for journal in self._holdings.journals():
-                    journal.cancelled.set()  # its writes are fenced anyway: unwind now
+                    journal.canceled.set()  # its writes are fenced anyway: unwind now
                 self.lost.set()
                 return
 
@@ -239,17 +241,10 @@ class Worker:
         while self._holdings.journals() and time.monotonic() < deadline:
             time.sleep(0.1)
         for journal in self._holdings.journals():
-            journal.cancelled.set()  # unwinds at the next step boundary
+            journal.canceled.set()  # unwinds at the next step boundary
             journal.patience = min(journal.patience, 5.0)
             try:
-                journal.write(
-                    {
-                        "phase": Phase.PENDING.value,
-                        "workerName": None,
-                        "workerId": None,
-                        "message": f"worker {self.config.name} shut down; resuming",
-                    }
-                )
+                journal.write(transitions.release(f"worker {self.config.name} shut down; resuming"))
             except (errors.WorkflowInterrupt, errors.KontinueError):
                 pass  # the Lease's deletion (or expiry) hands it back through the controller
         self.stop_event.set()
@@ -362,11 +357,10 @@ class Worker:
                 kubeapi.EXECUTIONS,
                 meta["namespace"],
                 meta["name"],
-                {"status": {"phase": Phase.PENDING.value, "workerName": None, "workerId": None,
-                            "message": message}},
+                {"status": transitions.release(message)},
                 subresource="status",
                 resource_version=meta["resourceVersion"],
-            )  # fmt: skip
+            )
         except (kubeapi.Conflict, kubeapi.NotFound):
             return  # it changed meanwhile: the watch brings the news
         except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
@@ -439,24 +433,16 @@ class Worker:
         """
         meta, status = obj["metadata"], obj.get("status") or {}
         key = (meta["namespace"], meta["name"])
-        now = format_time(datetime.now(UTC))
-        claim = int(status.get("claim") or 0) + 1
-        attempt = claim_record.attempt_number(obj)
-        patch: dict[str, Any] = {
-            "phase": Phase.EXECUTING.value,
-            "workerName": self.config.name,
-            "workerId": self.identity,
-            "claim": claim,
-            "claimedAt": format_micro_time(datetime.now(UTC)),
-            "attempt": attempt,
-            "message": None,
-        }
-        if status.get("attempt") != attempt or not status.get("attemptStartedAt"):
-            patch["attemptStartedAt"] = now
-        if not status.get("startedAt"):
-            patch["startedAt"] = now
-        if claim > 1:
-            patch["resumptions"] = int(status.get("resumptions") or 0) + 1
+        moment = datetime.now(UTC)
+        now = format_time(moment)
+        patch = transitions.claim(
+            status,
+            worker=self.config.name,
+            identity=self.identity,
+            attempt=claim_record.attempt_number(obj),
+            now=moment,
+        )
+        claim = int(patch["claim"])
         self._holdings.take(key, claim)
         claimed: dict[str, Any] | None = None
         definition = self.registry.get(self._function_of(obj))
@@ -533,7 +519,7 @@ class Worker:
                 kubeapi.EXECUTIONS,
                 namespace,
                 name,
-                {"status": {"phase": Phase.PENDING.value, "message": message}},
+                {"status": transitions.note(message)},
                 subresource="status",
                 resource_version=obj["metadata"]["resourceVersion"],
             )

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import attempts, group, labels, nesting, policy
+from kontinue.api import attempts, group, labels, nesting, policy, transitions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, kubeapi
 from kontinue_ui import access, formatting, listing, selectors, timeline
@@ -124,6 +124,7 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "name": name,
         "status": status,
         "phase": execution_phase(execution),
+        "cancelable": transitions.allows("cancel", execution_phase(execution)),
         "steps": steps,
         "children": parts["children"],
         "suspensions": parts["suspensions"],
@@ -176,9 +177,9 @@ def cancel(namespace: str, name: str) -> Response:
     """Cancel the execution and its tree."""
     ui_state().check_scope(namespace)
     client = acting_client()
-    current = client.get(name, namespace=namespace)
-    if execution_phase(current).terminal:
-        flash(f"{name} already finished ({execution_phase(current).value}).", "error")
+    phase = execution_phase(client.get(name, namespace=namespace))
+    if not transitions.allows("cancel", phase):
+        flash(f"{name} already finished ({phase.value}).", "error")
     else:
         client.cancel(name, namespace=namespace)
         flash(f"Cancel requested for {name} and its children.", "info")

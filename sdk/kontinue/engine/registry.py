@@ -1,8 +1,9 @@
-"""The ``@kontinue.function`` decorator and the registry of workflow functions.
+"""The registry of workflow functions: what ``@kontinue.function`` records, what a worker runs.
 
 A workflow function takes the :class:`~kontinue.workflow.ExecutionContext` first and, optionally,
-one argument (any JSON-convertible type: a dataclass, a pydantic model, a dict...). The decorator
-checks the signature when it decorates, so a mistake shows at import time, not at the first run.
+one argument (any JSON-convertible type: a dataclass, a pydantic model, a dict...).
+:func:`define` reads that from the signature when the function is decorated, so a mistake shows
+at import time, not at the first run.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import inspect
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from kontinue.api import conversion
 from kontinue.api.options import RetryOptions, TimeoutOptions
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 ANY_JSON: dict[str, Any] = {"description": "Any JSON value (the argument has no type annotation)."}
 """The argument schema of a function that takes an untyped argument: every value is valid. A
@@ -95,7 +94,12 @@ default_registry = FunctionRegistry()
 """The registry ``@kontinue.function`` uses unless given ``registry=``."""
 
 
-def _define(fn: Callable[..., Any], name: str | None, **meta: Any) -> FunctionDef:
+def define(fn: Callable[..., Any], name: str | None, **meta: Any) -> FunctionDef:
+    """The definition of ``fn`` under ``name`` (default: its Python name with '-' for '_').
+
+    Raises:
+        TypeError: ``fn`` does not take ``(ktx)`` or ``(ktx, arguments)``.
+    """
     signature = inspect.signature(fn)
     params = [
         p for p in signature.parameters.values()
@@ -121,66 +125,3 @@ def _define(fn: Callable[..., Any], name: str | None, **meta: Any) -> FunctionDe
         is_async=inspect.iscoroutinefunction(fn),
         **meta,
     )
-
-
-@overload
-def function(name: F, /) -> F: ...
-
-
-@overload
-def function(
-    name: str | None = None,
-    /,
-    *,
-    retry: RetryOptions | None = None,
-    timeout: TimeoutOptions | None = None,
-    display_name: str | None = None,
-    description: str | None = None,
-    concurrency: int | None = None,
-    registry: FunctionRegistry | None = None,
-) -> Callable[[F], F]: ...
-
-
-def function(
-    name: str | Callable[..., Any] | None = None,
-    /,
-    *,
-    retry: RetryOptions | None = None,
-    timeout: TimeoutOptions | None = None,
-    display_name: str | None = None,
-    description: str | None = None,
-    concurrency: int | None = None,
-    registry: FunctionRegistry | None = None,
-) -> Any:
-    """Register a workflow function (usable bare, ``@function``, or called).
-
-    Args:
-        name: the function's name in Executions (default: the Python name with '-' for '_').
-        retry: default retry policy of its executions.
-        timeout: default time limits of its executions.
-        display_name: human-readable name for the CLI and UI.
-        description: description for the CLI and UI (default: the docstring's first paragraph).
-        concurrency: most executions running at once across the worker group.
-        registry: where to register (default: :data:`default_registry`).
-    """
-    if concurrency is not None and concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-
-    def decorate(fn: F) -> F:
-        doc = inspect.getdoc(fn)
-        definition = _define(
-            fn,
-            name if isinstance(name, str) else None,
-            display_name=display_name,
-            description=description or (doc.split("\n\n")[0] if doc else None),
-            retry=retry,
-            timeout=timeout,
-            concurrency=concurrency,
-        )
-        (registry if registry is not None else default_registry).add(definition)
-        fn.__kontinue_function__ = definition  # type: ignore[attr-defined]
-        return fn
-
-    if callable(name):
-        return decorate(name)
-    return decorate

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.workflow import Outcome, finish_status
+from kontinue.engine.outcomes import Outcome, finish_status
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 

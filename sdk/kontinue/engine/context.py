@@ -20,8 +20,9 @@ from kontinue import errors
 from kontinue.api import attempts as attempt_log
 from kontinue.api import names, policy
 from kontinue.api.options import StepOptions
-from kontinue.workflow._journal import Journal, StepRecord
-from kontinue.workflow._observer import StepObserver
+from kontinue.engine.journal import Journal
+from kontinue.engine.observer import StepObserver
+from kontinue.engine.records import StepRecord
 
 T = TypeVar("T")
 
@@ -87,9 +88,9 @@ class ExecutionContext:
         return int(self.execution.get("status", {}).get("resumptions") or 0)
 
     @property
-    def cancelled(self) -> threading.Event:
+    def canceled(self) -> threading.Event:
         """Set when the execution is canceled; long-running code may check it."""
-        return self._journal.cancelled
+        return self._journal.canceled
 
     @property
     def logger(self) -> logging.Logger:
@@ -122,7 +123,7 @@ class ExecutionContext:
             NondeterminismError: the history has another step at this position, or this name
                 with another type.
         """
-        self.check_cancelled()
+        self.check_canceled()
         name = self._step_name(step_type, options)
         if name in self._used:
             raise errors.DuplicateStepError(f"step name {name!r} is used more than once")
@@ -193,9 +194,9 @@ class ExecutionContext:
             child=name,
         )
 
-    def check_cancelled(self) -> None:
+    def check_canceled(self) -> None:
         """Unwind the workflow if the execution was canceled."""
-        if self._journal.cancelled.is_set():
+        if self._journal.canceled.is_set():
             raise errors.Canceled("the execution was canceled")
 
     def now(self) -> datetime:
@@ -227,7 +228,7 @@ class ExecutionContext:
         if hold_until is None:
             hold_until = time.monotonic() + self.hold
         while True:
-            self.check_cancelled()
+            self.check_canceled()
             outcome = resolve()
             if outcome is not None:
                 return outcome

@@ -1,10 +1,12 @@
 """The storage seam of the replay engine.
 
-The engine (:mod:`kontinue.workflow._context` and the step modules) reads and writes an
-execution's durable history only through the :class:`Journal` protocol: look up recorded steps
-and stored values, commit a stored value, create and observe children and suspensions, wait for
-one of them to change. The worker backs it with Kubernetes objects; an in-memory journal drives
-the very same engine in tests without a cluster.
+The engine (:mod:`kontinue.engine.context` and the step functions of :mod:`kontinue.workflow`)
+reads and writes an execution's durable history only through the :class:`Journal` protocol: look
+up recorded steps and stored values, commit a stored value, create and observe children and
+suspensions, wait for one of them to change (the records it exchanges are in
+:mod:`kontinue.engine.records`). The worker backs it with Kubernetes objects; an in-memory
+journal (:class:`kontinue.testing.MemoryJournal`) drives the very same engine in tests without a
+cluster.
 
 Persisted per execution: ``status.state[name]`` (the JSON value of a store step; absent for
 None), ``status.steps[name]`` (:class:`StepRecord`: type, index, phase, times, child, value
@@ -16,111 +18,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kontinue.api.phases import Phase, SuspensionPhase
-
-
-@dataclass
-class StepRecord:
-    """One recorded step of an execution (``status.steps[name]``)."""
-
-    name: str
-    type: str
-    index: int
-    phase: str = "Completed"
-    display_name: str | None = None
-    description: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    child: str | None = None
-    value_type: str | None = None
-    attempt: int | None = None
-    digest: str | None = None
-    """What the step asked of its child object (see :mod:`kontinue.api.adoption`)."""
-
-    def to_status(self) -> dict[str, Any]:
-        """The record as stored under ``status.steps``."""
-        raw = {
-            "type": self.type, "index": self.index, "phase": self.phase,
-            "displayName": self.display_name, "description": self.description,
-            "startedAt": self.started_at, "finishedAt": self.finished_at, "child": self.child,
-            "valueType": self.value_type, "attempt": self.attempt, "digest": self.digest,
-        }  # fmt: skip
-        return {k: v for k, v in raw.items() if v is not None}
-
-    @classmethod
-    def from_status(cls, name: str, raw: Mapping[str, Any]) -> StepRecord:
-        """Read a record from ``status.steps[name]``."""
-        return cls(
-            name=name, type=raw["type"], index=int(raw["index"]),
-            phase=raw.get("phase", "Completed"), display_name=raw.get("displayName"),
-            description=raw.get("description"), started_at=raw.get("startedAt"),
-            finished_at=raw.get("finishedAt"), child=raw.get("child"),
-            value_type=raw.get("valueType"), attempt=raw.get("attempt"),
-            digest=raw.get("digest"),
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ChildState:
-    """What the engine needs to know about a child execution."""
-
-    name: str
-    phase: Phase
-    result: Any = None
-    error: Mapping[str, Any] | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class SuspensionState:
-    """What the engine needs to know about a suspension (a sleep or a manual suspend)."""
-
-    name: str
-    phase: SuspensionPhase
-    resume_at: datetime | None = None
-    data: Any = None
-
-
-@dataclass(frozen=True)
-class JobState:
-    """What the engine needs to know about a Job a step created."""
-
-    name: str
-    finished: bool
-    """The Job has its Complete or Failed condition (or was stopped by a cancellation)."""
-    succeeded: int = 0
-    failed: int = 0
-    message: str | None = None
-    """The Failed condition's message (or the Complete one's)."""
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """A child execution to create."""
-
-    name: str
-    step: str
-    function: str
-    arguments: Any = None
-    retry: Mapping[str, Any] | None = None
-    timeout: Mapping[str, Any] | None = None
-    mutex: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-
-
-@dataclass
-class Progress:
-    """Progress indicator: current of max."""
-
-    current: int
-    max: int | None = None
-    automatic: bool = False
-    """Set by a fan-out (finished children of all), which keeps it up to date across releases."""
+from kontinue.engine.records import (
+    ChildSpec,
+    ChildState,
+    JobState,
+    Progress,
+    StepRecord,
+    SuspensionState,
+)
 
 
 class Journal(Protocol):
@@ -137,7 +45,7 @@ class Journal(Protocol):
         ...
 
     @property
-    def cancelled(self) -> threading.Event:
+    def canceled(self) -> threading.Event:
         """Set when the execution is canceled while running."""
         ...
 

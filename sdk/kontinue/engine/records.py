@@ -1,0 +1,115 @@
+"""The records the replay engine reads from and writes to an execution's journal.
+
+A :class:`StepRecord` is one entry of ``status.steps``; the others describe the objects a step
+creates or waits for (a child execution, a suspension, a Job) as the engine needs to see them,
+whatever backs the journal (Kubernetes objects in the worker, plain dicts in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kontinue.api.phases import Phase, SuspensionPhase
+
+
+@dataclass
+class StepRecord:
+    """One recorded step of an execution (``status.steps[name]``)."""
+
+    name: str
+    type: str
+    index: int
+    phase: str = "Completed"
+    display_name: str | None = None
+    description: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    child: str | None = None
+    value_type: str | None = None
+    attempt: int | None = None
+    digest: str | None = None
+    """What the step asked of its child object (see :mod:`kontinue.api.adoption`)."""
+
+    def to_status(self) -> dict[str, Any]:
+        """The record as stored under ``status.steps``."""
+        raw = {
+            "type": self.type, "index": self.index, "phase": self.phase,
+            "displayName": self.display_name, "description": self.description,
+            "startedAt": self.started_at, "finishedAt": self.finished_at, "child": self.child,
+            "valueType": self.value_type, "attempt": self.attempt, "digest": self.digest,
+        }  # fmt: skip
+        return {k: v for k, v in raw.items() if v is not None}
+
+    @classmethod
+    def from_status(cls, name: str, raw: Mapping[str, Any]) -> StepRecord:
+        """Read a record from ``status.steps[name]``."""
+        return cls(
+            name=name, type=raw["type"], index=int(raw["index"]),
+            phase=raw.get("phase", "Completed"), display_name=raw.get("displayName"),
+            description=raw.get("description"), started_at=raw.get("startedAt"),
+            finished_at=raw.get("finishedAt"), child=raw.get("child"),
+            value_type=raw.get("valueType"), attempt=raw.get("attempt"),
+            digest=raw.get("digest"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChildState:
+    """What the engine needs to know about a child execution."""
+
+    name: str
+    phase: Phase
+    result: Any = None
+    error: Mapping[str, Any] | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SuspensionState:
+    """What the engine needs to know about a suspension (a sleep or a manual suspend)."""
+
+    name: str
+    phase: SuspensionPhase
+    resume_at: datetime | None = None
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the engine needs to know about a Job a step created."""
+
+    name: str
+    finished: bool
+    """The Job has its Complete or Failed condition (or was stopped by a cancellation)."""
+    succeeded: int = 0
+    failed: int = 0
+    message: str | None = None
+    """The Failed condition's message (or the Complete one's)."""
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A child execution to create."""
+
+    name: str
+    step: str
+    function: str
+    arguments: Any = None
+    retry: Mapping[str, Any] | None = None
+    timeout: Mapping[str, Any] | None = None
+    mutex: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class Progress:
+    """Progress indicator: current of max."""
+
+    current: int
+    max: int | None = None
+    automatic: bool = False
+    """Set by a fan-out (finished children of all), which keeps it up to date across releases."""

@@ -21,9 +21,10 @@ for a mutex asks for a slot only once it holds the mutex.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import labels, timestamps
+from kontinue.api import labels, timestamps, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue_controller.function_defaults import function_key, function_object_key
 from kontinue_controller.keys import Key
@@ -156,12 +157,7 @@ class Admission:
             f"execution {name} asks for mutex {mutex}, which its ancestor {ancestor} holds: "
             "it would wait forever"
         )
-        status = {
-            "phase": Phase.FAILED.value,
-            "finishedAt": timestamps.now(),
-            "message": message,
-            "error": {"kind": "validation", "message": message, "retryable": False},
-        }
+        status = transitions.refuse(message, datetime.now(UTC))
         self._writes.transition(obj, "MutexDeadlock", status, warning=True)
 
     # -- function slots -------------------------------------------------------------------------

@@ -17,9 +17,9 @@ Overall timeouts use the same descent for the children of the execution that tim
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import UTC, datetime
 
-from kontinue.api import attempts, labels, timestamps
+from kontinue.api import labels, timestamps, transitions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
@@ -109,20 +109,12 @@ class Cancellation:
                 return
             skip = (current["metadata"].get("annotations") or {}).get(labels.SKIP_REASON)
             message = skip or "canceled"
-            self.cancel_descendants(namespace, name, f"execution {name} was canceled")
-            status: dict[str, Any] = {
-                "phase": (Phase.SKIPPED if skip else Phase.CANCELED).value,
-                "finishedAt": timestamps.now(),
-                "message": message,
-                "suspendedOn": None,
-                "nextAttemptAt": None,
-            }
             if not skip and execution_phase(current) == Phase.EXECUTING:
-                status["message"] = f"canceled while running on {current['status']['workerName']}"
-            if attempts.running(current.get("status")) is not None:  # the attempt ends with it
-                status["attempts"] = attempts.end(
-                    current.get("status"), status["phase"], status["finishedAt"], status["message"]
-                )
+                message = f"canceled while running on {current['status']['workerName']}"
+            self.cancel_descendants(namespace, name, f"execution {name} was canceled")
+            status = transitions.cancel(
+                current.get("status"), message, datetime.now(UTC), skip=bool(skip)
+            )  # a running attempt ends with it
             reason = "Skipped" if skip else "Canceled"
             if self._writes.transition(current, reason, status) is not None:
                 log.info("execution %s/%s %s", namespace, name, reason.lower())

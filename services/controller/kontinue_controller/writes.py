@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import timestamps
-from kontinue.api.phases import Phase, execution_phase
+from kontinue.api import timestamps, transitions
+from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
 from kontinue.telemetry import execution_metrics
 
@@ -89,9 +89,10 @@ class Writes:
         return updated
 
     def to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
-        """Put an execution back to Pending if it did not change since ``obj``; True if so."""
-        status = {"phase": Phase.PENDING.value, "message": message, **extra}
-        holds_none = execution_phase(dict(obj)) in (Phase.SUSPENDED, Phase.BACKOFF)
-        if holds_none and ((obj.get("status") or {}).get("grants") or {}).get("slot"):
-            status["grants"] = {"slot": None}  # a woken execution asks for a slot again
+        """Put an execution back to Pending if it did not change since ``obj``; True if so.
+
+        The wake transition (:func:`kontinue.api.transitions.wake`): a woken execution that held
+        a function slot while it waited asks for one again.
+        """
+        status = transitions.wake(obj.get("status"), message, **extra)
         return self.transition(obj, reason, status) is not None

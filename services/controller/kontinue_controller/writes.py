@@ -4,6 +4,8 @@ A transition patches an Execution's status only if the Execution did not change 
 duty read it (the write is conditional on that resourceVersion): a refused write means the
 watch brings a newer state, and the duty looks again then. Events are posted on a small pool
 of their own, best effort (``kubectl describe`` tells the story; losing one loses nothing).
+The patches of the lifecycle's transitions (wake, cancel, refuse, fail) come from
+:mod:`kontinue.api.transitions`, as the worker's do.
 """
 
 from __future__ import annotations

@@ -26,10 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import policy
+from kontinue.api import policy, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
-from kontinue.engine.outcomes import Outcome, finish_status
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults, function_key
 from kontinue_controller.keys import Key
@@ -111,7 +110,9 @@ class Timeouts:
             limit = policy.timeout_of(current).get("attempt")
             number = (current.get("status") or {}).get("attempt") or 1
             error = errors.AttemptTimeoutError(f"attempt {number} exceeded its timeout of {limit}")
-            status = finish_status(Outcome("failed", error=error), current, datetime.now(UTC))
+            status = transitions.fail(
+                current.get("status"), error, policy.retry_of(current), datetime.now(UTC)
+            )
             if self._writes.transition(current, "AttemptTimedOut", status, warning=True):
                 return
         log.warning("could not time out the attempt of %s/%s: it kept changing", namespace, name)
@@ -130,8 +131,9 @@ class Timeouts:
             error = errors.OverallTimeoutError(
                 f"the execution exceeded its overall timeout of {limit}"
             )
-            status = finish_status(Outcome("failed", error=error), current, datetime.now(UTC))
-            status["nextAttemptAt"] = None
+            status = transitions.fail(  # not retryable: Failed, no next attempt
+                current.get("status"), error, policy.retry_of(current), datetime.now(UTC)
+            )
             if self._writes.transition(current, "TimedOut", status, warning=True):
                 self._cancellation.cancel_descendants(
                     namespace, name, f"execution {name} exceeded its overall timeout"

@@ -43,6 +43,9 @@ class Summary:
     labels: Mapping[str, str]
     parent: str | None
     resource_version: str
+    worker_group: str = "default"
+    worker_version: str = ""
+    """The worker version the execution is pinned to ("" when none yet)."""
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> Summary:
@@ -70,6 +73,8 @@ class Summary:
             labels=labels,
             parent=labels.get(kontinue_labels.PARENT),
             resource_version=str(meta.get("resourceVersion", "")),
+            worker_group=str(spec.get("workerGroup") or "default"),
+            worker_version=str(status.get("workerVersion") or ""),
         )
 
 

@@ -6,7 +6,8 @@ held by the worker *process* (``holderIdentity``: the pod name plus a suffix dra
 so a container restarted inside the same pod takes the Lease over as a new holder: the
 controller sees the holder change and hands the predecessor's executions back at once, and the
 new process does the same for those it finds under its pod's name. The Lease also lists the
-functions the worker serves (annotation), which tells whether any live worker serves a function.
+functions the worker serves, its version and the versions it upgrades (annotations), which tells
+whether any live worker serves a function, and one of the version an execution is pinned to.
 
 Renewals are conditional on the holder (a JSON patch whose ``test`` operation checks
 ``holderIdentity``): a process whose Lease was taken over by its successor learns it at its
@@ -24,13 +25,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import labels, names
+from kontinue.api import labels, names, worker_versions
 from kontinue.api.timestamps import format_micro_time
 from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
 FUNCTIONS_ANNOTATION = f"{labels.PREFIX}/functions"
+VERSION_ANNOTATION = f"{labels.PREFIX}/worker-version"
+"""The version of the worker holding the Lease (what its claims pin executions to)."""
+UPGRADE_ANNOTATION = f"{labels.PREFIX}/upgrade-from"
+"""The versions whose executions that worker upgrades (comma-separated; absent: none)."""
 POD_ANNOTATION = f"{labels.PREFIX}/worker-pod"
 """The pod (``status.workerName`` of its executions) of the process holding a worker Lease."""
 
@@ -60,6 +65,19 @@ def served_functions(lease: Mapping[str, Any]) -> set[str]:
         return set()
 
 
+def serves_version(lease: Mapping[str, Any], pinned: str) -> bool:
+    """Whether the worker of ``lease`` claims executions pinned to version ``pinned``.
+
+    A Lease that names no version (a worker older than versions) claims any execution.
+    """
+    annotations = (lease.get("metadata") or {}).get("annotations") or {}
+    version = annotations.get(VERSION_ANNOTATION)
+    if not version:
+        return True
+    upgrades = worker_versions.parse_upgrade_from([annotations.get(UPGRADE_ANNOTATION) or ""])
+    return worker_versions.may_claim(pinned, version, upgrades)
+
+
 class LeaseKeeper(threading.Thread):
     """Creates the worker's Leases and renews them until stopped; deletes them on release.
 
@@ -71,6 +89,8 @@ class LeaseKeeper(threading.Thread):
         group: the worker group (label).
         functions: what this worker serves (annotation).
         duration: ``leaseDurationSeconds``.
+        version: the worker's version (annotation), and ``upgrade_from`` the versions whose
+            executions it upgrades (annotation), so other workers know who claims what.
         stop: set when the worker stops.
     """
 
@@ -86,8 +106,12 @@ class LeaseKeeper(threading.Thread):
         duration: int,
         stop: threading.Event,
         cluster_scope: bool = False,
+        version: str = "",
+        upgrade_from: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(name="lease", daemon=True)
+        self._version = version
+        self._upgrade_from = upgrade_from
         self._cluster_scope = cluster_scope
         self._kube = kube
         self._namespaces = namespaces
@@ -104,6 +128,12 @@ class LeaseKeeper(threading.Thread):
         """When every Lease was last renewed (monotonic clock)."""
 
     def _manifest(self, now: datetime) -> dict[str, Any]:
+        annotations = {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
+                       POD_ANNOTATION: self._worker}  # fmt: skip
+        if self._version:
+            annotations[VERSION_ANNOTATION] = self._version
+        if self._upgrade_from:
+            annotations[UPGRADE_ANNOTATION] = ",".join(sorted(self._upgrade_from))
         return {
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {
@@ -111,8 +141,7 @@ class LeaseKeeper(threading.Thread):
                 "labels": {labels.WORKER_GROUP: self._group,
                            **({labels.WORKER_SCOPE: labels.CLUSTER_SCOPE}
                               if self._cluster_scope else {})},
-                "annotations": {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
-                                POD_ANNOTATION: self._worker},
+                "annotations": annotations,
             },
             "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
                      "acquireTime": format_micro_time(now), "renewTime": format_micro_time(now)},

@@ -18,7 +18,8 @@ from kontinue.workflow import FunctionDef
 log = logging.getLogger(__name__)
 
 VERSION_ENV = "KONTINUE_WORKER_VERSION"
-"""The version a worker reports in the Functions it serves (default: the kontinue SDK's)."""
+"""A worker's version: reported in the Functions it serves, recorded by its claims (default:
+the kontinue SDK's)."""
 
 
 def function_manifest(
@@ -50,10 +51,10 @@ def function_manifest(
 
 
 def worker_version(configured: str | None = None) -> str:
-    """What a worker reports as its version in the Functions it serves.
+    """A worker's version: what it reports in the Functions it serves and pins executions to.
 
-    ``--worker-version`` / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of the workflows),
-    else the kontinue SDK it runs.
+    ``--version`` (``--worker-version``) / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of
+    the workflows), else the kontinue SDK it runs.
     """
     return configured or os.environ.get(VERSION_ENV) or f"kontinue {kontinue.__version__}"
 
@@ -66,11 +67,17 @@ def register(
     worker_group: str,
     worker: str,
     version: str | None = None,
+    upgrade_from: frozenset[str] = frozenset(),
     cluster_scope: bool = False,
 ) -> None:
-    """Apply the Function objects and record this worker (name, version) in their status."""
+    """Apply the Function objects and record this worker in their status.
+
+    The entry names the worker, its version and the versions whose executions it upgrades.
+    """
     now = timestamps.now()
-    entry = {"name": worker, "lastSeen": now, "version": worker_version(version)}
+    entry: dict[str, Any] = {"name": worker, "lastSeen": now, "version": worker_version(version)}
+    if upgrade_from:
+        entry["upgradeFrom"] = sorted(upgrade_from)
     for definition in definitions:
         manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]

@@ -8,6 +8,11 @@ watch brings the candidate back if it is still Pending. Every later write is fen
 :mod:`kontinue_worker.journal`). An execution asked to cancel is never claimed (the controller
 cancels it), nor one waiting for a mutex or a function slot the controller has not granted.
 
+Versions: the first claim pins an execution to this worker's version (``status.workerVersion``,
+part of the claim's one write); a worker claims only executions pinned to its own version, to
+none yet, or to a version it upgrades (``upgrade_from``, see :mod:`kontinue.api.worker_versions`).
+A Pending execution pinned to a version no live worker claims is noted as waiting for one.
+
 A third watch (``status.workerName`` = this worker's pod) tells a running attempt at once when
 its execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
 another worker: the attempt unwinds at its next step boundary and writes nothing more.
@@ -37,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import labels, leases, transitions
+from kontinue.api import labels, leases, transitions, worker_versions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_time, parse_time
@@ -75,7 +80,10 @@ class WorkerConfig:
     identity: str = ""
     """This process's identity (default: ``name`` plus a suffix drawn at start)."""
     version: str = ""
-    """The version reported in the Functions it serves (default: see registration)."""
+    """Its version: reported in the Functions it serves, recorded by its first claims
+    (default: see :func:`kontinue_worker.registration.worker_version`)."""
+    upgrade_from: frozenset[str] = frozenset()
+    """Versions whose executions it claims as well, moving them to its own ("*": any)."""
     all_namespaces: bool = False
     """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
     where its Lease and Functions live (labelled with the cluster scope)."""
@@ -105,6 +113,7 @@ class Worker:
         self.registry = registry
         self.config = config
         self.identity = config.identity
+        self.version = registration.worker_version(config.version or None)
         self.stop_event = threading.Event()
         self._claiming = threading.Event()
         self._claiming.set()
@@ -131,6 +140,7 @@ class Worker:
             kube, config.namespaces, worker=config.name, identity=self.identity,
             group=config.group, functions=registry.names(), duration=config.lease_duration,
             stop=self.stop_event, cluster_scope=config.all_namespaces,
+            version=self.version, upgrade_from=config.upgrade_from,
         )  # fmt: skip
         self._informers: list[Informer[dict[str, Any]]] = []
         self._own: list[Informer[dict[str, Any]]] = []
@@ -154,7 +164,7 @@ class Worker:
                 functools.partial(
                     registration.register, self.kube, namespace, list(self.registry),
                     worker_group=self.config.group, worker=self.config.name,
-                    version=self.config.version or None,
+                    version=self.version, upgrade_from=self.config.upgrade_from,
                     cluster_scope=self.config.all_namespaces,
                 ),
                 abort,
@@ -201,13 +211,17 @@ class Worker:
             thread.start()
             self._threads.append(thread)
         log.info(
-            "worker %s (process %s) serving %s in %s (group %s, concurrency %d)",
+            "worker %s (process %s) serving %s in %s (group %s, concurrency %d, version %s%s)",
             self.config.name,
             self.identity,
             ", ".join(self.registry.names()),
             "every namespace" if self.config.all_namespaces else ", ".join(self.config.namespaces),
             self.config.group,
             self.config.concurrency,
+            self.version,
+            f", upgrading {', '.join(sorted(self.config.upgrade_from))}"
+            if self.config.upgrade_from
+            else "",
         )
 
     @staticmethod
@@ -298,13 +312,21 @@ class Worker:
         with self._cond:
             self._cond.notify_all()
 
-    def _live_servers(self, namespace: str, function: str) -> bool:
+    def _live_servers(self, namespace: str, function: str, version: str | None = None) -> bool:
+        """Whether a live worker serves ``function`` (and claims executions of ``version``)."""
         now = datetime.now(UTC)
         return any(
             (ns == namespace or leasing.cluster_scoped(lease))
             and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
+            and (version is None or leasing.serves_version(lease, version))
             for (ns, _), lease in list(self._leases.items())
+        )
+
+    def _claimable(self, obj: dict[str, Any]) -> bool:
+        """Whether this worker's version may claim ``obj`` (pinned to it, to none, upgraded)."""
+        return worker_versions.may_claim(
+            worker_versions.recorded(obj), self.version, self.config.upgrade_from
         )
 
     # -- reconciling ---------------------------------------------------------------------------
@@ -377,6 +399,7 @@ class Worker:
             obj
             for obj in self._candidates.values()
             if self.registry.get((obj.get("spec") or {}).get("function", "")) is not None
+            and self._claimable(obj)
         ]
         if not served:
             return None
@@ -393,6 +416,7 @@ class Worker:
                         o
                         for o in self._candidates.values()
                         if self.registry.get((o.get("spec") or {}).get("function", "")) is None
+                        or not self._claimable(o)
                     ]
                     self._cond.wait(timeout=2.0)
                 else:
@@ -439,6 +463,7 @@ class Worker:
             identity=self.identity,
             attempt=claim_record.attempt_number(obj),
             now=moment,
+            version=self.version,
         )
         claim = int(patch["claim"])
         self._holdings.take(key, claim)
@@ -463,6 +488,9 @@ class Worker:
             self._holdings.let_go(key, claim)
             return None
         self._count_claim(obj, first=claim == 1)
+        pinned = worker_versions.recorded(obj)
+        if pinned is not None and pinned != self.version:
+            log.info("execution %s/%s upgraded from version %s to %s", *key, pinned, self.version)
         return claimed
 
     def _settle_claim(
@@ -499,14 +527,29 @@ class Worker:
             metrics.RESUMPTIONS.labels(function=function).inc()
 
     def _note_unserved(self, obj: dict[str, Any]) -> None:
+        """Say why a Pending execution this worker does not claim waits, if no one claims it.
+
+        No live worker serves its function, or none of the version it is pinned to.
+        """
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         function = (obj.get("spec") or {}).get("function", "")
-        if self._live_servers(namespace, function):
+        pinned = worker_versions.recorded(obj)
+        if self.registry.get(function) is None:
+            if self._live_servers(namespace, function):
+                return
+            message = (
+                f"no live worker in group {self.config.group!r} serves function "
+                f"{function!r}; waiting for one to register it"
+            )
+        elif pinned is None or self._live_servers(namespace, function, pinned):
             return
-        message = (
-            f"no live worker in group {self.config.group!r} serves function "
-            f"{function!r}; waiting for one to register it"
-        )
+        else:
+            message = (
+                f"waits for a worker of version {pinned!r}: it started on that version and "
+                f"no live worker in group {self.config.group!r} serves {function!r} at it "
+                f"(this one is {self.version!r}; one run with --upgrade-from {pinned} "
+                "would take it over)"
+            )
         if (obj.get("status") or {}).get("message") == message:
             return
         if self._unserved_noted.get((namespace, name)) == obj["metadata"]["resourceVersion"]:

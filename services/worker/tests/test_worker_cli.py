@@ -33,3 +33,27 @@ def test_no_module_at_all_is_an_error(
         cli.parse_args([])
     assert exited.value.code == 2
     assert cli.MODULES_ENV in capsys.readouterr().err
+
+
+def test_the_version_and_the_versions_to_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cli.VERSION_ENV, raising=False)
+    monkeypatch.delenv(cli.UPGRADE_ENV, raising=False)
+    args = cli.parse_args(["-m", "flows"])
+    assert args.worker_version == "" and args.upgrade_from == frozenset()
+    args = cli.parse_args(
+        ["-m", "flows", "--version", "v3", "--upgrade-from", "v1,v2", "--upgrade-from", "v0"]
+    )
+    assert args.worker_version == "v3"
+    assert args.upgrade_from == {"v0", "v1", "v2"}
+    assert cli.parse_args(["-m", "flows", "--worker-version", "v4"]).worker_version == "v4"
+
+
+def test_the_version_and_the_upgrades_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(cli.VERSION_ENV, "1.2.0")
+    monkeypatch.setenv(cli.UPGRADE_ENV, "1.1.0, 1.0.0")
+    args = cli.parse_args(["-m", "flows"])
+    assert args.worker_version == "1.2.0"
+    assert args.upgrade_from == {"1.1.0", "1.0.0"}
+    assert cli.parse_args(["-m", "flows", "--upgrade-from", "*"]).upgrade_from == {"*"}

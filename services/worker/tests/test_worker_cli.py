@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kontinue_worker import cli
+from kontinue_worker import cli, registration
 
 
 def test_modules_and_path_come_from_the_image_environment(
@@ -36,7 +36,7 @@ def test_no_module_at_all_is_an_error(
 
 
 def test_the_version_and_the_versions_to_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(cli.VERSION_ENV, raising=False)
+    monkeypatch.delenv(registration.VERSION_ENV, raising=False)
     monkeypatch.delenv(cli.UPGRADE_ENV, raising=False)
     args = cli.parse_args(["-m", "flows"])
     assert args.worker_version == "" and args.upgrade_from == frozenset()
@@ -51,7 +51,7 @@ def test_the_version_and_the_versions_to_upgrade(monkeypatch: pytest.MonkeyPatch
 def test_the_version_and_the_upgrades_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(cli.VERSION_ENV, "1.2.0")
+    monkeypatch.setenv(registration.VERSION_ENV, "1.2.0")
     monkeypatch.setenv(cli.UPGRADE_ENV, "1.1.0, 1.0.0")
     args = cli.parse_args(["-m", "flows"])
     assert args.worker_version == "1.2.0"

@@ -6,12 +6,14 @@ written by the claim itself, see :func:`kontinue.api.transitions.claim`). From t
 wrote its history. A worker may opt in to *auto-upgrade* executions of older versions
 (``--upgrade-from``): it claims them as well, and its claim records its own version instead.
 An execution that records no version yet (never claimed, or claimed before versions were
-recorded) goes to any worker of its group.
+recorded) goes to any worker of its group, except a *draining* one (``--drain``: an old version
+kept running only to finish what is pinned to it), which takes no new work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kontinue.api.phases import TERMINAL, Phase
@@ -34,14 +36,35 @@ def parse_upgrade_from(values: Iterable[str]) -> frozenset[str]:
     return frozenset(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def may_claim(pinned: str | None, version: str, upgrade_from: frozenset[str]) -> bool:
-    """Whether a worker of ``version`` that upgrades ``upgrade_from`` may claim an execution.
+def started(execution: Mapping[str, Any]) -> bool:
+    """Whether ``execution`` was claimed before (it is not new work)."""
+    return int((execution.get("status") or {}).get("claim") or 0) > 0
 
-    Pinned to ``pinned`` (None: to nothing yet).
-    """
-    if pinned is None or pinned == version:
-        return True
-    return ANY in upgrade_from or pinned in upgrade_from
+
+@dataclass(frozen=True)
+class Claims:
+    """Which executions a worker claims, by the version they are pinned to."""
+
+    version: str
+    """The worker's own version: what its first claims record."""
+    upgrade_from: frozenset[str] = frozenset()
+    """Versions whose executions it takes over (auto-upgrade); :data:`ANY` for every other."""
+    drain: bool = False
+    """Take no new work: only executions pinned to its version (or upgraded), and executions
+    some worker started before versions were recorded."""
+
+    def claims(self, pinned: str | None, *, started: bool) -> bool:
+        """Whether it claims an execution pinned to ``pinned`` (None: to nothing yet).
+
+        ``started``: whether the execution was claimed before (see :func:`started`).
+        """
+        if pinned is None:
+            return started or not self.drain
+        return pinned == self.version or ANY in self.upgrade_from or pinned in self.upgrade_from
+
+    def claims_execution(self, execution: Mapping[str, Any]) -> bool:
+        """Whether it claims ``execution``."""
+        return self.claims(recorded(execution), started=started(execution))
 
 
 UNFINISHED_SELECTOR = ",".join(f"status.phase!={phase}" for phase in sorted(TERMINAL))

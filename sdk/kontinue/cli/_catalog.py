@@ -58,11 +58,13 @@ def functions(output: str) -> None:
 
 
 def _versions_text(function: dict[str, Any]) -> str:
-    """``v2 (2, upgrades v1), v1 (1)``: the versions serving a function, how many workers each."""
+    """``v2 (2, upgrades v1), v1 (1, draining)``: the versions serving a function, by workers."""
     parts = []
     for version, workers in worker_versions.serving(function).items():
         upgrades = sorted({v for w in workers for v in w.get("upgradeFrom") or []})
         detail = f"{len(workers)}" + (f", upgrades {' '.join(upgrades)}" if upgrades else "")
+        if all(w.get("drain") for w in workers):
+            detail += ", draining"
         parts.append(f"{version} ({detail})")
     return ", ".join(parts)
 

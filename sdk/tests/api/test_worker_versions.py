@@ -21,13 +21,26 @@ def execution(
 
 
 def test_a_worker_claims_its_own_version_unpinned_work_and_what_it_upgrades() -> None:
-    none: frozenset[str] = frozenset()
-    assert worker_versions.may_claim(None, "v2", none)
-    assert worker_versions.may_claim("v2", "v2", none)
-    assert not worker_versions.may_claim("v1", "v2", none)
-    assert worker_versions.may_claim("v1", "v2", frozenset({"v1"}))
-    assert not worker_versions.may_claim("v0", "v2", frozenset({"v1"}))
-    assert worker_versions.may_claim("v0", "v2", frozenset({"*"}))
+    pinned = worker_versions.Claims("v2")
+    assert pinned.claims(None, started=False) and pinned.claims(None, started=True)
+    assert pinned.claims("v2", started=True)
+    assert not pinned.claims("v1", started=True)
+    upgrading = worker_versions.Claims("v2", frozenset({"v1"}))
+    assert upgrading.claims("v1", started=True) and upgrading.claims("v2", started=True)
+    assert not upgrading.claims("v0", started=True)
+    assert worker_versions.Claims("v2", frozenset({"*"})).claims("v0", started=True)
+
+
+def test_a_draining_worker_takes_no_new_work() -> None:
+    draining = worker_versions.Claims("v1", drain=True)
+    assert not draining.claims(None, started=False)
+    assert draining.claims(None, started=True)  # started before versions were recorded
+    assert draining.claims("v1", started=True)
+    assert not draining.claims("v2", started=True)
+    assert not draining.claims_execution(execution("f", "Pending", None))
+    started = execution("f", "Pending", "v1")
+    started["status"]["claim"] = 2
+    assert draining.claims_execution(started)
 
 
 def test_upgrade_lists_are_comma_separated_and_repeatable() -> None:

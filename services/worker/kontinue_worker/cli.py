@@ -22,6 +22,8 @@ MODULES_ENV = "KONTINUE_WORKER_MODULES"
 """Modules to load when no ``--module`` is given (comma-separated)."""
 UPGRADE_ENV = "KONTINUE_WORKER_UPGRADE_FROM"
 """Versions whose executions the worker upgrades when no ``--upgrade-from`` is given."""
+DRAIN_ENV = "KONTINUE_WORKER_DRAIN"
+"""``true``: the worker drains its version (``--drain``)."""
 PATH_ENV = "KONTINUE_WORKER_PATH"
 """Import path entries when no ``--path`` is given (``os.pathsep``-separated)."""
 
@@ -128,6 +130,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"compatibly, with patches (default: ${UPGRADE_ENV})",
     )
     parser.add_argument(
+        "--drain",
+        action="store_true",
+        default=os.environ.get(DRAIN_ENV, "").lower() in ("1", "true", "yes"),
+        help="take no new executions, only finish those pinned to this version: an old "
+        f"version kept beside the new one until its executions are done (${DRAIN_ENV}=true)",
+    )
+    parser.add_argument(
         "--job-service-account",
         default=os.environ.get("KONTINUE_JOB_SERVICE_ACCOUNT") or None,
         help="ServiceAccount of job-step pods that name none (default: the namespace's default)",
@@ -182,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         job_steps=args.job_steps,
         version=args.worker_version,
         upgrade_from=args.upgrade_from,
+        drain=args.drain,
         job_pods=JobPodDefaults(args.job_service_account, args.job_automount_token),
     )
     worker = Worker(kube, registry, config)

@@ -6,8 +6,9 @@ held by the worker *process* (``holderIdentity``: the pod name plus a suffix dra
 so a container restarted inside the same pod takes the Lease over as a new holder: the
 controller sees the holder change and hands the predecessor's executions back at once, and the
 new process does the same for those it finds under its pod's name. The Lease also lists the
-functions the worker serves, its version and the versions it upgrades (annotations), which tells
-whether any live worker serves a function, and one of the version an execution is pinned to.
+functions the worker serves, its version, the versions it upgrades and whether it drains
+(annotations), which tells whether any live worker serves a function, and claims an execution
+pinned to a given version.
 
 Renewals are conditional on the holder (a JSON patch whose ``test`` operation checks
 ``holderIdentity``): a process whose Lease was taken over by its successor learns it at its
@@ -36,6 +37,8 @@ VERSION_ANNOTATION = f"{labels.PREFIX}/worker-version"
 """The version of the worker holding the Lease (what its claims pin executions to)."""
 UPGRADE_ANNOTATION = f"{labels.PREFIX}/upgrade-from"
 """The versions whose executions that worker upgrades (comma-separated; absent: none)."""
+DRAIN_ANNOTATION = f"{labels.PREFIX}/drain"
+""""true" when that worker takes no new executions (it drains its version)."""
 POD_ANNOTATION = f"{labels.PREFIX}/worker-pod"
 """The pod (``status.workerName`` of its executions) of the process holding a worker Lease."""
 
@@ -65,17 +68,23 @@ def served_functions(lease: Mapping[str, Any]) -> set[str]:
         return set()
 
 
-def serves_version(lease: Mapping[str, Any], pinned: str) -> bool:
-    """Whether the worker of ``lease`` claims executions pinned to version ``pinned``.
-
-    A Lease that names no version (a worker older than versions) claims any execution.
-    """
+def lease_claims(lease: Mapping[str, Any]) -> worker_versions.Claims | None:
+    """Which executions the worker of ``lease`` claims (None: any, a worker older than versions)."""
     annotations = (lease.get("metadata") or {}).get("annotations") or {}
     version = annotations.get(VERSION_ANNOTATION)
     if not version:
-        return True
-    upgrades = worker_versions.parse_upgrade_from([annotations.get(UPGRADE_ANNOTATION) or ""])
-    return worker_versions.may_claim(pinned, version, upgrades)
+        return None
+    return worker_versions.Claims(
+        version,
+        worker_versions.parse_upgrade_from([annotations.get(UPGRADE_ANNOTATION) or ""]),
+        drain=annotations.get(DRAIN_ANNOTATION) == "true",
+    )
+
+
+def claims(lease: Mapping[str, Any], pinned: str | None, *, started: bool = True) -> bool:
+    """Whether the worker of ``lease`` claims an execution pinned to ``pinned``."""
+    found = lease_claims(lease)
+    return found is None or found.claims(pinned, started=started)
 
 
 class LeaseKeeper(threading.Thread):
@@ -89,8 +98,8 @@ class LeaseKeeper(threading.Thread):
         group: the worker group (label).
         functions: what this worker serves (annotation).
         duration: ``leaseDurationSeconds``.
-        version: the worker's version (annotation), and ``upgrade_from`` the versions whose
-            executions it upgrades (annotation), so other workers know who claims what.
+        versions: the worker's version, the versions it upgrades and whether it drains
+            (annotations), so other workers know who claims what.
         stop: set when the worker stops.
     """
 
@@ -106,12 +115,10 @@ class LeaseKeeper(threading.Thread):
         duration: int,
         stop: threading.Event,
         cluster_scope: bool = False,
-        version: str = "",
-        upgrade_from: frozenset[str] = frozenset(),
+        versions: worker_versions.Claims | None = None,
     ) -> None:
         super().__init__(name="lease", daemon=True)
-        self._version = version
-        self._upgrade_from = upgrade_from
+        self._versions = versions
         self._cluster_scope = cluster_scope
         self._kube = kube
         self._namespaces = namespaces
@@ -130,10 +137,13 @@ class LeaseKeeper(threading.Thread):
     def _manifest(self, now: datetime) -> dict[str, Any]:
         annotations = {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
                        POD_ANNOTATION: self._worker}  # fmt: skip
-        if self._version:
-            annotations[VERSION_ANNOTATION] = self._version
-        if self._upgrade_from:
-            annotations[UPGRADE_ANNOTATION] = ",".join(sorted(self._upgrade_from))
+        if self._versions is not None:
+            annotations[VERSION_ANNOTATION] = self._versions.version
+            if self._versions.upgrade_from:
+                upgrades = ",".join(sorted(self._versions.upgrade_from))
+                annotations[UPGRADE_ANNOTATION] = upgrades
+            if self._versions.drain:
+                annotations[DRAIN_ANNOTATION] = "true"
         return {
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {

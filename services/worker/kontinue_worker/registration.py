@@ -68,16 +68,20 @@ def register(
     worker: str,
     version: str | None = None,
     upgrade_from: frozenset[str] = frozenset(),
+    drain: bool = False,
     cluster_scope: bool = False,
 ) -> None:
     """Apply the Function objects and record this worker in their status.
 
-    The entry names the worker, its version and the versions whose executions it upgrades.
+    The entry names the worker, its version, the versions whose executions it upgrades and
+    whether it drains (takes no new executions).
     """
     now = timestamps.now()
     entry: dict[str, Any] = {"name": worker, "lastSeen": now, "version": worker_version(version)}
     if upgrade_from:
         entry["upgradeFrom"] = sorted(upgrade_from)
+    if drain:
+        entry["drain"] = True
     for definition in definitions:
         manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]

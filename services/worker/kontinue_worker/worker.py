@@ -10,8 +10,9 @@ cancels it), nor one waiting for a mutex or a function slot the controller has n
 
 Versions: the first claim pins an execution to this worker's version (``status.workerVersion``,
 part of the claim's one write); a worker claims only executions pinned to its own version, to
-none yet, or to a version it upgrades (``upgrade_from``, see :mod:`kontinue.api.worker_versions`).
-A Pending execution pinned to a version no live worker claims is noted as waiting for one.
+none yet (unless it drains: no new work), or to a version it upgrades (``upgrade_from``, see
+:mod:`kontinue.api.worker_versions`). A Pending execution that no live worker claims because of
+its version is noted as waiting for a worker of that version.
 
 A third watch (``status.workerName`` = this worker's pod) tells a running attempt at once when
 its execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
@@ -84,6 +85,8 @@ class WorkerConfig:
     (default: see :func:`kontinue_worker.registration.worker_version`)."""
     upgrade_from: frozenset[str] = frozenset()
     """Versions whose executions it claims as well, moving them to its own ("*": any)."""
+    drain: bool = False
+    """Take no new executions: only finish those pinned to its version (an old version)."""
     all_namespaces: bool = False
     """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
     where its Lease and Functions live (labelled with the cluster scope)."""
@@ -114,6 +117,8 @@ class Worker:
         self.config = config
         self.identity = config.identity
         self.version = registration.worker_version(config.version or None)
+        self.versions = worker_versions.Claims(self.version, config.upgrade_from, config.drain)
+        """Which executions it claims, by the version they are pinned to."""
         self.stop_event = threading.Event()
         self._claiming = threading.Event()
         self._claiming.set()
@@ -140,7 +145,7 @@ class Worker:
             kube, config.namespaces, worker=config.name, identity=self.identity,
             group=config.group, functions=registry.names(), duration=config.lease_duration,
             stop=self.stop_event, cluster_scope=config.all_namespaces,
-            version=self.version, upgrade_from=config.upgrade_from,
+            versions=self.versions,
         )  # fmt: skip
         self._informers: list[Informer[dict[str, Any]]] = []
         self._own: list[Informer[dict[str, Any]]] = []
@@ -165,6 +170,7 @@ class Worker:
                     registration.register, self.kube, namespace, list(self.registry),
                     worker_group=self.config.group, worker=self.config.name,
                     version=self.version, upgrade_from=self.config.upgrade_from,
+                    drain=self.config.drain,
                     cluster_scope=self.config.all_namespaces,
                 ),
                 abort,
@@ -219,9 +225,12 @@ class Worker:
             self.config.group,
             self.config.concurrency,
             self.version,
-            f", upgrading {', '.join(sorted(self.config.upgrade_from))}"
-            if self.config.upgrade_from
-            else "",
+            (
+                f", upgrading {', '.join(sorted(self.config.upgrade_from))}"
+                if self.config.upgrade_from
+                else ""
+            )
+            + (", draining: no new executions" if self.config.drain else ""),
         )
 
     @staticmethod
@@ -312,22 +321,24 @@ class Worker:
         with self._cond:
             self._cond.notify_all()
 
-    def _live_servers(self, namespace: str, function: str, version: str | None = None) -> bool:
-        """Whether a live worker serves ``function`` (and claims executions of ``version``)."""
+    def _live_servers(
+        self, namespace: str, function: str, claiming: dict[str, Any] | None = None
+    ) -> bool:
+        """Whether a live worker serves ``function`` (and would claim execution ``claiming``)."""
         now = datetime.now(UTC)
+        pinned = worker_versions.recorded(claiming) if claiming is not None else None
+        started = claiming is None or worker_versions.started(claiming)
         return any(
             (ns == namespace or leasing.cluster_scoped(lease))
             and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
-            and (version is None or leasing.serves_version(lease, version))
+            and leasing.claims(lease, pinned, started=started)
             for (ns, _), lease in list(self._leases.items())
         )
 
     def _claimable(self, obj: dict[str, Any]) -> bool:
-        """Whether this worker's version may claim ``obj`` (pinned to it, to none, upgraded)."""
-        return worker_versions.may_claim(
-            worker_versions.recorded(obj), self.version, self.config.upgrade_from
-        )
+        """Whether this worker claims ``obj`` by its version (pinned to it, to none, upgraded)."""
+        return self.versions.claims_execution(obj)
 
     # -- reconciling ---------------------------------------------------------------------------
 
@@ -541,8 +552,13 @@ class Worker:
                 f"no live worker in group {self.config.group!r} serves function "
                 f"{function!r}; waiting for one to register it"
             )
-        elif pinned is None or self._live_servers(namespace, function, pinned):
+        elif self._live_servers(namespace, function, obj):
             return
+        elif pinned is None:
+            message = (
+                f"waits for a worker that takes new executions: the live workers in group "
+                f"{self.config.group!r} serving {function!r} only drain their versions"
+            )
         else:
             message = (
                 f"waits for a worker of version {pinned!r}: it started on that version and "

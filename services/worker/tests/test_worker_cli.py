@@ -39,7 +39,8 @@ def test_the_version_and_the_versions_to_upgrade(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(registration.VERSION_ENV, raising=False)
     monkeypatch.delenv(cli.UPGRADE_ENV, raising=False)
     args = cli.parse_args(["-m", "flows"])
-    assert args.worker_version == "" and args.upgrade_from == frozenset()
+    assert args.worker_version == "" and args.upgrade_from == frozenset() and not args.drain
+    assert cli.parse_args(["-m", "flows", "--drain"]).drain
     args = cli.parse_args(
         ["-m", "flows", "--version", "v3", "--upgrade-from", "v1,v2", "--upgrade-from", "v0"]
     )
@@ -53,7 +54,9 @@ def test_the_version_and_the_upgrades_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv(registration.VERSION_ENV, "1.2.0")
     monkeypatch.setenv(cli.UPGRADE_ENV, "1.1.0, 1.0.0")
+    monkeypatch.setenv(cli.DRAIN_ENV, "true")
     args = cli.parse_args(["-m", "flows"])
+    assert args.drain
     assert args.worker_version == "1.2.0"
     assert args.upgrade_from == {"1.1.0", "1.0.0"}
     assert cli.parse_args(["-m", "flows", "--upgrade-from", "*"]).upgrade_from == {"*"}

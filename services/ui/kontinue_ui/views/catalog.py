@@ -37,6 +37,7 @@ def _row(function: dict[str, Any], unfinished: dict[str, int]) -> dict[str, Any]
             "version": version,
             "workers": len(workers),
             "upgrades": sorted({v for w in workers for v in w.get("upgradeFrom") or []}),
+            "draining": all(w.get("drain") for w in workers),
         }
         for version, workers in worker_versions.serving(function).items()
     ]

@@ -107,3 +107,40 @@ def register(
                 break
             except kubeapi.Conflict:
                 applied = kube.get(kubeapi.FUNCTIONS, namespace, name)
+
+
+def deregister(
+    kube: kubeapi.Kube,
+    namespace: str,
+    definitions: list[FunctionDef],
+    *,
+    worker_group: str,
+    worker: str,
+) -> None:
+    """Take this worker out of the status of the Functions it served (a graceful shutdown).
+
+    So the versions a Function lists as serving it are those of live workers (a worker that
+    died stays listed until its name registers again). Best effort: failures are logged.
+    """
+    for definition in definitions:
+        name = names.function_object_name(definition.name, worker_group)
+        for _ in range(5):
+            try:
+                current = kube.get_or_none(kubeapi.FUNCTIONS, namespace, name)
+                listed = ((current or {}).get("status") or {}).get("workers") or []
+                if current is None or not any(w.get("name") == worker for w in listed):
+                    break
+                kube.merge_patch(
+                    kubeapi.FUNCTIONS,
+                    namespace,
+                    name,
+                    {"status": {"workers": [w for w in listed if w.get("name") != worker]}},
+                    subresource="status",
+                    resource_version=current["metadata"]["resourceVersion"],
+                )
+                break
+            except kubeapi.Conflict:
+                continue
+            except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
+                log.warning("could not take worker %s out of function %s: %s", worker, name, exc)
+                break

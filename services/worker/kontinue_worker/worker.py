@@ -275,6 +275,12 @@ class Worker:
         for informer in self._informers:
             informer.stop()
         self.lease.release()
+        if not self.lost.is_set():  # a successor under this name registered itself
+            for namespace in self.config.namespaces:
+                registration.deregister(
+                    self.kube, namespace, list(self.registry),
+                    worker_group=self.config.group, worker=self.config.name,
+                )  # fmt: skip
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- candidates --------------------------------------------------------------------------

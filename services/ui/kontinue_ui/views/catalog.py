@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from kontinue.api import worker_versions
 from kontinue.api.phases import Phase
 from kontinue.client import kubeapi
-from kontinue_ui.access import acting_client, current_viewer
+from kontinue_ui.access import acting_client, current_viewer, visible_namespaces
 from kontinue_ui.state import ui_state
 from kontinue_ui.views.start import list_functions
 
@@ -52,10 +52,17 @@ def _key(function: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def unfinished_by_version() -> dict[tuple[str, str, str], dict[str, int]]:
-    """Unfinished executions in the cache per (namespace, group, function), by version."""
+    """Unfinished executions in the cache per (namespace, group, function), by version.
+
+    Only in the namespaces whose executions the visitor may list (as the executions list).
+    """
     counts: dict[tuple[str, str, str], dict[str, int]] = {}
-    for summary in ui_state().cache.snapshot():
+    snapshot = ui_state().cache.snapshot()
+    visible = visible_namespaces({s.namespace for s in snapshot})
+    for summary in snapshot:
         if Phase(summary.phase).terminal:
+            continue
+        if visible is not None and summary.namespace not in visible:
             continue
         per_version = counts.setdefault(
             (summary.namespace, summary.worker_group, summary.function), {}

@@ -29,14 +29,16 @@ STORE_THEN_WAIT = """
         ktx, kontinue.StoreOptions(name="first"), lambda: "stored by " + VERSION
     )
     approval = kontinue.suspend(ktx, kontinue.SuspendOptions(name="gate"))
+    child = kontinue.execute(ktx, "versioned-child", {}, kontinue.ExecuteOptions(name="child"))
 """
-"""Version 1: a stored value, then a manual suspension."""
+"""Version 1: a stored value, then a manual suspension, then a child."""
 
 WAIT_THEN_STORE = """
     approval = kontinue.suspend(ktx, kontinue.SuspendOptions(name="gate"))
     first = kontinue.store_named(
         ktx, kontinue.StoreOptions(name="first"), lambda: "stored by " + VERSION
     )
+    child = kontinue.execute(ktx, "versioned-child", {}, kontinue.ExecuteOptions(name="child"))
 """
 """An incompatible change: the same steps in another order (a replay of version 1's history
 reaches the suspension where the history records the stored value)."""
@@ -64,7 +66,16 @@ def versioned(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> dict[str,
     """Stores a value and waits for a go, in the order of its version."""
     extra = None
 {textwrap.indent(body, "    ")}
-    return {{"first": first, "approval": approval, "finished_by": VERSION, "extra": extra}}
+    return {{
+        "first": first, "approval": approval, "child": child, "finished_by": VERSION,
+        "extra": extra,
+    }}
+
+
+@kontinue.function("versioned-child")
+def versioned_child(ktx: kontinue.ExecutionContext) -> str:
+    """Says which version ran it."""
+    return VERSION
 '''
     (directory / f"{MODULE}.py").write_text(source)
     return directory
@@ -155,11 +166,12 @@ def test_pinned_executions_finish_on_their_version_beside_an_incompatible_one(
         assert status["workerVersion"] == "1"
         assert status["result"]["finished_by"] == "1"
         assert status["result"]["first"] == "stored by 1"
-        assert status.get("resumptions") == 1  # one replay, by version 1
+        assert status["result"]["child"] == "1"  # the child inherits its parent's version
     for name in new:
         status = client.wait(name, timeout=60)["status"]
         assert status["phase"] == "Completed", status.get("error")
         assert (status["workerVersion"], status["result"]["finished_by"]) == ("2", "2")
+        assert status["result"]["child"] == "2"
     assert "Nondeterminism" not in draining.log()
 
     # version 1 gone: its last execution waits, saying for which version
@@ -223,5 +235,6 @@ def test_auto_upgrade_moves_old_executions_to_a_compatible_new_version(
         assert status["result"]["first"] == "stored by 1"  # replayed from version 1's history
         assert status["result"]["finished_by"] == "2"
         assert status["result"]["extra"] == "added in 2"
+        assert status["result"]["child"] == "2"  # created after the upgrade: version 2's
     assert "upgraded from version 1 to 2" in upgrading.log()
     print(f"\nauto-upgrade of 10 executions: {time.monotonic() - began:.1f}s")

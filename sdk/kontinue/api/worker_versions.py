@@ -5,6 +5,7 @@ written by the claim itself, see :func:`kontinue.api.transitions.claim`). From t
 *pinned*: only a worker of that version claims it again, so a replay always runs the code that
 wrote its history. A worker may opt in to *auto-upgrade* executions of older versions
 (``--upgrade-from``): it claims them as well, and its claim records its own version instead.
+A child inherits its parent's version (an annotation, until its own first claim records it).
 An execution that records no version yet (never claimed, or claimed before versions were
 recorded) goes to any worker of its group, except a *draining* one (``--drain``: an old version
 kept running only to finish what is pinned to it), which takes no new work.
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kontinue.api import labels
 from kontinue.api.phases import TERMINAL, Phase
 
 STATUS_FIELD = "workerVersion"
@@ -25,10 +27,26 @@ ANY = "*"
 """In an upgrade list: every other version."""
 
 
+PIN_ANNOTATION = f"{labels.PREFIX}/worker-version"
+"""On a child created by a pinned parent: the parent's version, which the child inherits until
+its first claim records it in its own status."""
+
+
 def recorded(execution: Mapping[str, Any]) -> str | None:
-    """The version ``execution`` is pinned to (None: none yet, any worker may claim it)."""
+    """The version ``execution`` is pinned to (None: none yet, any worker may claim it).
+
+    Its ``status.workerVersion``, else the version it inherited from its parent.
+    """
     value = (execution.get("status") or {}).get(STATUS_FIELD)
+    if not value:
+        value = ((execution.get("metadata") or {}).get("annotations") or {}).get(PIN_ANNOTATION)
     return str(value) if value else None
+
+
+def inherited(parent: Mapping[str, Any]) -> dict[str, str]:
+    """The annotations that pin a child of ``parent`` to the parent's version (none if unpinned)."""
+    version = recorded(parent)
+    return {PIN_ANNOTATION: version} if version else {}
 
 
 def parse_upgrade_from(values: Iterable[str]) -> frozenset[str]:

@@ -93,3 +93,15 @@ def test_the_unfinished_selector_excludes_every_terminal_phase() -> None:
     for phase in ("Completed", "Failed", "Canceled", "Skipped"):
         assert f"status.phase!={phase}" in selector
     assert "Pending" not in selector
+
+
+def test_a_child_inherits_its_parent_s_version_until_its_own_claim() -> None:
+    parent = execution("f", "Executing", "v1")
+    annotations = worker_versions.inherited(parent)
+    assert annotations == {worker_versions.PIN_ANNOTATION: "v1"}
+    child = execution("g", None, None)
+    child["metadata"]["annotations"] = annotations
+    assert worker_versions.recorded(child) == "v1"
+    child["status"]["workerVersion"] = "v2"  # upgraded by its first claim
+    assert worker_versions.recorded(child) == "v2"
+    assert worker_versions.inherited(execution("f", "Executing", None)) == {}

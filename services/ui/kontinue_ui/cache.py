@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue.api import labels as kontinue_labels
+from kontinue.api import worker_versions
 from kontinue.api.timestamps import parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import DELETED, Informer
@@ -74,7 +75,7 @@ class Summary:
             parent=labels.get(kontinue_labels.PARENT),
             resource_version=str(meta.get("resourceVersion", "")),
             worker_group=str(spec.get("workerGroup") or "default"),
-            worker_version=str(status.get("workerVersion") or ""),
+            worker_version=worker_versions.recorded(obj) or "",
         )
 
 

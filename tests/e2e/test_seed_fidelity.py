@@ -19,19 +19,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-import pytest
-from kubernetes import client as k8s
 
 from kontinue.api import labels
 from kontinue.client import Client, kubeapi
 from kontinue.workflow import TTLOptions
 from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
     StartUi,
+    StartWorker,
     TestCluster,
     WorkerProcess,
     kontinue_object,
@@ -41,13 +39,6 @@ from kontinue_testkit.pytest_plugin import (
 
 FLOWS = Path(__file__).parent / "workflows"
 BIN = Path(sys.executable).parent
-KONTINUE = str(BIN / "kontinue")
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _status(client: Client, name: str) -> dict[str, Any]:
@@ -497,17 +488,6 @@ def test_kubectl_kontinue_is_a_kubectl_plugin(
 
 
 # -- a worker for every namespace -----------------------------------------------------------------
-
-
-@pytest.fixture
-def other_namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
-    core = k8s.CoreV1Api(kube_api)
-    name = f"elsewhere-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name, propagation_policy="Background")
 
 
 def test_a_worker_with_all_namespaces_serves_and_is_taken_over_anywhere(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import requests
 from kontinue.api import labels, manifests, timestamps
 from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import InstallChart, Release
-from kontinue_testkit.pytest_plugin import StartUi, TestCluster
+from kontinue_testkit.pytest_plugin import KONTINUE, StartUi, TestCluster
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -99,7 +98,7 @@ def test_a_resume_records_who_made_it_and_nobody_else(
 
     # the CLI records the kubeconfig's user (here the admin)
     cli = subprocess.run(
-        [str(Path(sys.executable).parent / "kontinue"), "resume", "gate-2",
+        [KONTINUE, "resume", "gate-2",
          "-n", release.workflows, "--kubeconfig", str(kube_cluster.kubeconfig)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

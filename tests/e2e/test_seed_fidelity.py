@@ -8,16 +8,12 @@ every namespace, and the CLI's execute and bench flags.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from functools import partial
 from pathlib import Path
@@ -36,6 +32,7 @@ from kontinue_testkit.pytest_plugin import (
     spawn,
     wait_for,
 )
+from kontinue_testkit.ui_session import UiSession
 
 FLOWS = Path(__file__).parent / "workflows"
 BIN = Path(sys.executable).parent
@@ -139,42 +136,19 @@ def test_a_function_default_overall_timeout_bounds_the_time_before_any_claim(
     assert "policy" not in done  # no claim recorded one
 
 
-class UiSession:
-    """A browser-less UI session: cookies kept, CSRF token read from the form it posts."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.url + path, timeout=30) as answer:
-            return str(answer.read().decode())
-
-    def post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path))
-        assert token is not None
-        body = urllib.parse.urlencode({"csrf_token": token[1], **fields}).encode()
-        try:
-            with self.opener.open(self.url + path, data=body, timeout=30) as answer:
-                return answer.status, answer.geturl()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-
 def test_the_ui_start_form_shows_and_honours_the_function_defaults(
     namespace: str, client: Client, start_worker: StartWorker, start_ui: StartUi
 ) -> None:
     start_worker("fidelity_flows", path=FLOWS)
     ui = UiSession(start_ui("--anonymous-actions").url)
     form_path = f"/start/{namespace}/default/defaulted-flaky"
-    page = ui.get(form_path)
+    page = ui.page(form_path)
     assert "retries 2 (backoff 1s)" in page
     assert 'id="opt-retries"' in page and 'placeholder="2"' in page
     assert 'id="opt-backoff"' in page and 'placeholder="1s"' in page
-    status, where = ui.post(form_path, {"retries": "", "backoff": ""})
-    assert status == 200 and "/executions/" in where, where
+    where = ui.submit(form_path, form_path, {"retries": "", "backoff": ""})
+    assert where.startswith(f"/executions/{namespace}/"), where
+    ui.page(where)
     name = where.rsplit("/", 1)[1]
     created = client.get(name)
     assert "retry" not in created["spec"]  # the form left them to the function

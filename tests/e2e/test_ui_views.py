@@ -24,12 +24,12 @@ from werkzeug.test import TestResponse
 from kontinue.api import labels, names
 from kontinue.client import Client, kubeapi
 from kontinue_testkit.pytest_plugin import TestCluster, wait_for
+from kontinue_testkit.ui_session import CSRF
 from kontinue_ui.app import create_app
 from kontinue_ui.settings import AuthMode, Settings
 from kontinue_ui.state import UiState
 
 _ROW = re.compile(r'<tr data-name="([^"]+)" data-phase="([^"]+)">')
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SINCE = re.compile(r'hx-get="[^"]*[?&]since=([0-9a-f]+)')
 PROXY_SECRET = secrets.token_hex(16)
 
@@ -50,7 +50,7 @@ class UiApp:
 
     def csrf_token(self, path: str, **headers: str) -> str:
         """The CSRF token a form on ``path`` carries (bound to this client's session)."""
-        found = _CSRF.search(self.page(path, **headers))
+        found = CSRF.search(self.page(path, **headers))
         assert found, f"no form with a CSRF token on {path}"
         return found.group(1)
 

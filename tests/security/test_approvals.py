@@ -8,7 +8,6 @@ the authenticated user.
 
 from __future__ import annotations
 
-import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -21,8 +20,7 @@ from kontinue.api import labels, manifests, timestamps
 from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import InstallChart, Release
 from kontinue_testkit.pytest_plugin import KONTINUE, StartUi, TestCluster
-
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
 
 def _suspension(admin: Kube, namespace: str, name: str, **spec: Any) -> None:

@@ -9,7 +9,6 @@ proxy would make them (the proxy's secret and identity headers), and as an attac
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from pathlib import Path
@@ -19,9 +18,9 @@ import requests
 from kontinue.api import manifests
 from kontinue.client import Kube, kubeapi
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster, UiProcess
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
 SECRET_HEADER = "X-Kontinue-Proxy-Secret"
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 def _executions(admin: Kube, *where: tuple[str, str]) -> None:

@@ -10,6 +10,7 @@ from rich.tree import Tree
 from kontinue.api import labels, worker_versions
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.cli._steps import step_tree
 from kontinue.client import kubeapi
 
 
@@ -182,8 +183,6 @@ def show_archive(name: str, output: str) -> None:
         return
     if not objects:
         fail(f"archive {name} is empty")
-    from kontinue.cli._executions import step_tree
-
     by_parent: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         parent = (obj["metadata"].get("labels") or {}).get(labels.PARENT, "")

@@ -20,10 +20,9 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kontinue.api import archive, group, labels, names, timestamps
+from kontinue.api import archive, deadlines, group, labels, names, timestamps
 from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
-from kontinue_controller.logic import deadlines
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper

@@ -37,14 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import labels, policy, timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
+from kontinue.api import deadlines, fan_out, labels, policy, timestamps, waits
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.api.slim import slim
 from kontinue.client import kubeapi
 from kontinue.telemetry import execution_metrics
 from kontinue_controller import metrics
 from kontinue_controller.function_defaults import FunctionDefaults, function_key
-from kontinue_controller.logic import deadlines, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -446,14 +445,7 @@ class Timekeeper:
             obj = self.kube.get_or_none(resource, namespace, name)
             if obj is None:
                 return True  # gone: the replay finds out
-        if kind == "Execution":
-            return execution_phase(obj).terminal
-        if kind == "Job":
-            return job_end(obj) is not None
-        if suspension_phase(obj) != SuspensionPhase.SUSPENDED:
-            return True
-        resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
-        return resume_at is not None and resume_at <= datetime.now(UTC)
+        return waits.resolved(kind, obj, datetime.now(UTC))
 
     def _evaluate(self, execution: tuple[str, str], *, look: bool = False) -> None:
         """Wake a Suspended execution whose waits all resolved.

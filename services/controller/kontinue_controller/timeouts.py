@@ -26,11 +26,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kontinue import errors
-from kontinue.api import policy
+from kontinue.api import deadlines, policy
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
 from kontinue.engine.outcomes import Outcome, finish_status
-from kontinue_controller.logic import deadlines
 
 if TYPE_CHECKING:
     from kontinue_controller.timekeeping import Key, Timekeeper

@@ -6,11 +6,12 @@ workflow, its children, an approval and a crash.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kontinue_examples import deploy_pipeline, fan_out, hello_world, nightly_report
 
+import kontinue
 from kontinue.testing import WorkflowEnvironment
 
 START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -106,3 +107,20 @@ def test_nightly_report_survives_a_crash_after_its_store(env: WorkflowEnvironmen
     assert result["ranAt"] == run.stored("store-1")
     assert run.resumptions == 1
     assert [a["phase"] for a in run.attempts] == ["Completed"]  # a crash is not a failure
+
+
+@kontinue.function("report-tomorrow")
+def report_tomorrow(ktx: kontinue.ExecutionContext) -> dict[str, str]:
+    """Waits a day, then runs the nightly report as a child."""
+    kontinue.sleep(ktx, timedelta(days=1))
+    return kontinue.execute(ktx, "nightly-report")  # type: ignore[no-any-return]
+
+
+def test_nightly_report_a_day_later(env: WorkflowEnvironment) -> None:
+    run = env.start(report_tomorrow)
+    assert run.phase == "Suspended"
+
+    assert run.result()["report"] == "ok"
+    assert env.now == START + timedelta(days=1)  # a day went by, in milliseconds
+    assert [(s.name, s.type) for s in run.steps] == [("sleep-1", "sleep"), ("execute-1", "execute")]
+    assert run.child("execute-1").function == "nightly-report"

@@ -414,8 +414,17 @@ class _Journal:
         )
 
     def create_child(self, spec: ChildSpec) -> None:
-        if spec.name in self._env._executions:
-            return  # adopt what an earlier claim created
+        existing = self._env._executions.get(spec.name)
+        if existing is not None:  # adopt what an earlier claim created, if it asked the same
+            asked = (spec.function, spec.arguments)
+            found = (existing.obj["spec"]["function"], existing.obj["spec"].get("arguments"))
+            if asked != found:
+                raise errors.ValidationError(
+                    f"the Execution {spec.name} of step {spec.step!r} runs {found[0]} with other "
+                    f"arguments than the step asks for now ({asked[0]}): its name is taken, so "
+                    "the step cannot use it (is the workflow deterministic?)"
+                )
+            return
         manifest = manifests.execution_manifest(
             spec.function, spec.arguments, name=spec.name,
             worker_group=self._parent(spec.step).worker_group, retry=spec.retry,

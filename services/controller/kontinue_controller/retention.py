@@ -20,11 +20,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import archive, group, labels, names, timestamps
+from kontinue.api import archive, deadlines, group, labels, names, timestamps
 from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
-from kontinue_controller.logic import deadlines
 from kontinue_controller.timers import Timers
 from kontinue_controller.writes import Writes
 

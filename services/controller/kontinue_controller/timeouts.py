@@ -26,13 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import policy, transitions
+from kontinue.api import deadlines, policy, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults, function_key
 from kontinue_controller.keys import Key
-from kontinue_controller.logic import deadlines
 from kontinue_controller.timers import Timers
 from kontinue_controller.view import ObjectView
 from kontinue_controller.writes import Writes

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import timestamps
+from kontinue.api import timestamps, waits
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
@@ -141,7 +141,7 @@ class Wakeups:
             obj = self._kube.get_or_none(resource, namespace, name)
             if obj is None:
                 return True  # gone: the replay finds out
-        return wakeups.resolved(kind, obj, datetime.now(UTC))
+        return waits.resolved(kind, obj, datetime.now(UTC))
 
     def evaluate(self, execution: tuple[str, str], *, look: bool = False) -> None:
         """Wake a Suspended execution whose waits all resolved.

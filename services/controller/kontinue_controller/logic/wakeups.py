@@ -2,8 +2,8 @@
 
 - a Backoff execution goes back to Pending at ``nextAttemptAt`` (at once without one);
 - a sleep's Suspension completes at its ``resumeAt`` while it still waits;
-- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved: a
-  child Execution finished, a Suspension no longer waits (or its sleep is over), a Job ended.
+- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved (the
+  rule is :func:`kontinue.api.waits.resolved`, shared with the in-process test environment).
 
 Every answer comes from the objects and the time given, so a restarted controller derives the
 same wake-ups.
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kontinue.api import timestamps
-from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
-from kontinue_controller.logic import deadlines, fan_out
+from kontinue.api import deadlines, fan_out, timestamps
+from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 
 
 def backoff_due(execution: Mapping[str, Any], now: datetime) -> datetime | None:
@@ -36,22 +35,6 @@ def sleep_due(suspension: Mapping[str, Any]) -> datetime | None:
     if suspension_phase(dict(suspension)) != SuspensionPhase.SUSPENDED:
         return None
     return timestamps.parse_time((suspension.get("spec") or {}).get("resumeAt"))
-
-
-def resolved(kind: str, obj: Mapping[str, Any], now: datetime) -> bool:
-    """Whether a waited-on object (``kind``: Execution, Suspension or Job) no longer holds.
-
-    An Execution resolves when it finished, a Job when it ended (Complete or Failed), a
-    Suspension when it no longer waits or its sleep's ``resumeAt`` passed.
-    """
-    if kind == "Execution":
-        return execution_phase(dict(obj)).terminal
-    if kind == "Job":
-        return job_end(dict(obj)) is not None
-    if suspension_phase(dict(obj)) != SuspensionPhase.SUSPENDED:
-        return True
-    resume_at = timestamps.parse_time((obj.get("spec") or {}).get("resumeAt"))
-    return resume_at is not None and resume_at <= now
 
 
 @dataclass(frozen=True)

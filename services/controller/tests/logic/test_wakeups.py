@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from kontinue.api import waits
 from kontinue_controller.logic import wakeups
 
 NOW = datetime(2030, 1, 1, 10, 0, 0, tzinfo=UTC)
@@ -79,7 +80,7 @@ def test_sleep_due(obj: dict[str, Any], due: datetime | None) -> None:
     ],
 )
 def test_what_resolves_a_wait(kind: str, obj: dict[str, Any], expected: bool) -> None:
-    assert wakeups.resolved(kind, obj, NOW) is expected
+    assert waits.resolved(kind, obj, NOW) is expected
 
 
 WAITS = [{"kind": "Execution", "name": "c0"}, {"kind": "Suspension", "name": "s1"}]

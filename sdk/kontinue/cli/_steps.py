@@ -14,7 +14,7 @@ import click
 from rich.text import Text
 from rich.tree import Tree
 
-from kontinue.api.phases import execution_phase, job_end, suspension_phase
+from kontinue.api.phases import Phase, execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client
 
@@ -24,8 +24,8 @@ EXIT_CANCELED = 3
 
 def outcome_exit(execution: Mapping[str, Any]) -> int:
     """The exit code of a finished execution: 0 completed, 1 failed, 3 canceled or skipped."""
-    phase = execution_phase(dict(execution)).value
-    return {"Completed": 0, "Failed": EXIT_FAILED}.get(phase, EXIT_CANCELED)
+    phase = execution_phase(dict(execution))
+    return {Phase.COMPLETED: 0, Phase.FAILED: EXIT_FAILED}.get(phase, EXIT_CANCELED)
 
 
 def print_outcome(execution: Mapping[str, Any]) -> None:
@@ -35,7 +35,7 @@ def print_outcome(execution: Mapping[str, Any]) -> None:
     _render.console().print(
         Text.assemble(_render.plain(name), " ", _render.phase_text(status.get("phase")))
     )
-    if status.get("phase") == "Completed":
+    if status.get("phase") == Phase.COMPLETED:
         click.echo(json.dumps(status.get("result"), indent=2))
     elif status.get("error"):
         error = status["error"]
@@ -126,14 +126,14 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
             node.add(label)
     listed = status.get("attempts") or []
     for attempt_no, attempt in enumerate(listed, start=1):
-        if len(listed) == 1 and attempt.get("phase") in ("Executing", "Completed"):
+        if len(listed) == 1 and attempt.get("phase") in (Phase.EXECUTING, Phase.COMPLETED):
             break  # a single attempt that ran or runs fine says nothing the header does not
         line = Text(f"attempt {attempt_no} ")
         line.append_text(_render.phase_text(attempt.get("phase")))
         if attempt.get("message"):
             line.append_text(plain(f": {attempt['message']}"))
         tree.add(line)
-    if status.get("phase") == "Completed":
+    if status.get("phase") == Phase.COMPLETED:
         tree.add(plain(f"result: {json.dumps(status.get('result'))}"))
     elif status.get("error"):
         error = status["error"]

@@ -468,7 +468,7 @@ class _Journal:
             manifest["metadata"].update(
                 namespace=self.namespace, creationTimestamp=format_time(self._env.now)
             )
-            manifest["status"] = {"phase": SuspensionPhase.SUSPENDED.value}
+            manifest["status"] = {"phase": SuspensionPhase.SUSPENDED}
             self._env._suspensions[name] = manifest
         return _suspension_state(self._env._suspensions[name])
 
@@ -779,7 +779,7 @@ class WorkflowEnvironment:
         obj = self._suspensions[candidates[0].name]
         conversion.check_depth(data, "the resume payload")
         obj["status"] = {
-            "phase": SuspensionPhase.COMPLETED.value,
+            "phase": SuspensionPhase.COMPLETED,
             "finishedAt": format_time(self._now),
             "resumedBy": "test",
             **(
@@ -948,7 +948,7 @@ class WorkflowEnvironment:
         if suspension_phase(obj) != SuspensionPhase.SUSPENDED:
             return
         obj["status"] = {
-            "phase": SuspensionPhase.COMPLETED.value,
+            "phase": SuspensionPhase.COMPLETED,
             "finishedAt": format_time(self._now),
             "resumedBy": "timer",
             "startedAt": obj["metadata"].get("creationTimestamp"),
@@ -984,7 +984,7 @@ class WorkflowEnvironment:
                 and suspension_phase(obj) == SuspensionPhase.SUSPENDED
             ):
                 obj["status"] = {
-                    "phase": SuspensionPhase.CANCELED.value,
+                    "phase": SuspensionPhase.CANCELED,
                     "finishedAt": format_time(self._now),
                 }
 

@@ -70,7 +70,7 @@ class Cancellation:
             if suspension_phase(suspension) != SuspensionPhase.SUSPENDED:
                 continue
             status = {
-                "phase": SuspensionPhase.CANCELED.value,
+                "phase": SuspensionPhase.CANCELED,
                 "startedAt": suspension["metadata"].get("creationTimestamp"),
                 "finishedAt": timestamps.now(),
                 "message": reason,

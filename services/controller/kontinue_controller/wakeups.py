@@ -111,8 +111,12 @@ class Wakeups:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
-            status = {"phase": "Completed", "finishedAt": timestamps.now(), "resumedBy": "timer",
-                      "startedAt": current["metadata"].get("creationTimestamp")}  # fmt: skip
+            status = {
+                "phase": SuspensionPhase.COMPLETED,
+                "finishedAt": timestamps.now(),
+                "resumedBy": "timer",
+                "startedAt": current["metadata"].get("creationTimestamp"),
+            }
             try:
                 self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,

@@ -705,8 +705,8 @@ class Worker:
 def _taken_outcome(journal: KubeJournal) -> tuple[str, str | None]:
     """How a claim the controller ended ended: a takeover, a cancellation or a timeout."""
     phase = journal.taken_phase
-    if phase in (Phase.PENDING.value, "gone"):
+    if phase in (Phase.PENDING, "gone"):
         return "taken", None
-    if phase == Phase.CANCELED.value:
+    if phase == Phase.CANCELED:
         return "canceled", None
     return "failed", journal.taken

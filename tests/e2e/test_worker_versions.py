@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kontinue.client import Client
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
+    StartWorker,
+    TestCluster,
+    WorkerProcess,
+    wait_for,
+)
 
-StartWorker = Callable[..., WorkerProcess]
-KONTINUE = str(Path(sys.executable).parent / "kontinue")
 MODULE = "versioned_flows"
 
 STORE_THEN_WAIT = """
@@ -79,11 +80,6 @@ def versioned_child(ktx: kontinue.ExecutionContext) -> str:
 '''
     (directory / f"{MODULE}.py").write_text(source)
     return directory
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _status(client: Client, name: str) -> dict[str, Any]:

@@ -91,10 +91,11 @@ bench-sleepers: install testbin ## Sleepers benchmark: controller memory and wak
 bench-ui: install testbin ## UI benchmark: list page server time with 10,000 executions
 	$(BIN)/python hack/bench/ui_list.py
 
-lint: install ## ruff, ruff format --check and mypy
+lint: install ## ruff, ruff format --check, mypy and the import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 images: ## Build the controller, worker, UI and example worker images (BASE_IMAGES=local: no registry)
 	bash hack/images/build.sh $(if $(filter local,$(BASE_IMAGES)),--local-base) --prefix "$(IMAGE_PREFIX)" --tag $(VERSION)

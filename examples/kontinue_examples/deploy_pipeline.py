@@ -6,6 +6,7 @@ Try it: ``kontinue execute deploy-pipeline --interactive --follow``, then approv
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -34,10 +35,20 @@ class Check:
     suite: str
 
 
+def run_suite(suite: str) -> None:
+    """Stands in for running a test suite (the side effect a test of the workflow replaces)."""
+    time.sleep(0.5)
+
+
+def roll_out(image: str, region: str) -> None:
+    """Stands in for rolling ``image`` out to ``region``."""
+    time.sleep(0.3)
+
+
 @kontinue.function("run-checks", description="Runs one test suite against a build.")
 def run_checks(ktx: kontinue.ExecutionContext, check: Check) -> str:
     """A child: runs one test suite."""
-    kontinue.store(ktx, lambda: time.sleep(0.5))
+    kontinue.store(ktx, functools.partial(run_suite, check.suite))
     return f"{check.suite}: passed"
 
 
@@ -69,7 +80,7 @@ def deploy_pipeline(ktx: kontinue.ExecutionContext, args: DeployArgs) -> dict[st
     kontinue.set_progress(ktx, 3, 3 + len(regions))
     for done, region in enumerate(regions, start=4):
         kontinue.set_message(ktx, f"rolling out to {region}")
-        kontinue.store(ktx, lambda: time.sleep(0.3))
+        kontinue.store(ktx, functools.partial(roll_out, image, region))
         kontinue.set_progress(ktx, done, 3 + len(regions))
     kontinue.set_message(ktx, f"{image} is live in {len(regions)} regions")
     return {"image": image, "checks": results, "approval": approval}

@@ -6,6 +6,11 @@ Fixtures:
                   work directory (faster local iteration).
     kube_api      (session) a ``kubernetes.client.ApiClient`` with admin rights.
     namespace     (function) a fresh namespace per test, deleted afterwards.
+    other_namespace (function) a second fresh namespace, for tests that span two.
+    client        (function) a kontinue ``Client`` (admin rights) for the test's namespace.
+    kontinue_controller (session) one controller for every namespace (:class:`SessionController`).
+    start_worker  (function) starts ``kontinue-worker`` processes (:data:`StartWorker`).
+    start_ui      (function) starts ``kontinue-ui`` processes (:data:`StartUi`).
 
 Invariants: a test that needs the cluster never skips; when the binaries are missing the
 fixture fails with the command that builds them. The cluster is stopped when the session ends,
@@ -33,10 +38,15 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client as k8s
+from kubernetes import config
 
+from kontinue.client import Client
 from kontinue.devcluster import LocalCluster, find_testbin
 from kontinue.devcluster.processes import free_port, kill_with_parent
+
+KONTINUE = str(Path(sys.executable).parent / "kontinue")
+"""The ``kontinue`` command installed beside the Python running the tests."""
 
 _CLUSTER_DIR_ENV = "KONTINUE_TEST_CLUSTER_DIR"
 _CLUSTER_ROOT_ENV = "KONTINUE_TEST_CLUSTER_ROOT"
@@ -232,9 +242,9 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[TestCluster]:
 
 
 @pytest.fixture(scope="session")
-def kube_api(kube_cluster: TestCluster) -> Iterator[client.ApiClient]:
+def kube_api(kube_cluster: TestCluster) -> Iterator[k8s.ApiClient]:
     """An admin ``ApiClient`` for the local cluster."""
-    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+    api: k8s.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(kube_cluster.kubeconfig)
     )
     try:
@@ -243,13 +253,11 @@ def kube_api(kube_cluster: TestCluster) -> Iterator[client.ApiClient]:
         api.close()  # type: ignore[no-untyped-call]
 
 
-@pytest.fixture
-def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace (with its default ServiceAccount) for one test."""
-    core = client.CoreV1Api(kube_api)
+def _fresh_namespace(core: k8s.CoreV1Api, request: pytest.FixtureRequest) -> str:
+    """Create a namespace named after the test; return once its default ServiceAccount exists."""
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
 
     def has_default_sa() -> bool:
         accounts = core.list_namespaced_service_account(
@@ -258,10 +266,37 @@ def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Ite
         return bool(accounts.items)
 
     wait_for(f"the default ServiceAccount in {name}", has_default_sa, timeout=30)
+    return name
+
+
+@pytest.fixture
+def namespace(kube_api: k8s.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace (with its default ServiceAccount) for one test."""
+    core = k8s.CoreV1Api(kube_api)
+    name = _fresh_namespace(core, request)
     try:
         yield name
     finally:
         core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def other_namespace(
+    kube_api: k8s.ApiClient, namespace: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A second fresh namespace (besides ``namespace``) for a test that spans two."""
+    core = k8s.CoreV1Api(kube_api)
+    name = _fresh_namespace(core, request)
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def client(kube_cluster: TestCluster, namespace: str) -> Client:
+    """A kontinue :class:`~kontinue.client.Client` with admin rights in the test's namespace."""
+    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -435,6 +470,13 @@ def trace_file_env(path: Path) -> dict[str, str]:
     }
 
 
+StartWorker = Callable[..., WorkerProcess]
+"""The ``start_worker`` fixture's function: ``start_worker(module, *, path=None,
+group="default", hold=30.0, lease_duration=15, name=None, concurrency=16, extra=(),
+metrics_port=0, env=None)`` starts a worker in the test's namespace and returns its
+:class:`WorkerProcess` once it serves."""
+
+
 @pytest.fixture(scope="session")
 def kontinue_controller(
     kube_cluster: TestCluster,
@@ -458,7 +500,7 @@ def start_worker(
     tmp_path: Path,
     request: pytest.FixtureRequest,
     kontinue_controller: SessionController,
-) -> Iterator[Callable[..., WorkerProcess]]:
+) -> Iterator[StartWorker]:
     """Start ``kontinue-worker`` processes in the test's namespace; all are stopped afterwards.
 
     ``start_worker(module, path=..., group=..., hold=..., lease_duration=..., name=...,
@@ -556,6 +598,8 @@ class UiProcess:
 
 
 StartUi = Callable[..., UiProcess]
+"""The ``start_ui`` fixture's function: ``start_ui(*extra_flags)`` returns the running
+:class:`UiProcess` once its cache is synced."""
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ import requests
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 """The CSRF token of a form page."""
 
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+"""The CSRF token every page carries in its ``<meta name="csrf-token">`` (forms or not)."""
+
 
 class UiSession:
     """A browser-like HTTP session with the UI (cookies kept, CSRF tokens read from forms).

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +20,15 @@ from kontinue import ExecuteOptions, RetryOptions, TimeoutOptions, errors
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import Client, Invalid
 from kontinue.client.kubeapi import EXECUTIONS
-from kontinue_testkit.pytest_plugin import StartUi, TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
+    StartUi,
+    StartWorker,
+    TestCluster,
+    wait_for,
+)
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _execution(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +43,7 @@ def _execution(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 def _kontinue(
     kube_cluster: TestCluster, namespace: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "kontinue"), "-n", namespace, *args]
+    command = [KONTINUE, "-n", namespace, *args]
     return subprocess.run(
         command,
         capture_output=True,

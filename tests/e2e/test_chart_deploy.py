@@ -235,6 +235,7 @@ def _check_value_set(name: str, objects: Objects) -> None:
         "controller.metricsPort=0",
         "ui.auth.mode=open",
         "ui.auth.proxy.groups={system:masters}",
+        "worker.extraVersions[0].replicas=1",  # an older version without its version
     ],
 )
 def test_values_schema_refuses(kube_cluster: TestCluster, bad: str) -> None:
@@ -300,6 +301,58 @@ def monitoring_crds(kube_cluster: TestCluster) -> Iterator[None]:
     kube_cluster.kubectl(
         "delete", "crd", *(c["metadata"]["name"] for c in _MONITORING_CRDS), "--timeout=60s"
     )
+
+
+def test_worker_versions_pin_to_the_image_tag_and_older_versions_drain_beside(
+    kube_cluster: TestCluster, namespace: str
+) -> None:
+    def version_of(deployment: dict[str, Any]) -> str:
+        box = deployment["spec"]["template"]["spec"]["containers"][0]
+        (value,) = [e["value"] for e in box["env"] if e["name"] == "KONTINUE_WORKER_VERSION"]
+        return str(value)
+
+    plain = deployments(render(kube_cluster, namespace))
+    assert set(plain) == {"controller", "worker", "ui"}
+    assert (
+        version_of(plain["worker"])
+        == yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    )
+    objects = render(
+        kube_cluster, namespace,
+        "--set", "worker.image.tag=2.0.0", "--set", "worker.upgradeFrom={1.9.0}",
+        "--set", "worker.extraVersions[0].version=1.9.0",
+        "--set", "worker.extraVersions[1].version=1.8.0",
+        "--set", "worker.extraVersions[1].image.repository=acme/old-workflows",
+        "--set", "worker.extraVersions[1].replicas=2",
+        "--set", f"scope.namespaces={{{namespace}}}", "--set", f"worker.namespaces={{{namespace}}}",
+        "--set", "scope.allowReleaseNamespace=true",
+    )  # fmt: skip
+    workers = {
+        o["metadata"]["name"]: o
+        for o in of_kind(objects, "Deployment")
+        if o["metadata"]["name"].startswith("kontinue-worker")
+    }
+    current = workers.pop("kontinue-worker")
+    assert version_of(current) == "2.0.0"
+    current_args = current["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--upgrade-from=1.9.0" in current_args and "--drain" not in current_args
+    assert set(workers) == {"kontinue-worker-v1-9-0", "kontinue-worker-v1-8-0"}
+    old = workers["kontinue-worker-v1-8-0"]
+    box = old["spec"]["template"]["spec"]["containers"][0]
+    assert version_of(old) == "1.8.0" and box["image"] == "acme/old-workflows:1.8.0"
+    assert "--drain" in box["args"] and not any("--upgrade-from" in a for a in box["args"])
+    assert old["spec"]["replicas"] == 2
+    assert workers["kontinue-worker-v1-9-0"]["spec"]["replicas"] == 1
+    # selectors apart (the current Deployment's is immutable), one policy over them all
+    selectors = [d["spec"]["selector"]["matchLabels"] for d in (current, *workers.values())]
+    assert len({json.dumps(s, sort_keys=True) for s in selectors}) == 3
+    policy = named(objects, "NetworkPolicy", "-worker")["spec"]["podSelector"]
+    assert policy["matchExpressions"][0]["values"] == ["worker", "worker-draining"]
+    manifest = yaml.safe_dump_all(objects)
+    result = kube_cluster.kubectl(
+        "create", "--dry-run=server", "-n", namespace, "-o", "name", "-f", "-", input=manifest
+    )
+    assert len(result.stdout.split()) == len(objects)
 
 
 @pytest.mark.parametrize("values", VALUE_SETS, ids=lambda p: p.name.removesuffix("-values.yaml"))

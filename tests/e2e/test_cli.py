@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,8 @@ from kontinue.api import labels
 from kontinue.client import Client
 from kontinue.workflow import TTLOptions
 from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
+    StartWorker,
     TestCluster,
     WorkerProcess,
     kontinue_object,
@@ -25,8 +25,6 @@ from kontinue_testkit.pytest_plugin import (
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "workflows"
-KONTINUE = str(Path(sys.executable).parent / "kontinue")
-StartWorker = Callable[..., WorkerProcess]
 
 
 class Cli:
@@ -53,11 +51,6 @@ class Cli:
 @pytest.fixture
 def cli(kube_cluster: TestCluster, namespace: str) -> Cli:
     return Cli(kube_cluster.kubeconfig, namespace)
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 @pytest.fixture

@@ -10,16 +10,14 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from kontinue.devcluster import LocalCluster, find_testbin
-from kontinue_testkit.pytest_plugin import wait_for
+from kontinue_testkit.pytest_plugin import KONTINUE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-KONTINUE = str(Path(sys.executable).parent / "kontinue")
 
 
 def _running(marker: str) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,21 +13,20 @@ import pexpect
 import pytest
 
 from kontinue.client import Client
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
+    StartWorker,
+    TestCluster,
+    WorkerProcess,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-KONTINUE = str(Path(sys.executable).parent / "kontinue")
-StartWorker = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
 def examples(start_worker: StartWorker) -> WorkerProcess:
     return start_worker("kontinue_examples.all", path=ROOT / "examples")
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 class Tmux:

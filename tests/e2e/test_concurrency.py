@@ -6,23 +6,14 @@ The controller grants; workers only claim what was granted.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kontinue.client import Client
 from kontinue.workflow import ExecuteOptions, ExecutionMutex
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import StartWorker, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _most_at_once(intervals: list[dict[str, float]]) -> int:

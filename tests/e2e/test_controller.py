@@ -7,8 +7,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from kontinue.api.timestamps import parse_time
 from kontinue.client import Client
 from kontinue.client.kubeapi import SUSPENSIONS
@@ -51,11 +49,6 @@ def test_the_standby_takes_over_within_a_lease_period(
         leader.kill()
         if standby is not None:
             standby.stop()
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def test_a_restarted_controller_wakes_a_sleep_on_time(

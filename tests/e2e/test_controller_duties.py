@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,15 +18,15 @@ from kontinue.api.timestamps import parse_time
 from kontinue.client import Client, SuspensionNotWaiting
 from kontinue.client.kubeapi import ARCHIVED_EXECUTIONS, EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions, TTLOptions
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, kontinue_object, wait_for
+from kontinue_testkit.pytest_plugin import (
+    StartWorker,
+    TestCluster,
+    WorkerProcess,
+    kontinue_object,
+    wait_for,
+)
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from kontinue.client.kubeapi import JOBS, LEASES, SUSPENSIONS
 from kontinue_testkit.faultproxy import FaultProxy, proxied_kubeconfig
 from kontinue_testkit.pytest_plugin import (
     SessionController,
+    StartWorker,
     TestCluster,
     WorkerProcess,
     spawn_controller,
@@ -25,13 +26,7 @@ from kontinue_testkit.pytest_plugin import (
 )
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
 StartController = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 @pytest.fixture

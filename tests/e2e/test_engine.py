@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kontinue.client import Client
 from kontinue.client.kubeapi import EXECUTIONS, SUSPENSIONS
 from kontinue.workflow import ExecuteOptions, RetryOptions
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import StartWorker, TestCluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _time(value: str) -> datetime:

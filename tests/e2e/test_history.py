@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from kontinue.api import history as history_format
 from kontinue.client import Client
 from kontinue.workflow import TTLOptions
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import KONTINUE, StartWorker, TestCluster, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
-KONTINUE = str(Path(sys.executable).parent / "kontinue")
-StartWorker = Callable[..., WorkerProcess]
 
 VARIANT = """
 import kontinue
@@ -53,11 +47,6 @@ def _kontinue(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([KONTINUE, *args], env=env, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in result.stderr, result.stderr
     return result
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def test_an_exported_history_replays_against_changed_code(

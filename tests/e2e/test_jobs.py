@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,15 +13,9 @@ from kontinue.api import labels
 from kontinue.client import Client
 from kontinue.client.kubeapi import JOBS, PODS
 from kontinue.workflow import ExecuteOptions, RetryOptions
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import StartWorker, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _jobs(client: Client, execution: str) -> dict[str, dict[str, Any]]:

@@ -12,11 +12,10 @@ import json
 import re
 import subprocess
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,8 +27,8 @@ from kontinue.workflow import ExecuteOptions, RetryOptions
 from kontinue_testkit.pytest_plugin import (
     SessionController,
     StartUi,
+    StartWorker,
     TestCluster,
-    WorkerProcess,
     trace_file_env,
     wait_for,
 )
@@ -37,7 +36,6 @@ from kontinue_testkit.pytest_plugin import (
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "workflows"
 DASHBOARDS = ROOT / "charts" / "kontinue" / "dashboards"
-StartWorker = Callable[..., WorkerProcess]
 
 
 _SUFFIXES = {
@@ -47,11 +45,6 @@ _SUFFIXES = {
 }
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _scrape(url: str) -> str:

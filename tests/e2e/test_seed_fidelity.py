@@ -8,46 +8,34 @@ every namespace, and the CLI's execute and bench flags.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-import pytest
-from kubernetes import client as k8s
 
 from kontinue.api import labels
 from kontinue.client import Client, kubeapi
 from kontinue.workflow import TTLOptions
 from kontinue_testkit.pytest_plugin import (
+    KONTINUE,
     StartUi,
+    StartWorker,
     TestCluster,
     WorkerProcess,
     kontinue_object,
     spawn,
     wait_for,
 )
+from kontinue_testkit.ui_session import UiSession
 
 FLOWS = Path(__file__).parent / "workflows"
 BIN = Path(sys.executable).parent
-KONTINUE = str(BIN / "kontinue")
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _status(client: Client, name: str) -> dict[str, Any]:
@@ -148,42 +136,19 @@ def test_a_function_default_overall_timeout_bounds_the_time_before_any_claim(
     assert "policy" not in done  # no claim recorded one
 
 
-class UiSession:
-    """A browser-less UI session: cookies kept, CSRF token read from the form it posts."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.url + path, timeout=30) as answer:
-            return str(answer.read().decode())
-
-    def post(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path))
-        assert token is not None
-        body = urllib.parse.urlencode({"csrf_token": token[1], **fields}).encode()
-        try:
-            with self.opener.open(self.url + path, data=body, timeout=30) as answer:
-                return answer.status, answer.geturl()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-
 def test_the_ui_start_form_shows_and_honours_the_function_defaults(
     namespace: str, client: Client, start_worker: StartWorker, start_ui: StartUi
 ) -> None:
     start_worker("fidelity_flows", path=FLOWS)
     ui = UiSession(start_ui("--anonymous-actions").url)
     form_path = f"/start/{namespace}/default/defaulted-flaky"
-    page = ui.get(form_path)
+    page = ui.page(form_path)
     assert "retries 2 (backoff 1s)" in page
     assert 'id="opt-retries"' in page and 'placeholder="2"' in page
     assert 'id="opt-backoff"' in page and 'placeholder="1s"' in page
-    status, where = ui.post(form_path, {"retries": "", "backoff": ""})
-    assert status == 200 and "/executions/" in where, where
+    where = ui.submit(form_path, form_path, {"retries": "", "backoff": ""})
+    assert where.startswith(f"/executions/{namespace}/"), where
+    ui.page(where)
     name = where.rsplit("/", 1)[1]
     created = client.get(name)
     assert "retry" not in created["spec"]  # the form left them to the function
@@ -497,17 +462,6 @@ def test_kubectl_kontinue_is_a_kubectl_plugin(
 
 
 # -- a worker for every namespace -----------------------------------------------------------------
-
-
-@pytest.fixture
-def other_namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
-    core = k8s.CoreV1Api(kube_api)
-    name = f"elsewhere-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name, propagation_policy="Background")
 
 
 def test_a_worker_with_all_namespaces_serves_and_is_taken_over_anywhere(

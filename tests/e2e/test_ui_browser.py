@@ -35,9 +35,9 @@ from playwright.sync_api import (
 from kontinue.client import Client, kubeapi
 from kontinue_testkit.pytest_plugin import (
     StartUi,
+    StartWorker,
     TestCluster,
     UiProcess,
-    WorkerProcess,
     wait_for,
 )
 
@@ -79,12 +79,6 @@ def screenshot_path(name: str) -> str:
 # -- helpers -------------------------------------------------------------------------------------
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _create_many(client: Client, count: int) -> dict[tuple[str, str], int]:

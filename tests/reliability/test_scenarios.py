@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,9 @@ from ledger import check_effects, committed_values, read_ledger
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import Client
 from kontinue_testkit.faultproxy import FaultProxy, proxied_kubeconfig
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import StartWorker, TestCluster, wait_for
 
 FLOWS = Path(__file__).parent / "flows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 @pytest.fixture

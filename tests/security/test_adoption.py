@@ -9,7 +9,6 @@ runs against it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +17,9 @@ import pytest
 from kontinue.api import names
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import Client, kubeapi
-from kontinue_testkit.pytest_plugin import TestCluster, WorkerProcess, wait_for
+from kontinue_testkit.pytest_plugin import StartWorker, TestCluster, wait_for
 
 FLOWS = Path(__file__).parent / "workflows"
-StartWorker = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def client(kube_cluster: TestCluster, namespace: str) -> Client:
-    return Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
 
 
 def _owned(uid: str, parent: str) -> list[dict[str, Any]]:

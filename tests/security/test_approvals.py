@@ -8,10 +8,8 @@ the authenticated user.
 
 from __future__ import annotations
 
-import re
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,8 @@ import requests
 from kontinue.api import labels, manifests, timestamps
 from kontinue.client import Client, Kube, kubeapi
 from kontinue_testkit.chart import InstallChart, Release
-from kontinue_testkit.pytest_plugin import StartUi, TestCluster
-
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+from kontinue_testkit.pytest_plugin import KONTINUE, StartUi, TestCluster
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
 
 def _suspension(admin: Kube, namespace: str, name: str, **spec: Any) -> None:
@@ -99,7 +96,7 @@ def test_a_resume_records_who_made_it_and_nobody_else(
 
     # the CLI records the kubeconfig's user (here the admin)
     cli = subprocess.run(
-        [str(Path(sys.executable).parent / "kontinue"), "resume", "gate-2",
+        [KONTINUE, "resume", "gate-2",
          "-n", release.workflows, "--kubeconfig", str(kube_cluster.kubeconfig)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from kontinue.api import manifests
 from kontinue.client import Kube, kubeapi
-from kontinue_testkit.pytest_plugin import TestCluster
+from kontinue_testkit.pytest_plugin import KONTINUE, TestCluster
 
 CLEAR = "\x1b[2J"
 TITLE = "\x1b]0;owned\x07"
@@ -47,10 +45,9 @@ def test_cluster_text_is_shown_not_interpreted(
     env.pop("NO_COLOR", None)
     if colour:
         env["FORCE_COLOR"] = "1"
-    kontinue = str(Path(sys.executable).parent / "kontinue")
     for command in (["show", "odd"], ["list"], ["list", "-o", "wide"]):
         result = subprocess.run(
-            [kontinue, *command, "-n", namespace],
+            [KONTINUE, *command, "-n", namespace],
             capture_output=True, text=True, env=env, timeout=60, check=False,
         )  # fmt: skip
         out = result.stdout + result.stderr

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import requests
@@ -21,8 +20,7 @@ from kontinue.devcluster.processes import free_port
 from kontinue_testkit.chart import ROOT, InstallChart
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster
 from kontinue_testkit.standin import ContainerProcess
-
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
 
 def _try_every_action(base: str, namespace: str) -> list[tuple[str, int, str]]:

@@ -4,7 +4,6 @@ stays valid, how much it reads, and a signing key that GitOps renders leave alon
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from kontinue_testkit.chart import CHART
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 KEY = "a-signing-key-the-test-knows-" + "x" * 20
 
 

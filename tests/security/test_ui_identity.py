@@ -9,32 +9,18 @@ proxy would make them (the proxy's secret and identity headers), and as an attac
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from kontinue.api import manifests
 from kontinue.client import Kube, kubeapi
 from kontinue_testkit.pytest_plugin import StartUi, TestCluster, UiProcess
+from kontinue_testkit.ui_session import CSRF_META as _CSRF
 
 SECRET_HEADER = "X-Kontinue-Proxy-Secret"
-_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
-@pytest.fixture
-def other_namespace(kube_cluster: TestCluster, namespace: str) -> Iterator[str]:
-    """A second namespace the UI serves."""
-    name = f"{namespace[:50]}-b"
-    kube_cluster.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def _executions(admin: Kube, *where: tuple[str, str]) -> None:

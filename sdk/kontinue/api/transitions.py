@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import attempts, durations
+from kontinue.api import attempts, durations, worker_versions
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import Phase
 from kontinue.api.timestamps import format_micro_time, format_time, format_time_ceil
@@ -81,14 +81,25 @@ def phase_of(status: Status | None) -> Phase:
 
 
 def claim(
-    status: Status | None, *, worker: str, identity: str, attempt: int, now: datetime
+    status: Status | None,
+    *,
+    worker: str,
+    identity: str,
+    attempt: int,
+    now: datetime,
+    version: str | None = None,
 ) -> Patch:
-    """Pending -> Executing: ``worker`` (process ``identity``) takes attempt ``attempt``.
+    """Pending -> Executing: ``worker`` (process ``identity``, of ``version``) takes ``attempt``.
 
     Counts the claim (the fencing token every later write of this worker is checked against),
     the resumption when an earlier claim existed, and starts the attempt's and the execution's
     clocks the first time. The running attempt's entry in ``status.attempts`` is added by the
     claim's own operations (see :func:`kontinue.api.attempts.claimed`).
+
+    The first claim pins the execution to the worker's ``version`` (``status.workerVersion``);
+    later claims by the same version keep it untouched. A claim by another version (allowed
+    only to a worker that upgrades it, see :mod:`kontinue.api.worker_versions`) moves the
+    execution to the new version.
     """
     status = status or {}
     stamp = format_time(now)
@@ -108,6 +119,8 @@ def claim(
         patch["startedAt"] = stamp
     if claim_number > 1:
         patch["resumptions"] = int(status.get("resumptions") or 0) + 1
+    if version and status.get(worker_versions.STATUS_FIELD) != version:
+        patch[worker_versions.STATUS_FIELD] = version
     return patch
 
 

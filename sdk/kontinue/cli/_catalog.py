@@ -7,9 +7,10 @@ from typing import Any
 import click
 from rich.tree import Tree
 
-from kontinue.api import labels
+from kontinue.api import labels, worker_versions
 from kontinue.cli import _render
 from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.cli._steps import step_tree
 from kontinue.client import kubeapi
 
 
@@ -29,22 +30,44 @@ def functions(output: str) -> None:
     ):
         return
     headers = ["NAME", "GROUP", "DESCRIPTION"]
+    unfinished: dict[tuple[str, str, str], dict[str, int]] = {}
     if output == "wide":
-        headers += ["LIMIT", "WORKERS", "LAST SEEN"]
+        headers += ["LIMIT", "WORKERS", "VERSIONS", "UNFINISHED BY VERSION", "LAST SEEN"]
+        unfinished = worker_versions.unfinished_by_version(
+            c.kube.list(
+                kubeapi.EXECUTIONS, c.namespace, field_selector=worker_versions.UNFINISHED_SELECTOR
+            )["items"]
+        )
     rows = []
     for item in items:
         spec, status = item["spec"], item.get("status") or {}
-        row = [spec["name"], spec.get("workerGroup", "default"), spec.get("description") or ""]
+        group = spec.get("workerGroup", "default")
+        row = [spec["name"], group, spec.get("description") or ""]
         if output == "wide":
             workers = status.get("workers") or []
             seen = status.get("lastSeen") or status.get("lastSeenAt")
+            counts = unfinished.get((c.namespace, group, spec["name"]), {})
             row += [
                 str(spec.get("concurrencyLimit") or ""),
                 ", ".join(w if isinstance(w, str) else str(w.get("name")) for w in workers),
+                _versions_text(item),
+                worker_versions.describe_counts(counts) or "0",
                 _render.age(seen) if seen else "",
             ]
         rows.append(row)
     _render.table(headers, rows)
+
+
+def _versions_text(function: dict[str, Any]) -> str:
+    """``v2 (2, upgrades v1), v1 (1, draining)``: the versions serving a function, by workers."""
+    parts = []
+    for version, workers in worker_versions.serving(function).items():
+        upgrades = sorted({v for w in workers for v in w.get("upgradeFrom") or []})
+        detail = f"{len(workers)}" + (f", upgrades {' '.join(upgrades)}" if upgrades else "")
+        if all(w.get("drain") for w in workers):
+            detail += ", draining"
+        parts.append(f"{version} ({detail})")
+    return ", ".join(parts)
 
 
 @click.group(invoke_without_command=True)
@@ -160,8 +183,6 @@ def show_archive(name: str, output: str) -> None:
         return
     if not objects:
         fail(f"archive {name} is empty")
-    from kontinue.cli._executions import step_tree
-
     by_parent: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         parent = (obj["metadata"].get("labels") or {}).get(labels.PARENT, "")

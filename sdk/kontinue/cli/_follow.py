@@ -19,7 +19,7 @@ from rich.text import Text
 from kontinue.api import labels
 from kontinue.api.phases import execution_phase
 from kontinue.cli import _render
-from kontinue.cli._executions import print_outcome, related, step_tree
+from kontinue.cli._steps import print_outcome, related, step_tree
 from kontinue.client import Client
 
 EXIT_DETACHED = 130

@@ -378,7 +378,7 @@ class Client:
         if phase != SuspensionPhase.SUSPENDED:
             raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
         status: dict[str, Any] = {
-            "phase": SuspensionPhase.COMPLETED.value,
+            "phase": SuspensionPhase.COMPLETED,
             "startedAt": current["metadata"].get("creationTimestamp"),
             "finishedAt": timestamps.now(),
             "resumedBy": resumed_by,

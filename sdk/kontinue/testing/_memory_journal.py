@@ -47,7 +47,7 @@ class MemoryJournal:
                 **({"arguments": arguments} if arguments is not None else {}),
                 **(spec or {}),
             },
-            "status": {"phase": "Executing", "state": {}, "steps": {}},
+            "status": {"phase": Phase.EXECUTING, "state": {}, "steps": {}},
         }
         self._canceled = threading.Event()
         self._changed = threading.Condition()

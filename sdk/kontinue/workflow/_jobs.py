@@ -30,6 +30,7 @@ from kontinue.api.options import (
     ScriptOptions,
     StepOptions,
 )
+from kontinue.api.phases import Phase
 from kontinue.engine.context import ExecutionContext
 from kontinue.engine.records import JobState
 
@@ -273,7 +274,7 @@ def _run(
             ktx.name, name
         )
         rerun = False
-        if recorded is not None and recorded.phase == "Completed":
+        if recorded is not None and recorded.phase == Phase.COMPLETED:
             result = JobResult.from_json(ktx.journal.stored(name))
             rerun = (
                 not result.succeeded()

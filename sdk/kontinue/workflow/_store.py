@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from kontinue import errors
 from kontinue.api import conversion, names
 from kontinue.api.options import DurationLike, PollOptions, StoreOptions, to_timedelta
-from kontinue.api.phases import SuspensionPhase
+from kontinue.api.phases import Phase, SuspensionPhase
 from kontinue.api.timestamps import format_time
 from kontinue.engine.context import ExecutionContext
 
@@ -52,7 +52,7 @@ def store_named(
 ) -> T:
     """:func:`store` with an explicit step name or metadata."""
     name, index, recorded = ktx.begin_step("store", options)
-    if recorded is not None and recorded.phase == "Completed":
+    if recorded is not None and recorded.phase == Phase.COMPLETED:
         value = ktx.journal.stored(name)
         type_ = result_type or conversion.resolve_type_ref(recorded.value_type)
         return conversion.from_json(value, type_, f"stored value of step {name!r}")  # type: ignore[no-any-return]
@@ -101,7 +101,7 @@ def poll_until_named(
     if interval <= timedelta(0):
         raise errors.ValidationError(f"poll interval must be positive: {options.interval}")
     name, index, recorded = ktx.begin_step("poll", options)
-    if recorded is not None and recorded.phase == "Completed":
+    if recorded is not None and recorded.phase == Phase.COMPLETED:
         return
     with ktx.observe_step(name, "poll"):
         started = (recorded.started_at if recorded else None) or format_time(ktx.now())

@@ -114,6 +114,18 @@ def test_a_claim_counts_claims_resumptions_and_starts_the_clocks_once() -> None:
     assert retry["attemptStartedAt"] == format_time(NOW) and "startedAt" not in retry
 
 
+def test_the_first_claim_pins_the_version_and_an_upgrading_claim_moves_it() -> None:
+    first = transitions.claim({}, worker="w", identity="w-1", attempt=1, now=NOW, version="v1")
+    assert first["workerVersion"] == "v1"
+    pinned = {"claim": 1, "attempt": 1, "startedAt": EARLIER, "workerVersion": "v1"}
+    again = transitions.claim(pinned, worker="w", identity="w-2", attempt=1, now=NOW, version="v1")
+    assert "workerVersion" not in again  # kept as it is: nothing more to write
+    moved = transitions.claim(pinned, worker="w", identity="w-3", attempt=1, now=NOW, version="v2")
+    assert moved["workerVersion"] == "v2"
+    unversioned = transitions.claim(pinned, worker="w", identity="w-4", attempt=1, now=NOW)
+    assert "workerVersion" not in unversioned
+
+
 def test_a_release_hands_the_execution_back_without_a_worker() -> None:
     patch = transitions.release("lost")
     assert patch["workerName"] is None and patch["workerId"] is None

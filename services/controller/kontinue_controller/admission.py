@@ -21,14 +21,16 @@ for a mutex asks for a slot only once it holds the mutex.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
-from kontinue.api import labels, timestamps
+from kontinue.api import labels, timestamps, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue_controller.function_defaults import function_key, function_object_key
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Key, Timekeeper
+from kontinue_controller.keys import Key
+from kontinue_controller.timers import Timers
+from kontinue_controller.view import ObjectView
+from kontinue_controller.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,12 @@ def _order(obj: dict[str, Any]) -> tuple[str, str, str]:
 
 
 class Admission:
-    """Grants mutexes and function slots for the Timekeeper."""
+    """Grants mutexes and function slots to the executions of the view."""
 
-    def __init__(self, timekeeper: Timekeeper) -> None:
-        self._tk = timekeeper
+    def __init__(self, view: ObjectView, timers: Timers, writes: Writes) -> None:
+        self._view = view
+        self._timers = timers
+        self._writes = writes
         self._limits: dict[tuple[str, str, str], int] = {}  # namespace, group, function
         self._mutexes: dict[tuple[str, str], set[str]] = {}  # namespace, mutex -> executions
         self._functions: dict[tuple[str, str, str], set[str]] = {}
@@ -85,7 +89,7 @@ class Admission:
             else:
                 members.discard(name)
             mutex_key = ("Mutex", namespace, mutex)
-            self._tk.soon("admit", mutex_key, lambda: self.admit_mutex(namespace, mutex))
+            self._timers.soon("admit", mutex_key, lambda: self.admit_mutex(namespace, mutex))
         function = function_key(obj)
         if active:
             self._functions.setdefault(function, set()).add(name)
@@ -97,10 +101,10 @@ class Admission:
     def _admit_slots_soon(self, key: tuple[str, str, str]) -> None:
         namespace, group, function = key
         timer_key = ("FunctionSlots", namespace, f"{group}/{function}")
-        self._tk.soon("admit", timer_key, lambda: self.admit_slots(namespace, group, function))
+        self._timers.soon("admit", timer_key, lambda: self.admit_slots(namespace, group, function))
 
     def _members(self, namespace: str, names: set[str]) -> list[dict[str, Any]]:
-        found = [self._tk.cached("Execution", namespace, n) for n in sorted(names)]
+        found = [self._view.cached("Execution", namespace, n) for n in sorted(names)]
         return sorted((o for o in found if o is not None), key=_order)
 
     # -- mutexes ------------------------------------------------------------------------------
@@ -111,7 +115,7 @@ class Admission:
         parent = ((obj.get("spec") or {}).get("parent") or {}).get("name")
         while parent and parent not in seen:
             seen.add(parent)
-            ancestor = self._tk.cached("Execution", namespace, parent)
+            ancestor = self._view.cached("Execution", namespace, parent)
             if ancestor is None:
                 return None
             if grants_of(ancestor).get("mutex") == mutex:
@@ -135,7 +139,7 @@ class Admission:
                 "grants": {"mutex": mutex, "mutexSince": timestamps.now()},
                 "message": None,
             }
-            if self._tk.transition(head, "MutexAcquired", status) is None:
+            if self._writes.transition(head, "MutexAcquired", status) is None:
                 return  # it changed meanwhile: its event brings us back
             holder = head
         if holder is None:
@@ -143,7 +147,9 @@ class Admission:
         message = f"waiting for mutex {mutex} held by {holder['metadata']['name']}"
         for member in waiting:
             if (member.get("status") or {}).get("message") != message:
-                self._tk.transition(member, "WaitingForMutex", {"message": message}, event=False)
+                self._writes.transition(
+                    member, "WaitingForMutex", {"message": message}, event=False
+                )
 
     def _refuse(self, obj: dict[str, Any], mutex: str, ancestor: str) -> None:
         name = obj["metadata"]["name"]
@@ -151,13 +157,8 @@ class Admission:
             f"execution {name} asks for mutex {mutex}, which its ancestor {ancestor} holds: "
             "it would wait forever"
         )
-        status = {
-            "phase": Phase.FAILED.value,
-            "finishedAt": timestamps.now(),
-            "message": message,
-            "error": {"kind": "validation", "message": message, "retryable": False},
-        }
-        self._tk.transition(obj, "MutexDeadlock", status, warning=True)
+        status = transitions.refuse(message, datetime.now(UTC))
+        self._writes.transition(obj, "MutexDeadlock", status, warning=True)
 
     # -- function slots -------------------------------------------------------------------------
 
@@ -180,10 +181,10 @@ class Admission:
         ]
         free = max(0, limit - len(holders))
         for member in waiting[:free]:
-            self._tk.transition(
+            self._writes.transition(
                 member, "SlotGranted", {"grants": {"slot": True}, "message": None}, event=False
             )
         message = f"waiting for a slot of function {function} (at most {limit} at once)"
         for member in waiting[free:]:
             if (member.get("status") or {}).get("message") != message:
-                self._tk.transition(member, "WaitingForSlot", {"message": message}, event=False)
+                self._writes.transition(member, "WaitingForSlot", {"message": message}, event=False)

@@ -17,14 +17,15 @@ Overall timeouts use the same descent for the children of the execution that tim
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
 
-from kontinue.api import attempts, labels, timestamps
+from kontinue.api import labels, timestamps, transitions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import kubeapi
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Key, Timekeeper
+from kontinue_controller.keys import Key
+from kontinue_controller.timers import Timers
+from kontinue_controller.view import ObjectView
+from kontinue_controller.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,19 @@ _ATTEMPTS = 5
 
 
 class Cancellation:
-    """Cancels trees for the :class:`~kontinue_controller.timekeeping.Timekeeper`."""
+    """Cancels trees: the executions that ask for it, the children of those that timed out."""
 
-    def __init__(self, timekeeper: Timekeeper) -> None:
-        self._tk = timekeeper
+    def __init__(
+        self, kube: kubeapi.Kube, view: ObjectView, timers: Timers, writes: Writes
+    ) -> None:
+        self._kube = kube
+        self._view = view
+        self._timers = timers
+        self._writes = writes
 
     def request(self, key: Key) -> None:
         """An execution asks to be canceled: do it on the timer thread, once."""
-        self._tk.soon("cancel", key, lambda: self.cancel(key[1], key[2]))
+        self._timers.soon("cancel", key, lambda: self.cancel(key[1], key[2]))
 
     def cancel_descendants(self, namespace: str, name: str, reason: str) -> int:
         """Ask every unfinished child of ``name`` to cancel and cancel its waiting Suspensions.
@@ -47,11 +53,11 @@ class Cancellation:
         Returns how many objects were changed.
         """
         changed = 0
-        for child in self._tk.owned("Execution", namespace, name):
+        for child in self._view.owned("Execution", namespace, name):
             if execution_phase(child).terminal or (child.get("spec") or {}).get("cancel"):
                 continue
             try:
-                self._tk.kube.merge_patch(
+                self._kube.merge_patch(
                     kubeapi.EXECUTIONS,
                     namespace,
                     child["metadata"]["name"],
@@ -60,17 +66,17 @@ class Cancellation:
                 changed += 1
             except kubeapi.NotFound:
                 pass
-        for suspension in self._tk.owned("Suspension", namespace, name):
+        for suspension in self._view.owned("Suspension", namespace, name):
             if suspension_phase(suspension) != SuspensionPhase.SUSPENDED:
                 continue
             status = {
-                "phase": SuspensionPhase.CANCELED.value,
+                "phase": SuspensionPhase.CANCELED,
                 "startedAt": suspension["metadata"].get("creationTimestamp"),
                 "finishedAt": timestamps.now(),
                 "message": reason,
             }
             try:
-                self._tk.kube.merge_patch(
+                self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,
                     namespace,
                     suspension["metadata"]["name"],
@@ -81,11 +87,11 @@ class Cancellation:
                 changed += 1
             except (kubeapi.Conflict, kubeapi.NotFound):
                 pass  # resumed or gone meanwhile
-        for job in self._tk.owned("Job", namespace, name):
+        for job in self._view.owned("Job", namespace, name):
             if job_end(job) is not None or (job.get("spec") or {}).get("suspend"):
                 continue
             try:  # a suspended Job's pods are terminated; the Job stays as a record
-                self._tk.kube.merge_patch(
+                self._kube.merge_patch(
                     kubeapi.JOBS, namespace, job["metadata"]["name"], {"spec": {"suspend": True}}
                 )
                 changed += 1
@@ -96,29 +102,21 @@ class Cancellation:
     def cancel(self, namespace: str, name: str) -> None:
         """Cancel ``name`` and, through its children, its whole tree."""
         for _ in range(_ATTEMPTS):
-            current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
+            current = self._kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
             if current is None or execution_phase(current).terminal:
                 return
             if not (current.get("spec") or {}).get("cancel"):
                 return
             skip = (current["metadata"].get("annotations") or {}).get(labels.SKIP_REASON)
             message = skip or "canceled"
-            self.cancel_descendants(namespace, name, f"execution {name} was canceled")
-            status: dict[str, Any] = {
-                "phase": (Phase.SKIPPED if skip else Phase.CANCELED).value,
-                "finishedAt": timestamps.now(),
-                "message": message,
-                "suspendedOn": None,
-                "nextAttemptAt": None,
-            }
             if not skip and execution_phase(current) == Phase.EXECUTING:
-                status["message"] = f"canceled while running on {current['status']['workerName']}"
-            if attempts.running(current.get("status")) is not None:  # the attempt ends with it
-                status["attempts"] = attempts.end(
-                    current.get("status"), status["phase"], status["finishedAt"], status["message"]
-                )
+                message = f"canceled while running on {current['status']['workerName']}"
+            self.cancel_descendants(namespace, name, f"execution {name} was canceled")
+            status = transitions.cancel(
+                current.get("status"), message, datetime.now(UTC), skip=bool(skip)
+            )  # a running attempt ends with it
             reason = "Skipped" if skip else "Canceled"
-            if self._tk.transition(current, reason, status) is not None:
+            if self._writes.transition(current, reason, status) is not None:
                 log.info("execution %s/%s %s", namespace, name, reason.lower())
                 return
         log.warning("could not cancel %s/%s: it kept changing", namespace, name)

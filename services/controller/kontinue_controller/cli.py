@@ -17,10 +17,10 @@ from kontinue import service
 from kontinue.client import kubeapi
 from kontinue.telemetry import tracing
 from kontinue_controller import metrics
+from kontinue_controller.assembly import assemble
 from kontinue_controller.handlers import build_registry
 from kontinue_controller.leadership import LeaderElector
 from kontinue_controller.resync import Resync
-from kontinue_controller.timekeeping import Timekeeper
 
 log = logging.getLogger("kontinue_controller")
 
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     if stop.is_set():
         return 0
-    timekeeper = Timekeeper(kube, stop, identity=identity, leading=elector.valid)
+    timekeeper = assemble(kube, stop, identity=identity, leading=elector.valid)
     timekeeper.start()
-    REGISTRY.register(metrics.ViewCollector(timekeeper.objects))
+    REGISTRY.register(metrics.ViewCollector(timekeeper.view.objects))
     metrics.LEADING.set(1)
 
     def stop_when_leadership_is_lost() -> None:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         operator.start()
     finally:
         threading.stack_size(previous_stack)
-    Resync(timekeeper, namespaces, stop, interval=args.resync_seconds).start()
+    Resync(kube, timekeeper, namespaces, stop, interval=args.resync_seconds).start()
     stop.wait()
     operator.join(timeout=15)
     metrics.LEADING.set(0)

@@ -73,11 +73,11 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
 
     @kopf.on.event(group.GROUP, group.VERSION, group.SCHEDULED_EXECUTION.plural, registry=registry)
     def schedule_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        timekeeper.scheduler.on_schedule(type, dict(body))
+        timekeeper.on_schedule(type, dict(body))
 
     @kopf.on.event(group.GROUP, group.VERSION, group.ARCHIVED_EXECUTION.plural, registry=registry)
     def archive_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        timekeeper.retention.on_archive(type, dict(body))
+        timekeeper.on_archive(type, dict(body))
 
     @kopf.on.event(group.GROUP, group.VERSION, group.FUNCTION.plural, registry=registry)
     def function_event(type: str | None, body: kopf.Body, **_: Any) -> None:

@@ -16,7 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kontinue.api.phases import SuspensionPhase, suspension_phase
+from kontinue.api.phases import Phase, SuspensionPhase, suspension_phase
 
 TIMED_DUTIES = (
     "sleep",
@@ -89,12 +89,12 @@ class ViewCollector(Collector):
         for obj in self._objects("Execution"):
             meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
             function = str(spec.get("function") or "")
-            phase = str(status.get("phase") or "Pending")
-            worker = str(status.get("workerName") or "") if phase == "Executing" else ""
+            phase = str(status.get("phase") or Phase.PENDING)
+            worker = str(status.get("workerName") or "") if phase == Phase.EXECUTING else ""
             key = (function, phase, meta["namespace"], worker)
             states[key] = states.get(key, 0) + 1
             queue = (meta["namespace"], str(spec.get("workerGroup") or "default"), function)
-            pending[queue] = pending.get(queue, 0) + (phase == "Pending")
+            pending[queue] = pending.get(queue, 0) + (phase == Phase.PENDING)
         state_family = GaugeMetricFamily(
             "kontinue_execution_states",
             "Executions in the cluster by function, phase (state), namespace and worker (the "

@@ -14,14 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kontinue.api import labels
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Timekeeper
+from kontinue_controller.timekeeping import Timekeeper
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +31,7 @@ class Resync(threading.Thread):
 
     def __init__(
         self,
+        kube: kubeapi.Kube,
         timekeeper: Timekeeper,
         namespaces: list[str],
         stop: threading.Event,
@@ -40,7 +39,8 @@ class Resync(threading.Thread):
         interval: float = 300.0,
     ) -> None:
         super().__init__(name="resync", daemon=True)
-        self._tk = timekeeper
+        self._kube = kube
+        self._view = timekeeper.view
         self._scopes: list[str | None] = list(namespaces) or [None]
         self._stopping = stop
         self.interval = interval
@@ -79,7 +79,7 @@ class Resync(threading.Thread):
         listed: dict[tuple[str, str], dict[str, Any]] = {}
         token: str | None = None
         while True:
-            page = self._tk.kube.list(
+            page = self._kube.list(
                 resource, scope, label_selector=selector, limit=500, continue_token=token
             )
             for obj in page.get("items") or []:
@@ -88,7 +88,7 @@ class Resync(threading.Thread):
             if not token:
                 version = int(page["metadata"].get("resourceVersion") or 0)
                 break
-        for obj in self._tk.objects(kind):
+        for obj in self._view.objects(kind):
             key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
             if scope is not None and key[0] != scope:
                 continue
@@ -96,7 +96,7 @@ class Resync(threading.Thread):
                 log.info("resync: %s %s/%s is gone", kind, *key)
                 handler("DELETED", obj)
         for obj in listed.values():
-            cached = self._tk.cached(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+            cached = self._view.cached(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
             if cached is not None and resource_version(cached) > resource_version(obj):
                 continue  # the watch brought a newer version already
             handler(None, obj)

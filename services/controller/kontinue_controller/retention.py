@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kontinue.api import archive, group, labels, names, timestamps
+from kontinue.api import archive, deadlines, group, labels, names, timestamps
 from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
-from kontinue_controller.logic import deadlines
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Key, Timekeeper
+from kontinue_controller.keys import Key
+from kontinue_controller.timers import Timers
+from kontinue_controller.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +33,16 @@ log = logging.getLogger(__name__)
 class Retention:
     """TTL timers of root executions and of archives."""
 
-    def __init__(self, timekeeper: Timekeeper) -> None:
-        self._tk = timekeeper
+    def __init__(self, kube: kubeapi.Kube, timers: Timers, writes: Writes) -> None:
+        self._kube = kube
+        self._timers = timers
+        self._writes = writes
 
     def watch(self, key: Key, obj: dict[str, Any]) -> None:
         """Set the TTL timer of a finished root execution."""
         due = [d for d in deadlines.ttl_deadlines(obj) if d is not None]
         if due:
-            self._tk.at("ttl", key, min(due), lambda: self.expire(key[1], key[2]))
+            self._timers.at("ttl", key, min(due), lambda: self.expire(key[1], key[2]))
 
     def on_archive(self, event: str | None, obj: dict[str, Any]) -> None:
         """An ArchivedExecution was listed or changed: delete it at its ``deleteAt``."""
@@ -51,23 +52,23 @@ class Retention:
         delete_at = timestamps.parse_time((obj.get("spec") or {}).get("deleteAt"))
         if delete_at is not None:
             key = ("ArchivedExecution", meta["namespace"], meta["name"])
-            self._tk.at(
+            self._timers.at(
                 "ttl", key, delete_at, lambda: self._delete_archive(meta["namespace"], meta["name"])
             )
 
     def _delete_archive(self, namespace: str, name: str) -> None:
-        current = self._tk.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
+        current = self._kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
         if current is None:
             return
         delete_at = timestamps.parse_time((current.get("spec") or {}).get("deleteAt"))
         if delete_at is None or delete_at > datetime.now(UTC):
             return
-        self._tk.kube.delete(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
+        self._kube.delete(kubeapi.ARCHIVED_EXECUTIONS, namespace, name)
         log.info("archive %s/%s deleted (ttl.deleteAfter)", namespace, name)
 
     def expire(self, namespace: str, name: str) -> None:
         """Archive or delete a finished root execution whose TTL passed."""
-        current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
+        current = self._kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
         if current is None:
             return
         archive_at, delete_at = deadlines.ttl_deadlines(current)
@@ -83,7 +84,7 @@ class Retention:
     def _delete_tree(self, root: dict[str, Any]) -> None:
         meta = root["metadata"]
         try:
-            self._tk.kube.request(
+            self._kube.request(
                 "DELETE",
                 kubeapi.EXECUTIONS.path(meta["namespace"], meta["name"]),
                 body={"propagationPolicy": "Background", "preconditions": {"uid": meta["uid"]}},
@@ -95,7 +96,7 @@ class Retention:
     def tree(self, root: dict[str, Any]) -> list[dict[str, Any]]:
         """The root, its descendant Executions, their Suspensions, journal chunks and Jobs."""
         namespace, name = root["metadata"]["namespace"], root["metadata"]["name"]
-        kube = self._tk.kube
+        kube = self._kube
         selector = f"{labels.ROOT}={name}"
         descendants = kube.list(kubeapi.EXECUTIONS, namespace, label_selector=selector)["items"]
         executions = [root, *descendants]
@@ -133,7 +134,7 @@ class Retention:
         try:
             data = archive.encode(objects)
         except archive.ArchiveTooLarge as exc:
-            self._tk.post_event(root, "ArchiveFailed", f"{exc}; the tree stays", warning=True)
+            self._writes.post_event(root, "ArchiveFailed", f"{exc}; the tree stays", warning=True)
             return
         kinds = [o.get("kind") for o in objects]
         summary = {
@@ -166,20 +167,18 @@ class Retention:
             "spec": spec,
         }
         try:
-            created = self._tk.kube.create(kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], body)
+            created = self._kube.create(kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], body)
         except kubeapi.AlreadyExists:
-            created = self._tk.kube.get(
-                kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], meta["name"]
-            )
+            created = self._kube.get(kubeapi.ARCHIVED_EXECUTIONS, meta["namespace"], meta["name"])
             if (created["spec"].get("execution") or {}).get("uid") != meta["uid"]:
-                self._tk.post_event(
+                self._writes.post_event(
                     root,
                     "ArchiveFailed",
                     f"an ArchivedExecution named {meta['name']} already holds another execution",
                     warning=True,
                 )
                 return
-        self._tk.post_event(
+        self._writes.post_event(
             created,
             "Archived",
             f"archived {len(objects)} objects of execution {meta['name']} "

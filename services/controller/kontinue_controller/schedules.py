@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kontinue.api import labels, manifests, names, timestamps
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
 from kontinue_controller.logic import cron
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Timekeeper
+from kontinue_controller.timers import Timers
+from kontinue_controller.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,29 @@ def _active(run: dict[str, Any]) -> bool:
     return not execution_phase(run).terminal and not run["spec"].get("cancel")
 
 
-class Scheduler:
-    """Runs the ScheduledExecutions for the Timekeeper."""
+def schedule_of(execution: dict[str, Any]) -> str | None:
+    """The ScheduledExecution that created ``execution`` (its owner), if any."""
+    if not (execution["metadata"].get("labels") or {}).get(labels.SCHEDULE):
+        return None
+    for owner in execution["metadata"].get("ownerReferences") or []:
+        if owner.get("kind") == "ScheduledExecution":
+            return str(owner.get("name"))
+    return None
 
-    def __init__(self, timekeeper: Timekeeper) -> None:
-        self._tk = timekeeper
+
+class Scheduler:
+    """Runs the ScheduledExecutions."""
+
+    def __init__(self, kube: kubeapi.Kube, timers: Timers, writes: Writes) -> None:
+        self._kube = kube
+        self._timers = timers
+        self._writes = writes
+
+    def on_run(self, event: str | None, execution: dict[str, Any]) -> None:
+        """An Execution changed: a scheduled run that finished or went makes room for the next."""
+        schedule = schedule_of(execution)
+        if schedule and (event == "DELETED" or execution_phase(execution).terminal):
+            self.touch(execution["metadata"]["namespace"], schedule)
 
     def on_schedule(self, event: str | None, obj: dict[str, Any]) -> None:
         """A ScheduledExecution was listed or changed: look at it now."""
@@ -54,11 +71,11 @@ class Scheduler:
     def touch(self, namespace: str, name: str) -> None:
         """Look at a schedule again soon (a run finished, the spec changed)."""
         key = ("ScheduledExecution", namespace, name)
-        self._tk.soon("schedule-sync", key, lambda: self.sync(namespace, name))
+        self._timers.soon("schedule-sync", key, lambda: self.sync(namespace, name))
 
     def sync(self, namespace: str, name: str) -> None:
         """Run what is due, prune the history, write the status, set the next timer."""
-        kube = self._tk.kube
+        kube = self._kube
         schedule = kube.get_or_none(kubeapi.SCHEDULED_EXECUTIONS, namespace, name)
         if schedule is None or schedule["metadata"].get("deletionTimestamp"):
             return
@@ -69,7 +86,7 @@ class Scheduler:
             cron.validate(expression, zone)
         except cron.ScheduleError as exc:
             if status.get("message") != str(exc):
-                self._tk.post_event(schedule, "InvalidSchedule", str(exc), warning=True)
+                self._writes.post_event(schedule, "InvalidSchedule", str(exc), warning=True)
                 self._write(schedule, {"message": str(exc), "nextScheduleTime": None})
             return
         now = datetime.now(UTC)
@@ -90,11 +107,11 @@ class Scheduler:
             )
         except cron.ScheduleError as exc:
             if status.get("message") != str(exc):
-                self._tk.post_event(schedule, "InvalidSchedule", str(exc), warning=True)
+                self._writes.post_event(schedule, "InvalidSchedule", str(exc), warning=True)
                 self._write(schedule, {"message": str(exc), "nextScheduleTime": None})
             return
         if due.too_late:
-            self._tk.post_event(
+            self._writes.post_event(
                 schedule,
                 "MissedSchedule",
                 f"missed {due.missed + 1} runs; the latest is older than the starting deadline",
@@ -106,7 +123,7 @@ class Scheduler:
                 runs.append(created)
             patch["lastScheduleTime"] = timestamps.format_time(due.slot)
             if due.missed:
-                self._tk.post_event(
+                self._writes.post_event(
                     schedule, "MissedSchedule", f"skipped {due.missed} missed runs after downtime"
                 )
             if created is not None and created["spec"].get("cancel"):
@@ -135,7 +152,7 @@ class Scheduler:
         self._write(schedule, patch)
         if not spec.get("suspend"):
             key = ("ScheduledExecution", namespace, name)
-            self._tk.at("schedule", key, due.next, lambda: self.sync(namespace, name))
+            self._timers.at("schedule", key, due.next, lambda: self.sync(namespace, name))
 
     @staticmethod
     def _owns(schedule: dict[str, Any], run: dict[str, Any]) -> bool:
@@ -167,32 +184,32 @@ class Scheduler:
             manifest["spec"]["cancel"] = True  # no worker claims it; cancellation marks it Skipped
         if policy == "Replace":
             for run in active:
-                self._tk.kube.merge_patch(
+                self._kube.merge_patch(
                     kubeapi.EXECUTIONS,
                     namespace,
                     run["metadata"]["name"],
                     {"spec": {"cancel": True}},
                 )
-                self._tk.post_event(
+                self._writes.post_event(
                     schedule,
                     "Replaced",
                     f"canceled {run['metadata']['name']} for the run of {slot.isoformat()}",
                 )
         try:
-            created = self._tk.kube.create(kubeapi.EXECUTIONS, namespace, manifest)
+            created = self._kube.create(kubeapi.EXECUTIONS, namespace, manifest)
         except kubeapi.AlreadyExists:
             return None
         except kubeapi.ApiError as exc:
-            self._tk.post_event(
+            self._writes.post_event(
                 schedule, "FailedCreate", f"creating {run_name} failed: {exc}", warning=True
             )
             return None
         if annotations.get(labels.SKIP_REASON):
-            self._tk.post_event(
+            self._writes.post_event(
                 schedule, "Skipped", f"{run_name} {annotations[labels.SKIP_REASON]}"
             )
         else:
-            self._tk.post_event(schedule, "Scheduled", f"created {run_name}")
+            self._writes.post_event(schedule, "Scheduled", f"created {run_name}")
         return created
 
     def _prune(self, schedule: dict[str, Any], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,7 +218,7 @@ class Scheduler:
         finished = sorted((r for r in runs if execution_phase(r).terminal), key=_created)
         doomed = finished[: max(0, len(finished) - limit)]
         for run in doomed:
-            self._tk.kube.delete(
+            self._kube.delete(
                 kubeapi.EXECUTIONS, run["metadata"]["namespace"], run["metadata"]["name"]
             )
         gone = {r["metadata"]["name"] for r in doomed}
@@ -213,7 +230,7 @@ class Scheduler:
         if not changed:
             return
         try:
-            self._tk.kube.merge_patch(
+            self._kube.merge_patch(
                 kubeapi.SCHEDULED_EXECUTIONS,
                 schedule["metadata"]["namespace"],
                 schedule["metadata"]["name"],

@@ -23,17 +23,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kontinue import errors
-from kontinue.api import policy
+from kontinue.api import deadlines, policy, transitions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.client import kubeapi
-from kontinue.engine.outcomes import Outcome, finish_status
-from kontinue_controller.logic import deadlines
-
-if TYPE_CHECKING:
-    from kontinue_controller.timekeeping import Key, Timekeeper
+from kontinue_controller.cancellation import Cancellation
+from kontinue_controller.function_defaults import FunctionDefaults, function_key
+from kontinue_controller.keys import Key
+from kontinue_controller.timers import Timers
+from kontinue_controller.view import ObjectView
+from kontinue_controller.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +43,53 @@ _ATTEMPTS = 5
 
 
 class Timeouts:
-    """Attempt and overall timeout timers for the Timekeeper."""
+    """Attempt and overall timeout timers of the executions."""
 
-    def __init__(self, timekeeper: Timekeeper) -> None:
-        self._tk = timekeeper
+    def __init__(
+        self,
+        kube: kubeapi.Kube,
+        view: ObjectView,
+        timers: Timers,
+        writes: Writes,
+        *,
+        defaults: FunctionDefaults,
+        cancellation: Cancellation,
+    ) -> None:
+        self._kube = kube
+        self._view = view
+        self._timers = timers
+        self._writes = writes
+        self._defaults = defaults
+        self._cancellation = cancellation
+
+    def on_function(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A Function changed (or was listed): its defaults may have.
+
+        New defaults move the timeout timers of its executions no claim has recorded a policy
+        for yet.
+        """
+        changed = self._defaults.on_function(event, obj)
+        if changed is None:
+            return
+        for execution in self._view.objects("Execution"):
+            if function_key(execution) == changed and not policy.recorded(execution):
+                meta = execution["metadata"]
+                self.watch(("Execution", meta["namespace"], meta["name"]), execution)
 
     def watch(self, key: Key, obj: dict[str, Any]) -> None:
         """Set (or move) the timeout timers of an unfinished execution."""
         attempt = deadlines.attempt_deadline(obj)
         if attempt is not None and execution_phase(obj) in _RUNNING:
-            self._tk.at("attempt-timeout", key, attempt, lambda: self.attempt(key[1], key[2]))
-        overall = deadlines.overall_deadline(obj, self._tk.function_defaults.of(obj))
+            self._timers.at("attempt-timeout", key, attempt, lambda: self.attempt(key[1], key[2]))
+        overall = deadlines.overall_deadline(obj, self._defaults.of(obj))
         if overall is not None:
-            self._tk.at("overall-timeout", key, overall, lambda: self.overall(key[1], key[2]))
+            self._timers.at("overall-timeout", key, overall, lambda: self.overall(key[1], key[2]))
 
     def _due(
         self, namespace: str, name: str, deadline: Callable[[dict[str, Any]], datetime | None]
     ) -> dict[str, Any] | None:
         """The execution if its ``deadline`` passed; else None (re-arming an early timer)."""
-        current = self._tk.kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
+        current = self._kube.get_or_none(kubeapi.EXECUTIONS, namespace, name)
         if current is None or execution_phase(current).terminal:
             return None
         when = deadline(current)
@@ -80,13 +109,15 @@ class Timeouts:
             limit = policy.timeout_of(current).get("attempt")
             number = (current.get("status") or {}).get("attempt") or 1
             error = errors.AttemptTimeoutError(f"attempt {number} exceeded its timeout of {limit}")
-            status = finish_status(Outcome("failed", error=error), current, datetime.now(UTC))
-            if self._tk.transition(current, "AttemptTimedOut", status, warning=True):
+            status = transitions.fail(
+                current.get("status"), error, policy.retry_of(current), datetime.now(UTC)
+            )
+            if self._writes.transition(current, "AttemptTimedOut", status, warning=True):
                 return
         log.warning("could not time out the attempt of %s/%s: it kept changing", namespace, name)
 
     def _overall_deadline(self, execution: dict[str, Any]) -> datetime | None:
-        return deadlines.overall_deadline(execution, self._tk.function_defaults.of(execution))
+        return deadlines.overall_deadline(execution, self._defaults.of(execution))
 
     def overall(self, namespace: str, name: str) -> None:
         """Fail the execution for good if its overall time is up, and cancel its children."""
@@ -94,15 +125,16 @@ class Timeouts:
             current = self._due(namespace, name, self._overall_deadline)
             if current is None:
                 return
-            defaults = self._tk.function_defaults.of(current)
+            defaults = self._defaults.of(current)
             limit = policy.timeout_of(current, defaults).get("overall")
             error = errors.OverallTimeoutError(
                 f"the execution exceeded its overall timeout of {limit}"
             )
-            status = finish_status(Outcome("failed", error=error), current, datetime.now(UTC))
-            status["nextAttemptAt"] = None
-            if self._tk.transition(current, "TimedOut", status, warning=True):
-                self._tk.cancellation.cancel_descendants(
+            status = transitions.fail(  # not retryable: Failed, no next attempt
+                current.get("status"), error, policy.retry_of(current), datetime.now(UTC)
+            )
+            if self._writes.transition(current, "TimedOut", status, warning=True):
+                self._cancellation.cancel_descendants(
                     namespace, name, f"execution {name} exceeded its overall timeout"
                 )
                 return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from kontinue.api import deadlines
 from kontinue_controller.function_defaults import FunctionDefaults
-from kontinue_controller.logic import deadlines
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 

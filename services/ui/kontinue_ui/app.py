@@ -1,4 +1,9 @@
-"""The app factory: ``create_app(settings)`` builds one UI process's Flask app."""
+"""The app factory: ``create_app(state)`` builds one UI process's Flask app.
+
+The app serves what ``state`` holds and starts nothing: whoever runs it starts the execution
+cache (the command line does, in every gunicorn worker), so a test can hand it a cache of its
+own and drive the app with Flask's test client.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +15,24 @@ from flask import Response as FlaskResponse
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from kontinue.client import Kube
-from kontinue.telemetry import api_errors
 from kontinue_ui import access, errors, formatting, hardening, metrics
-from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.forwarded import TrustedForwarded, parse_networks
-from kontinue_ui.settings import Settings
 from kontinue_ui.state import UiState
 from kontinue_ui.views import archives, catalog, executions, health, start
 
 
-def create_app(settings: Settings | None = None, *, kube: Kube | None = None) -> Flask:
-    """A Flask app serving the UI; starts the watch-fed execution cache.
+def create_app(state: UiState) -> Flask:
+    """A Flask app serving the UI from ``state`` (:meth:`UiState.build`).
+
+    The app does not start ``state.cache``: the caller does (``/readyz`` answers 503 until
+    it has listed every namespace in scope), and stops it.
 
     Behind an ingress under a path prefix, a proxy named in ``forwarded_allow_ips`` sends
     ``X-Forwarded-Prefix`` (or the server sets ``SCRIPT_NAME``) and every link the pages make
     carries it.
     """
-    settings = settings or Settings()
-    kube = kube or Kube(settings.kubeconfig, settings.context, user_agent="kontinue-ui")
-    namespaces = (
-        None if settings.all_namespaces else (settings.namespaces or (kube.default_namespace,))
-    )
-    kube.error_observer = api_errors.observe_api_error
-    cache = ExecutionCache(kube, namespaces)
+    settings = state.settings
+    namespaces = state.namespaces
 
     app = Flask(__name__)
     app.config.update(
@@ -49,7 +48,7 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     app.wsgi_app = TrustedForwarded(  # type: ignore[method-assign]
         app.wsgi_app, parse_networks(settings.forwarded_allow_ips)
     )
-    app.extensions["kontinue"] = UiState(settings, kube, cache, namespaces)
+    app.extensions["kontinue"] = state
     access.install(app)  # before CSRF: an unauthenticated or read-only request is refused first
     CSRFProtect(app)
     hardening.install(app)
@@ -92,5 +91,4 @@ def create_app(settings: Settings | None = None, *, kube: Kube | None = None) ->
     def _index() -> Response:
         return redirect(url_for("executions.index"))
 
-    cache.start()
     return app

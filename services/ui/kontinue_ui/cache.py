@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue.api import labels as kontinue_labels
+from kontinue.api import worker_versions
 from kontinue.api.timestamps import parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import DELETED, Informer
@@ -43,6 +44,9 @@ class Summary:
     labels: Mapping[str, str]
     parent: str | None
     resource_version: str
+    worker_group: str = "default"
+    worker_version: str = ""
+    """The worker version the execution is pinned to ("" when none yet)."""
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> Summary:
@@ -70,6 +74,8 @@ class Summary:
             labels=labels,
             parent=labels.get(kontinue_labels.PARENT),
             resource_version=str(meta.get("resourceVersion", "")),
+            worker_group=str(spec.get("workerGroup") or "default"),
+            worker_version=worker_versions.recorded(obj) or "",
         )
 
 

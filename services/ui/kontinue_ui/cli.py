@@ -156,8 +156,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from kontinue_ui.app import create_app
         from kontinue_ui.prefix import PathPrefix
+        from kontinue_ui.state import UiState
 
-        app = create_app(self.settings)
+        state = UiState.build(self.settings)
+        app = create_app(state)
+        state.cache.start()  # in the worker process: its own watches, after the fork
         if self.prefix.strip("/"):
             app.wsgi_app = PathPrefix(app.wsgi_app, self.prefix)  # type: ignore[method-assign]
         return app

@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, current_app
 
 from kontinue.client import Client, Kube, kubeapi
+from kontinue.telemetry import api_errors
 from kontinue_ui.cache import ExecutionCache
 from kontinue_ui.settings import Settings
 
@@ -24,6 +25,20 @@ class UiState:
     """The namespaces in scope; None when cluster-wide."""
     _own_user: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, *, kube: Kube | None = None) -> UiState:
+        """The state of a UI process configured by ``settings``; its cache is not started.
+
+        ``kube`` is the UI's own API client (default: from the settings' kubeconfig and
+        context). The caller starts the cache (``state.cache.start()``) and stops it.
+        """
+        kube = kube or Kube(settings.kubeconfig, settings.context, user_agent="kontinue-ui")
+        kube.error_observer = api_errors.observe_api_error
+        namespaces = (
+            None if settings.all_namespaces else (settings.namespaces or (kube.default_namespace,))
+        )
+        return cls(settings, kube, ExecutionCache(kube, namespaces), namespaces)
 
     @property
     def client(self) -> Client:

@@ -10,15 +10,20 @@ import sys
 import threading
 
 from kontinue import service
-from kontinue.api import durations
+from kontinue.api import durations, worker_versions
 from kontinue.client import kubeapi
 from kontinue.telemetry import tracing
 from kontinue_worker.jobpods import JobPodDefaults
 from kontinue_worker.loader import LoadError, load
+from kontinue_worker.registration import VERSION_ENV
 from kontinue_worker.worker import Worker, WorkerConfig
 
 MODULES_ENV = "KONTINUE_WORKER_MODULES"
 """Modules to load when no ``--module`` is given (comma-separated)."""
+UPGRADE_ENV = "KONTINUE_WORKER_UPGRADE_FROM"
+"""Versions whose executions the worker upgrades when no ``--upgrade-from`` is given."""
+DRAIN_ENV = "KONTINUE_WORKER_DRAIN"
+"""``true``: the worker drains its version (``--drain``)."""
 PATH_ENV = "KONTINUE_WORKER_PATH"
 """Import path entries when no ``--path`` is given (``os.pathsep``-separated)."""
 
@@ -107,10 +112,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="this worker may not run Jobs (no RBAC for them): do not watch Jobs",
     )
     parser.add_argument(
+        "--version",
         "--worker-version",
-        default=os.environ.get("KONTINUE_WORKER_VERSION", ""),
-        help="version this worker reports in the Functions it serves, e.g. the image tag "
-        "(default: $KONTINUE_WORKER_VERSION, else the kontinue SDK's)",
+        dest="worker_version",
+        default=os.environ.get(VERSION_ENV, ""),
+        help="this worker's version, e.g. the image tag of the workflows: an execution is "
+        "pinned to the version that first claims it and only workers of that version claim "
+        f"it again (default: ${VERSION_ENV}, else the kontinue SDK's)",
+    )
+    parser.add_argument(
+        "--upgrade-from",
+        action="append",
+        default=[],
+        metavar="VERSIONS",
+        help="also claim executions pinned to these versions (comma-separated, repeatable; "
+        "'*': any other version) and move them to this worker's version: for code changed "
+        f"compatibly, with patches (default: ${UPGRADE_ENV})",
+    )
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        default=os.environ.get(DRAIN_ENV, "").lower() in ("1", "true", "yes"),
+        help="take no new executions, only finish those pinned to this version: an old "
+        f"version kept beside the new one until its executions are done (${DRAIN_ENV}=true)",
     )
     parser.add_argument(
         "--job-service-account",
@@ -127,6 +151,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.module = args.module or _split(os.environ.get(MODULES_ENV, ""), ",")
     args.path = args.path + _split(os.environ.get(PATH_ENV, ""), os.pathsep)
+    args.upgrade_from = worker_versions.parse_upgrade_from(
+        args.upgrade_from or [os.environ.get(UPGRADE_ENV, "")]
+    )
     if not args.module:
         parser.error(f"no workflow module: pass --module or set ${MODULES_ENV}")
     return args
@@ -163,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         grace=args.grace,
         job_steps=args.job_steps,
         version=args.worker_version,
+        upgrade_from=args.upgrade_from,
+        drain=args.drain,
         job_pods=JobPodDefaults(args.job_service_account, args.job_automount_token),
     )
     worker = Worker(kube, registry, config)

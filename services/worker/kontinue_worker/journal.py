@@ -29,7 +29,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kontinue import errors
-from kontinue.api import adoption, journal_chunks, labels, manifests, names, nesting
+from kontinue.api import (
+    adoption,
+    journal_chunks,
+    labels,
+    manifests,
+    names,
+    nesting,
+    worker_versions,
+)
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.timestamps import format_time_ceil
@@ -442,7 +450,10 @@ class KubeJournal:
             worker_group=self._parent_base.worker_group, retry=spec.retry,
             timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
             description=spec.description, parent=self._parent(spec.step),
-            extra_annotations={labels.TRACEPARENT: self._trace.child_traceparent()},
+            extra_annotations={
+                labels.TRACEPARENT: self._trace.child_traceparent(),
+                **worker_versions.inherited(self._obj),  # a child runs on its parent's version
+            },
         )  # fmt: skip
         self._hub.observe("Execution", self._create_owned(kubeapi.EXECUTIONS, manifest))
 

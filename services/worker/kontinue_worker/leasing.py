@@ -6,7 +6,9 @@ held by the worker *process* (``holderIdentity``: the pod name plus a suffix dra
 so a container restarted inside the same pod takes the Lease over as a new holder: the
 controller sees the holder change and hands the predecessor's executions back at once, and the
 new process does the same for those it finds under its pod's name. The Lease also lists the
-functions the worker serves (annotation), which tells whether any live worker serves a function.
+functions the worker serves, its version, the versions it upgrades and whether it drains
+(annotations), which tells whether any live worker serves a function, and claims an execution
+pinned to a given version.
 
 Renewals are conditional on the holder (a JSON patch whose ``test`` operation checks
 ``holderIdentity``): a process whose Lease was taken over by its successor learns it at its
@@ -24,13 +26,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import labels, names
+from kontinue.api import labels, names, worker_versions
 from kontinue.api.timestamps import format_micro_time
 from kontinue.client import kubeapi
 
 log = logging.getLogger(__name__)
 
 FUNCTIONS_ANNOTATION = f"{labels.PREFIX}/functions"
+VERSION_ANNOTATION = f"{labels.PREFIX}/worker-version"
+"""The version of the worker holding the Lease (what its claims pin executions to)."""
+UPGRADE_ANNOTATION = f"{labels.PREFIX}/upgrade-from"
+"""The versions whose executions that worker upgrades (comma-separated; absent: none)."""
+DRAIN_ANNOTATION = f"{labels.PREFIX}/drain"
+""""true" when that worker takes no new executions (it drains its version)."""
 POD_ANNOTATION = f"{labels.PREFIX}/worker-pod"
 """The pod (``status.workerName`` of its executions) of the process holding a worker Lease."""
 
@@ -60,6 +68,25 @@ def served_functions(lease: Mapping[str, Any]) -> set[str]:
         return set()
 
 
+def lease_claims(lease: Mapping[str, Any]) -> worker_versions.Claims | None:
+    """Which executions the worker of ``lease`` claims (None: any, a worker older than versions)."""
+    annotations = (lease.get("metadata") or {}).get("annotations") or {}
+    version = annotations.get(VERSION_ANNOTATION)
+    if not version:
+        return None
+    return worker_versions.Claims(
+        version,
+        worker_versions.parse_upgrade_from([annotations.get(UPGRADE_ANNOTATION) or ""]),
+        drain=annotations.get(DRAIN_ANNOTATION) == "true",
+    )
+
+
+def claims(lease: Mapping[str, Any], pinned: str | None, *, started: bool = True) -> bool:
+    """Whether the worker of ``lease`` claims an execution pinned to ``pinned``."""
+    found = lease_claims(lease)
+    return found is None or found.claims(pinned, started=started)
+
+
 class LeaseKeeper(threading.Thread):
     """Creates the worker's Leases and renews them until stopped; deletes them on release.
 
@@ -71,6 +98,8 @@ class LeaseKeeper(threading.Thread):
         group: the worker group (label).
         functions: what this worker serves (annotation).
         duration: ``leaseDurationSeconds``.
+        versions: the worker's version, the versions it upgrades and whether it drains
+            (annotations), so other workers know who claims what.
         stop: set when the worker stops.
     """
 
@@ -86,8 +115,10 @@ class LeaseKeeper(threading.Thread):
         duration: int,
         stop: threading.Event,
         cluster_scope: bool = False,
+        versions: worker_versions.Claims | None = None,
     ) -> None:
         super().__init__(name="lease", daemon=True)
+        self._versions = versions
         self._cluster_scope = cluster_scope
         self._kube = kube
         self._namespaces = namespaces
@@ -104,6 +135,15 @@ class LeaseKeeper(threading.Thread):
         """When every Lease was last renewed (monotonic clock)."""
 
     def _manifest(self, now: datetime) -> dict[str, Any]:
+        annotations = {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
+                       POD_ANNOTATION: self._worker}  # fmt: skip
+        if self._versions is not None:
+            annotations[VERSION_ANNOTATION] = self._versions.version
+            if self._versions.upgrade_from:
+                upgrades = ",".join(sorted(self._versions.upgrade_from))
+                annotations[UPGRADE_ANNOTATION] = upgrades
+            if self._versions.drain:
+                annotations[DRAIN_ANNOTATION] = "true"
         return {
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {
@@ -111,8 +151,7 @@ class LeaseKeeper(threading.Thread):
                 "labels": {labels.WORKER_GROUP: self._group,
                            **({labels.WORKER_SCOPE: labels.CLUSTER_SCOPE}
                               if self._cluster_scope else {})},
-                "annotations": {FUNCTIONS_ANNOTATION: json.dumps(sorted(self._functions)),
-                                POD_ANNOTATION: self._worker},
+                "annotations": annotations,
             },
             "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": self.duration,
                      "acquireTime": format_micro_time(now), "renewTime": format_micro_time(now)},

@@ -18,7 +18,8 @@ from kontinue.engine.registry import FunctionDef
 log = logging.getLogger(__name__)
 
 VERSION_ENV = "KONTINUE_WORKER_VERSION"
-"""The version a worker reports in the Functions it serves (default: the kontinue SDK's)."""
+"""A worker's version: reported in the Functions it serves, recorded by its claims (default:
+the kontinue SDK's)."""
 
 
 def function_manifest(
@@ -50,10 +51,10 @@ def function_manifest(
 
 
 def worker_version(configured: str | None = None) -> str:
-    """What a worker reports as its version in the Functions it serves.
+    """A worker's version: what it reports in the Functions it serves and pins executions to.
 
-    ``--worker-version`` / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of the workflows),
-    else the kontinue SDK it runs.
+    ``--version`` (``--worker-version``) / ``$KONTINUE_WORKER_VERSION`` (say, the image tag of
+    the workflows), else the kontinue SDK it runs.
     """
     return configured or os.environ.get(VERSION_ENV) or f"kontinue {kontinue.__version__}"
 
@@ -66,11 +67,21 @@ def register(
     worker_group: str,
     worker: str,
     version: str | None = None,
+    upgrade_from: frozenset[str] = frozenset(),
+    drain: bool = False,
     cluster_scope: bool = False,
 ) -> None:
-    """Apply the Function objects and record this worker (name, version) in their status."""
+    """Apply the Function objects and record this worker in their status.
+
+    The entry names the worker, its version, the versions whose executions it upgrades and
+    whether it drains (takes no new executions).
+    """
     now = timestamps.now()
-    entry = {"name": worker, "lastSeen": now, "version": worker_version(version)}
+    entry: dict[str, Any] = {"name": worker, "lastSeen": now, "version": worker_version(version)}
+    if upgrade_from:
+        entry["upgradeFrom"] = sorted(upgrade_from)
+    if drain:
+        entry["drain"] = True
     for definition in definitions:
         manifest = function_manifest(definition, worker_group, cluster_scope=cluster_scope)
         name = manifest["metadata"]["name"]
@@ -96,3 +107,40 @@ def register(
                 break
             except kubeapi.Conflict:
                 applied = kube.get(kubeapi.FUNCTIONS, namespace, name)
+
+
+def deregister(
+    kube: kubeapi.Kube,
+    namespace: str,
+    definitions: list[FunctionDef],
+    *,
+    worker_group: str,
+    worker: str,
+) -> None:
+    """Take this worker out of the status of the Functions it served (a graceful shutdown).
+
+    So the versions a Function lists as serving it are those of live workers (a worker that
+    died stays listed until its name registers again). Best effort: failures are logged.
+    """
+    for definition in definitions:
+        name = names.function_object_name(definition.name, worker_group)
+        for _ in range(5):
+            try:
+                current = kube.get_or_none(kubeapi.FUNCTIONS, namespace, name)
+                listed = ((current or {}).get("status") or {}).get("workers") or []
+                if current is None or not any(w.get("name") == worker for w in listed):
+                    break
+                kube.merge_patch(
+                    kubeapi.FUNCTIONS,
+                    namespace,
+                    name,
+                    {"status": {"workers": [w for w in listed if w.get("name") != worker]}},
+                    subresource="status",
+                    resource_version=current["metadata"]["resourceVersion"],
+                )
+                break
+            except kubeapi.Conflict:
+                continue
+            except (kubeapi.ApiError, kubeapi.Unreachable) as exc:
+                log.warning("could not take worker %s out of function %s: %s", worker, name, exc)
+                break

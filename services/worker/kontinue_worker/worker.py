@@ -8,6 +8,12 @@ watch brings the candidate back if it is still Pending. Every later write is fen
 :mod:`kontinue_worker.journal`). An execution asked to cancel is never claimed (the controller
 cancels it), nor one waiting for a mutex or a function slot the controller has not granted.
 
+Versions: the first claim pins an execution to this worker's version (``status.workerVersion``,
+part of the claim's one write); a worker claims only executions pinned to its own version, to
+none yet (unless it drains: no new work), or to a version it upgrades (``upgrade_from``, see
+:mod:`kontinue.api.worker_versions`). A Pending execution that no live worker claims because of
+its version is noted as waiting for a worker of that version.
+
 A third watch (``status.workerName`` = this worker's pod) tells a running attempt at once when
 its execution is canceled, or when the controller ends the attempt (a timeout) or hands it to
 another worker: the attempt unwinds at its next step boundary and writes nothing more.
@@ -37,7 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import labels, leases, transitions
+from kontinue.api import labels, leases, transitions, worker_versions
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.slim import slim
 from kontinue.api.timestamps import format_time, parse_time
@@ -77,7 +83,12 @@ class WorkerConfig:
     identity: str = ""
     """This process's identity (default: ``name`` plus a suffix drawn at start)."""
     version: str = ""
-    """The version reported in the Functions it serves (default: see registration)."""
+    """Its version: reported in the Functions it serves, recorded by its first claims
+    (default: see :func:`kontinue_worker.registration.worker_version`)."""
+    upgrade_from: frozenset[str] = frozenset()
+    """Versions whose executions it claims as well, moving them to its own ("*": any)."""
+    drain: bool = False
+    """Take no new executions: only finish those pinned to its version (an old version)."""
     all_namespaces: bool = False
     """Serve executions in every namespace; ``namespaces`` then holds only its home namespace,
     where its Lease and Functions live (labelled with the cluster scope)."""
@@ -107,6 +118,9 @@ class Worker:
         self.registry = registry
         self.config = config
         self.identity = config.identity
+        self.version = registration.worker_version(config.version or None)
+        self.versions = worker_versions.Claims(self.version, config.upgrade_from, config.drain)
+        """Which executions it claims, by the version they are pinned to."""
         self.stop_event = threading.Event()
         self._claiming = threading.Event()
         self._claiming.set()
@@ -133,6 +147,7 @@ class Worker:
             kube, config.namespaces, worker=config.name, identity=self.identity,
             group=config.group, functions=registry.names(), duration=config.lease_duration,
             stop=self.stop_event, cluster_scope=config.all_namespaces,
+            versions=self.versions,
         )  # fmt: skip
         self._informers: list[Informer[dict[str, Any]]] = []
         self._own: list[Informer[dict[str, Any]]] = []
@@ -156,7 +171,8 @@ class Worker:
                 functools.partial(
                     registration.register, self.kube, namespace, list(self.registry),
                     worker_group=self.config.group, worker=self.config.name,
-                    version=self.config.version or None,
+                    version=self.version, upgrade_from=self.config.upgrade_from,
+                    drain=self.config.drain,
                     cluster_scope=self.config.all_namespaces,
                 ),
                 abort,
@@ -203,13 +219,20 @@ class Worker:
             thread.start()
             self._threads.append(thread)
         log.info(
-            "worker %s (process %s) serving %s in %s (group %s, concurrency %d)",
+            "worker %s (process %s) serving %s in %s (group %s, concurrency %d, version %s%s)",
             self.config.name,
             self.identity,
             ", ".join(self.registry.names()),
             "every namespace" if self.config.all_namespaces else ", ".join(self.config.namespaces),
             self.config.group,
             self.config.concurrency,
+            self.version,
+            (
+                f", upgrading {', '.join(sorted(self.config.upgrade_from))}"
+                if self.config.upgrade_from
+                else ""
+            )
+            + (", draining: no new executions" if self.config.drain else ""),
         )
 
     @staticmethod
@@ -254,6 +277,12 @@ class Worker:
         for informer in self._informers:
             informer.stop()
         self.lease.release()
+        if not self.lost.is_set():  # a successor under this name registered itself
+            for namespace in self.config.namespaces:
+                registration.deregister(
+                    self.kube, namespace, list(self.registry),
+                    worker_group=self.config.group, worker=self.config.name,
+                )  # fmt: skip
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- candidates --------------------------------------------------------------------------
@@ -300,14 +329,24 @@ class Worker:
         with self._cond:
             self._cond.notify_all()
 
-    def _live_servers(self, namespace: str, function: str) -> bool:
+    def _live_servers(
+        self, namespace: str, function: str, claiming: dict[str, Any] | None = None
+    ) -> bool:
+        """Whether a live worker serves ``function`` (and would claim execution ``claiming``)."""
         now = datetime.now(UTC)
+        pinned = worker_versions.recorded(claiming) if claiming is not None else None
+        started = claiming is None or worker_versions.started(claiming)
         return any(
             (ns == namespace or leasing.cluster_scoped(lease))
             and not leases.lease_expired(lease, now)
             and function in leasing.served_functions(lease)
+            and leasing.claims(lease, pinned, started=started)
             for (ns, _), lease in list(self._leases.items())
         )
+
+    def _claimable(self, obj: dict[str, Any]) -> bool:
+        """Whether this worker claims ``obj`` by its version (pinned to it, to none, upgraded)."""
+        return self.versions.claims_execution(obj)
 
     # -- reconciling ---------------------------------------------------------------------------
 
@@ -379,6 +418,7 @@ class Worker:
             obj
             for obj in self._candidates.values()
             if self.registry.get((obj.get("spec") or {}).get("function", "")) is not None
+            and self._claimable(obj)
         ]
         if not served:
             return None
@@ -395,6 +435,7 @@ class Worker:
                         o
                         for o in self._candidates.values()
                         if self.registry.get((o.get("spec") or {}).get("function", "")) is None
+                        or not self._claimable(o)
                     ]
                     self._cond.wait(timeout=2.0)
                 else:
@@ -441,6 +482,7 @@ class Worker:
             identity=self.identity,
             attempt=claim_record.attempt_number(obj),
             now=moment,
+            version=self.version,
         )
         claim = int(patch["claim"])
         self._holdings.take(key, claim)
@@ -465,6 +507,9 @@ class Worker:
             self._holdings.let_go(key, claim)
             return None
         self._count_claim(obj, first=claim == 1)
+        pinned = worker_versions.recorded(obj)
+        if pinned is not None and pinned != self.version:
+            log.info("execution %s/%s upgraded from version %s to %s", *key, pinned, self.version)
         return claimed
 
     def _settle_claim(
@@ -501,14 +546,34 @@ class Worker:
             metrics.RESUMPTIONS.labels(function=function).inc()
 
     def _note_unserved(self, obj: dict[str, Any]) -> None:
+        """Say why a Pending execution this worker does not claim waits, if no one claims it.
+
+        No live worker serves its function, or none of the version it is pinned to.
+        """
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         function = (obj.get("spec") or {}).get("function", "")
-        if self._live_servers(namespace, function):
+        pinned = worker_versions.recorded(obj)
+        if self.registry.get(function) is None:
+            if self._live_servers(namespace, function):
+                return
+            message = (
+                f"no live worker in group {self.config.group!r} serves function "
+                f"{function!r}; waiting for one to register it"
+            )
+        elif self._live_servers(namespace, function, obj):
             return
-        message = (
-            f"no live worker in group {self.config.group!r} serves function "
-            f"{function!r}; waiting for one to register it"
-        )
+        elif pinned is None:
+            message = (
+                f"waits for a worker that takes new executions: the live workers in group "
+                f"{self.config.group!r} serving {function!r} only drain their versions"
+            )
+        else:
+            message = (
+                f"waits for a worker of version {pinned!r}: it started on that version and "
+                f"no live worker in group {self.config.group!r} serves {function!r} at it "
+                f"(this one is {self.version!r}; one run with --upgrade-from {pinned} "
+                "would take it over)"
+            )
         if (obj.get("status") or {}).get("message") == message:
             return
         if self._unserved_noted.get((namespace, name)) == obj["metadata"]["resourceVersion"]:
@@ -640,8 +705,8 @@ class Worker:
 def _taken_outcome(journal: KubeJournal) -> tuple[str, str | None]:
     """How a claim the controller ended ended: a takeover, a cancellation or a timeout."""
     phase = journal.taken_phase
-    if phase in (Phase.PENDING.value, "gone"):
+    if phase in (Phase.PENDING, "gone"):
         return "taken", None
-    if phase == Phase.CANCELED.value:
+    if phase == Phase.CANCELED:
         return "canceled", None
     return "failed", journal.taken

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from kontinue.api import names, policy
+from kontinue.api.options import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue.client import kubeapi
-from kontinue.workflow import ExecuteOptions, RetryOptions, TimeoutOptions
 from kontinue_ui import forms
 from kontinue_ui.access import acting_client, current_viewer
 from kontinue_ui.state import ui_state

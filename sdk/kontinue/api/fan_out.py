@@ -5,7 +5,9 @@
 execution is released (Suspended, ``suspendedOn`` listing every child) and no worker runs it
 until all the children finished; meanwhile the controller, which sees each child finish, moves
 that progress on (one write per finished child, only for such executions), and the wake-up
-write carries the final count. A progress the workflow set itself is never touched.
+write carries the final count. A progress the workflow set itself is never touched. The test
+environment (:mod:`kontinue.testing.environment`) applies the same rule when it wakes a released
+fan-out.
 """
 
 from __future__ import annotations

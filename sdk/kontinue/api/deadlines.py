@@ -1,7 +1,9 @@
 """When an execution's timers fire: attempt and overall timeouts, backoff end, TTL.
 
 Every deadline is computed from the object alone (spec durations and status timestamps), so a
-restarted controller rebuilds exactly the same timers from a list of the executions.
+restarted controller rebuilds exactly the same timers from a list of the executions. The
+controller sets its timers from these functions, and the in-process test environment
+(:mod:`kontinue.testing.environment`) fires its fake-clock timers from the very same ones.
 """
 
 from __future__ import annotations

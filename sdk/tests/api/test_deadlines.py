@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue_controller.logic import deadlines
+from kontinue.api import deadlines
 
 
 def at(text: str) -> datetime:
@@ -86,7 +86,7 @@ def test_ttl_applies_to_finished_roots_only() -> None:
 
 
 def test_a_released_fan_out_progress_moves_with_its_children() -> None:
-    from kontinue_controller.logic.fan_out import progress_update
+    from kontinue.api.fan_out import progress_update
 
     waits = [{"kind": "Execution", "name": f"c{i}"} for i in range(3)]
     auto = {"current": 1, "max": 3, "summary": "1/3", "automatic": True}

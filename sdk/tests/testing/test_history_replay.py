@@ -18,7 +18,14 @@ from kontinue.engine.journal import Journal
 from kontinue.engine.observer import StepObserver
 from kontinue.engine.registry import FunctionRegistry
 from kontinue.engine.run import run_attempt
-from kontinue.testing import HistoryError, HistoryJournal, MemoryJournal, replay, replay_folder
+from kontinue.testing import (
+    HistoryError,
+    HistoryJournal,
+    MemoryJournal,
+    WorkflowEnvironment,
+    replay,
+    replay_folder,
+)
 
 SIDE_EFFECTS: list[str] = []
 
@@ -306,3 +313,19 @@ def test_a_job_step_replays_its_recorded_outcome_and_logs() -> None:
     without_logs = {**history, "jobs": [{**history["jobs"][0], "logs": {}}]}
     result = replay(without_logs, job)
     assert not result.compatible and "holds no logs" in result.message
+
+
+def test_patched_in_the_workflow_environment_records_its_marker() -> None:
+    registry = FunctionRegistry()
+    registry.add(_definition("inserted_patched"))
+
+    @kontinue.function("child", registry=registry)
+    def child(ktx: kontinue.ExecutionContext, args: Any) -> Any:
+        return args
+
+    env = WorkflowEnvironment(registry=registry)
+    run = env.start("order")
+    assert run.result() == ["a", {"n": 1}, "b"]
+    assert [(s.name, s.type) for s in run.steps][:3] == [
+        ("a", "store"), ("patch-add-audit", "patch"), ("audit", "store"),
+    ]  # fmt: skip

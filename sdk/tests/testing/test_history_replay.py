@@ -329,3 +329,22 @@ def test_patched_in_the_workflow_environment_records_its_marker() -> None:
     assert [(s.name, s.type) for s in run.steps][:3] == [
         ("a", "store"), ("patch-add-audit", "patch"), ("audit", "store"),
     ]  # fmt: skip
+
+
+def test_a_history_that_ends_inside_a_running_poll_stops_before_its_check() -> None:
+    registry = FunctionRegistry()
+    checks: list[int] = []
+
+    @kontinue.function("poller", registry=registry)
+    def poller(ktx: kontinue.ExecutionContext) -> None:
+        kontinue.store(ktx, lambda: 1)
+        kontinue.poll_until(ktx, lambda: bool(checks.append(1)), interval="1h")
+
+    journal = MemoryJournal(name="p", spec={"function": "poller"})
+    definition = getattr(poller, "__kontinue_function__")  # noqa: B009 - set by @function
+    assert run_attempt(definition, journal, hold=0).kind == "released"
+    checks.clear()
+    result = replay(journal.history(), poller)
+    assert result.compatible and result.outcome == "past-history", result.message
+    assert "inside step 'poll-1' (poll), which was still Running" in result.message
+    assert result.replayed == 1 and checks == []  # the condition was not checked again

@@ -335,10 +335,14 @@ def test_a_history_that_ends_inside_a_running_poll_stops_before_its_check() -> N
     registry = FunctionRegistry()
     checks: list[int] = []
 
+    def check() -> bool:
+        checks.append(1)
+        return False
+
     @kontinue.function("poller", registry=registry)
     def poller(ktx: kontinue.ExecutionContext) -> None:
         kontinue.store(ktx, lambda: 1)
-        kontinue.poll_until(ktx, lambda: bool(checks.append(1)), interval="1h")
+        kontinue.poll_until(ktx, check, interval="1h")
 
     journal = MemoryJournal(name="p", spec={"function": "poller"})
     definition = getattr(poller, "__kontinue_function__")  # noqa: B009 - set by @function

@@ -4,6 +4,9 @@ Invariant: step names depend only on the order of the calls the workflow makes (
 name, ``generate_name`` plus a per-prefix counter, or the step type plus a per-type counter), so
 a replay of deterministic code reaches every recorded step under the same name and position; a
 replay that does not is stopped with a :class:`~kontinue.errors.NondeterminismError` naming both.
+A code change that must not stop executions in flight goes behind
+:meth:`ExecutionContext.patched`: a marker step (type ``patch``) that new executions record
+and old ones, whose history goes on without it, do without.
 """
 
 from __future__ import annotations

@@ -44,10 +44,19 @@ WAIT_THEN_STORE = """
 """An incompatible change: the same steps in another order (a replay of version 1's history
 reaches the suspension where the history records the stored value)."""
 
-COMPATIBLE_ADDITION = """
-    extra = "added in " + VERSION
+PATCHED_INSERTION = """
+    first = kontinue.store_named(
+        ktx, kontinue.StoreOptions(name="first"), lambda: "stored by " + VERSION
+    )
+    if kontinue.patched(ktx, "audit"):
+        extra = kontinue.store_named(
+            ktx, kontinue.StoreOptions(name="audit"), lambda: "audited by " + VERSION
+        )
+    approval = kontinue.suspend(ktx, kontinue.SuspendOptions(name="gate"))
+    child = kontinue.execute(ktx, "versioned-child", {}, kontinue.ExecuteOptions(name="child"))
 """
-"""A compatible change: new code after the recorded steps, no step moved."""
+"""A compatible change made with a patch: a new step inserted before the suspension, taken only
+by executions that reach it for the first time (old ones replay their history past it)."""
 
 
 def write_flows(directory: Path, version: str, *parts: str) -> Path:
@@ -192,12 +201,12 @@ def test_pinned_executions_finish_on_their_version_beside_an_incompatible_one(
     print(f"\npinned rollout with 20 old and 5 new executions: {time.monotonic() - began:.1f}s")
 
 
-def test_auto_upgrade_moves_old_executions_to_a_compatible_new_version(
+def test_auto_upgrade_moves_old_executions_to_a_new_version_changed_behind_a_patch(
     client: Client, start_worker: StartWorker, tmp_path: Path
 ) -> None:
     began = time.monotonic()
     v1 = write_flows(tmp_path / "v1", "1", STORE_THEN_WAIT)
-    v2 = write_flows(tmp_path / "v2", "2", STORE_THEN_WAIT, COMPATIBLE_ADDITION)
+    v2 = write_flows(tmp_path / "v2", "2", PATCHED_INSERTION)
     first = _worker(start_worker, v1, "worker-v1", "1")
     names = [client.create_execution("versioned", {"i": i})["metadata"]["name"] for i in range(10)]
     wait_for(
@@ -221,7 +230,8 @@ def test_auto_upgrade_moves_old_executions_to_a_compatible_new_version(
     )
     assert all(_status(client, n)["phase"] == "Pending" for n in names)
 
-    # the same code, allowed to upgrade version 1: they move to version 2 and complete
+    # the same code, allowed to upgrade version 1: they move to version 2 and complete, past
+    # the patched step they never reached (the old branch), with no nondeterminism
     assert pinned.stop() == 0
     upgrading = _worker(start_worker, v2, "worker-v2-upgrading", "2", "--upgrade-from", "1")
     for name in names:
@@ -230,7 +240,15 @@ def test_auto_upgrade_moves_old_executions_to_a_compatible_new_version(
         assert status["workerVersion"] == "2"
         assert status["result"]["first"] == "stored by 1"  # replayed from version 1's history
         assert status["result"]["finished_by"] == "2"
-        assert status["result"]["extra"] == "added in 2"
+        assert status["result"]["extra"] is None  # the old branch
         assert status["result"]["child"] == "2"  # created after the upgrade: version 2's
+        assert "audit" not in (status.get("steps") or {})
     assert "upgraded from version 1 to 2" in upgrading.log()
+
+    # a new execution takes the new branch: the marker, then the inserted step
+    fresh = client.create_execution("versioned", {"i": "new"})["metadata"]["name"]
+    wait_for("a new execution to suspend", lambda: _suspended_on(client, [fresh], "2"), timeout=60)
+    client.resume_suspension(f"{fresh}--gate", {"go": True})
+    result = client.wait(fresh, timeout=60)["status"]["result"]
+    assert result["extra"] == "audited by 2" and result["first"] == "stored by 2"
     print(f"\nauto-upgrade of 10 executions: {time.monotonic() - began:.1f}s")

@@ -35,11 +35,6 @@ class ExecutionRecord:
     canceled: threading.Event = field(default_factory=threading.Event)
     seq: int = 0
 
-    @property
-    def name(self) -> str:
-        """The Execution's name."""
-        return str(self.obj["metadata"]["name"])
-
     def maybe_crash(self, step: str, *types: str) -> None:
         """Crash the worker if ``step`` is one to crash after (of one of ``types``, if given)."""
         recorded = ((self.obj.get("status") or {}).get("steps") or {}).get(step) or {}

@@ -2,7 +2,9 @@
 
 It keeps the execution as the same dict shape the API server stores (``status.state``,
 ``status.steps``), children and suspensions as plain records that a test resolves with
-:meth:`MemoryJournal.finish_child` and :meth:`MemoryJournal.resume`, and counts writes.
+:meth:`MemoryJournal.finish_child` and :meth:`MemoryJournal.resume`, and counts writes. The step
+records and stored values are read and recorded as the test environment's own journal does
+(:class:`~kontinue.testing._status_journal.StatusJournal`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from kontinue.engine.records import (
     StepRecord,
     SuspensionState,
 )
+from kontinue.testing._status_journal import StatusJournal, tail
 
 
-class MemoryJournal:
+class MemoryJournal(StatusJournal):
     """Durable history held in memory (survives "replays" within one test)."""
 
     def __init__(
@@ -38,9 +41,7 @@ class MemoryJournal:
         arguments: Any = None,
         spec: Mapping[str, Any] | None = None,
     ) -> None:
-        self._name = name
-        self._namespace = namespace
-        self._object: dict[str, Any] = {
+        obj: dict[str, Any] = {
             "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "function": "test",
@@ -49,7 +50,7 @@ class MemoryJournal:
             },
             "status": {"phase": Phase.EXECUTING, "state": {}, "steps": {}},
         }
-        self._canceled = threading.Event()
+        super().__init__(obj, namespace, threading.Event())
         self._changed = threading.Condition()
         self.children: dict[str, ChildSpec] = {}
         self.child_states: dict[str, ChildState] = {}
@@ -61,29 +62,7 @@ class MemoryJournal:
         self.writes = 0
         self.clock: datetime | None = None
 
-    # -- Journal ----------------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def namespace(self) -> str:
-        return self._namespace
-
-    @property
-    def canceled(self) -> threading.Event:
-        return self._canceled
-
-    def execution(self) -> Mapping[str, Any]:
-        return self._object
-
-    def steps(self) -> Mapping[str, StepRecord]:
-        raw = self._object["status"].get("steps") or {}
-        return {name: StepRecord.from_status(name, rec) for name, rec in raw.items()}
-
-    def stored(self, name: str) -> Any:
-        return copy.deepcopy(self._object["status"]["state"].get(name))
+    # -- Journal (name, steps, stored values and records: StatusJournal) ----------------------
 
     def commit_store(self, record: StepRecord, value: Any) -> None:
         status = self._object["status"]
@@ -91,11 +70,6 @@ class MemoryJournal:
             status["state"][record.name] = copy.deepcopy(value)
         status["steps"][record.name] = record.to_status()
         self.writes += 1
-
-    def record(self, record: StepRecord, *, replace: bool = False) -> None:
-        steps = self._object["status"]["steps"]
-        if replace or record.name not in steps:
-            steps[record.name] = record.to_status()
 
     def create_child(self, spec: ChildSpec) -> None:
         if spec.name not in self.children:
@@ -149,8 +123,7 @@ class MemoryJournal:
     def pod_logs(self, pod: str, container: str | None, tail_lines: int | None) -> str:
         if pod not in self.logs:
             raise errors.InfrastructureError(f"no logs of pod {pod}")
-        lines = self.logs[pod].splitlines(keepends=True)
-        return "".join(lines[-tail_lines:] if tail_lines else lines)
+        return tail(self.logs[pod], tail_lines)
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         with self._changed:

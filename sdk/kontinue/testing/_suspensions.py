@@ -1,0 +1,63 @@
+"""Suspensions in the environment: the manual ones a test resumes, and what the engine reads.
+
+:class:`WaitingSuspension` is public (``kontinue.testing``): a manual suspension (an approval)
+that waits for the test to resume it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kontinue.api.phases import SuspensionPhase, suspension_phase
+from kontinue.api.timestamps import parse_time
+from kontinue.engine.records import SuspensionState
+
+
+@dataclass(frozen=True)
+class WaitingSuspension:
+    """A manual suspension (an approval) that waits to be resumed."""
+
+    name: str
+    """The Suspension's name."""
+    step: str
+    """The step that suspended (``SuspendOptions(name=...)`` or ``suspend-N``)."""
+    execution: str
+    display_name: str | None
+    description: str | None
+
+
+def waiting_suspensions(
+    suspensions: Iterable[Mapping[str, Any]], owner: str | None
+) -> list[WaitingSuspension]:
+    """The manual suspensions among ``suspensions`` that wait (of execution ``owner``, or all)."""
+    found = []
+    for obj in suspensions:
+        spec = obj["spec"]
+        if spec.get("resumeAt") or suspension_phase(obj) != SuspensionPhase.SUSPENDED:
+            continue
+        if owner is not None and spec["execution"] != owner:
+            continue
+        found.append(
+            WaitingSuspension(
+                name=obj["metadata"]["name"],
+                step=spec["step"],
+                execution=spec["execution"],
+                display_name=spec.get("displayName"),
+                description=spec.get("description"),
+            )  # fmt: skip
+        )
+    return found
+
+
+def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
+    """What the engine reads of a Suspension object."""
+    status = obj.get("status") or {}
+    return SuspensionState(
+        name=obj["metadata"]["name"],
+        phase=suspension_phase(obj),
+        resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
+        data=copy.deepcopy(status.get("data")),
+    )

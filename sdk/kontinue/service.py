@@ -1,4 +1,11 @@
-"""What every kontinue service's command line shares: connection flags, logging, identity."""
+"""What every kontinue service's command line shares: connection flags, logging, identity.
+
+The controller, the worker and the UI import this module (and nothing of each other): the
+``--kubeconfig``/``--context``/``--log-level`` flags, the namespace scope flags, log set-up
+(text or JSON lines), the process identity and the telemetry start-up (tracing, ``/metrics``,
+the API error counter handed to the Kube client). Anything here is needed by at least two
+services; what only one service needs stays in it.
+"""
 
 from __future__ import annotations
 

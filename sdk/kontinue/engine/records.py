@@ -9,6 +9,7 @@ whatever backs the journal (Kubernetes objects in the worker, plain dicts in tes
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,15 +124,28 @@ class Progress:
     automatic: bool = False
     """Set by a fan-out (finished children of all), which keeps it up to date across releases."""
 
+    def status(self) -> dict[str, Any]:
+        """``status.progress`` as the Execution stores it (``summary`` for the printer column)."""
+        summary = f"{self.current}/{self.max}" if self.max is not None else str(self.current)
+        value: dict[str, Any] = {"current": self.current, "summary": summary}
+        if self.max is not None:
+            value["max"] = self.max
+        if self.automatic:
+            value["automatic"] = True
+        return value
+
 
 def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
-    """A Suspension object as the engine sees it (no status yet means Suspended)."""
+    """A Suspension object as the engine sees it (no status yet means Suspended).
+
+    The resume payload is a copy: the workflow may change what it got without changing ``obj``.
+    """
     status = obj.get("status") or {}
     return SuspensionState(
         name=obj["metadata"]["name"],
         phase=suspension_phase(obj),
         resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
-        data=status.get("data"),
+        data=copy.deepcopy(status.get("data")),
     )
 
 

@@ -13,9 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue.api.options import DurationLike
-from kontinue.api.phases import job_end
 from kontinue.api.timestamps import format_time
-from kontinue.engine.records import JobState
 
 
 @dataclass(frozen=True)
@@ -120,16 +118,3 @@ def end_job(job: JobRun, outcome: JobOutcome, now: datetime, namespace: str) -> 
         }],
     }  # fmt: skip
     job.finish_at = None
-
-
-def job_state(obj: Mapping[str, Any]) -> JobState:
-    """What the engine reads of a Job object."""
-    status = obj.get("status") or {}
-    end = job_end(obj)
-    return JobState(
-        name=obj["metadata"]["name"],
-        finished=end is not None,
-        succeeded=int(status.get("succeeded") or 0),
-        failed=int(status.get("failed") or 0),
-        message=(end.get("message") or end.get("reason")) if end is not None else None,
-    )

@@ -27,12 +27,13 @@ from kontinue.engine.records import (
     Progress,
     StepRecord,
     SuspensionState,
+    job_state,
+    suspension_state,
 )
 from kontinue.testing._cluster import Cluster, ExecutionRecord, merge_patch
 from kontinue.testing._controller import check_attempt
-from kontinue.testing._jobs import JobRequest, JobRun, job_state
+from kontinue.testing._jobs import JobRequest, JobRun
 from kontinue.testing._status_journal import StatusJournal, tail
-from kontinue.testing._suspensions import suspension_state
 
 
 class ClaimJournal(StatusJournal):
@@ -194,15 +195,6 @@ class ClaimJournal(StatusJournal):
         if progress is None:
             self.write({"progress": None})
             return
-        summary = (
-            f"{progress.current}/{progress.max}"
-            if progress.max is not None
-            else str(progress.current)
-        )
-        value: dict[str, Any] = {"current": progress.current, "summary": summary}
-        if progress.max is not None:
-            value["max"] = progress.max
-        if progress.automatic:
-            value["automatic"] = True
+        value = progress.status()
         self._status().pop("progress", None)  # replaced whole, not merged
         self.write({"progress": value})

@@ -6,14 +6,11 @@ that waits for the test to resume it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kontinue.api.phases import SuspensionPhase, suspension_phase
-from kontinue.api.timestamps import parse_time
-from kontinue.engine.records import SuspensionState
 
 
 @dataclass(frozen=True)
@@ -50,14 +47,3 @@ def waiting_suspensions(
             )  # fmt: skip
         )
     return found
-
-
-def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
-    """What the engine reads of a Suspension object."""
-    status = obj.get("status") or {}
-    return SuspensionState(
-        name=obj["metadata"]["name"],
-        phase=suspension_phase(obj),
-        resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
-        data=copy.deepcopy(status.get("data")),
-    )

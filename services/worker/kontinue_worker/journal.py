@@ -641,16 +641,7 @@ class KubeJournal:
         if progress is None:
             self.write({"progress": None})
             return
-        summary = (
-            f"{progress.current}/{progress.max}"
-            if progress.max is not None
-            else str(progress.current)
-        )
-        value: dict[str, Any] = {"current": progress.current, "summary": summary}
-        if progress.max is not None:
-            value["max"] = progress.max
-        if progress.automatic:
-            value["automatic"] = True
+        value = progress.status()
         self.write({"progress": value})
 
     def finish(self, outcome: Outcome) -> None:

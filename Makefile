@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui bench-peers images lint-images
 .PHONY: node-up node-down real-node-prereqs lock audit
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
@@ -87,6 +87,9 @@ bench-engine: install testbin ## Engine benchmark: prints latency, throughput an
 
 bench-sleepers: install testbin ## Sleepers benchmark: controller memory and wake-up lateness, 5,000 sleeps
 	$(BIN)/python hack/bench/sleepers.py
+
+bench-peers: install testbin ## kontinue against Temporal, DBOS and Restate in one run (QUICK=1: < 10 min); installs the peers
+	$(BIN)/python hack/bench/peers/run.py $(if $(QUICK),--quick) $(BENCH_PEERS_ARGS)
 
 bench-ui: install testbin ## UI benchmark: list page server time with 10,000 executions
 	$(BIN)/python hack/bench/ui_list.py

@@ -211,6 +211,8 @@ class Plan:
     commands: dict[str, list[str]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    python: Path | None = None
+    """The peers' Python (it draws the chart too), None when it cannot be had."""
 
 
 def plan(engines: Sequence[str], console: Console) -> Plan:
@@ -221,12 +223,11 @@ def plan(engines: Sequence[str], console: Console) -> Plan:
         if not (DRIVERS / DRIVER_FILES[engine]).exists():
             path = f"hack/bench/peers/drivers/{DRIVER_FILES[engine]}"
             result.missing[engine] = f"no driver: {path} is not in this checkout"
-    python: Path | None = None
-    if any(e not in result.missing for e in peers):
-        python, why = peers_venv(console)
-        if python is None:
-            for engine in peers:
-                result.missing.setdefault(engine, why)
+    python, why = peers_venv(console)  # the chart needs it too
+    result.python = python
+    if python is None:
+        for engine in peers:
+            result.missing.setdefault(engine, why)
     if "restate" in engines and "restate" not in result.missing:
         prefix, why = restate_server(console)
         if prefix is None:
@@ -689,8 +690,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     results = args.out / "peers.json"
     results.write_text(json.dumps(document, indent=1) + "\n")
     say(console, f"results: {results}")
-    python = cache_dir() / "venv" / "bin" / "python"
-    why = chart(python if python.exists() else None, results, args.out / "peers.png", console)
+    why = chart(steps.python, results, args.out / "peers.png", console)
     if why:
         console.print(f"[bold red]{why}[/bold red]")
 

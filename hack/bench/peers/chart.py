@@ -43,7 +43,10 @@ def draw(document: dict[str, Any], png: Path) -> None:
         bars = ax.bar(range(len(names)), heights, color=[COLORS.get(n, "#718096") for n in names])
         for bar, value, name in zip(bars, values, names, strict=True):
             status = engines[name].get("status")
-            label = f"{value:.3g}" if value is not None else (status if status != "ok" else "n/a")
+            if value is None:
+                label = status if status != "ok" else "n/a"
+            else:
+                label = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
             ax.annotate(
                 label,
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),

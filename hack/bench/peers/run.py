@@ -527,7 +527,7 @@ def table(
 ) -> Table:
     """The terminal table: one row per figure, one column per engine (missing ones included)."""
     grid = Table(title="kontinue and its peers, same machine, same run", show_lines=False)
-    grid.add_column("figure")
+    grid.add_column("figure", no_wrap=True)
     grid.add_column("unit", style="dim")
     for name, engine in engines.items():
         style = "bold" if name == "kontinue" else ""
@@ -603,6 +603,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the engines' work directories")
     args = parser.parse_args(argv)
     console = Console(file=out)
+    if not console.is_terminal:  # under make or a pipe: wide enough for one column per engine
+        console = Console(file=out, width=170)
     engines_wanted = args.engines.split(",") if args.engines else list(ENGINES)
     workloads = args.workloads.split(",") if args.workloads else list(WORKLOADS)
     for name in engines_wanted:

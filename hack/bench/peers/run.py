@@ -107,6 +107,7 @@ FIGURES = (
     Figure("signal_to_resume_p99_ms", "signal to resume p99", "ms", "lower"),
     Figure("recovery_s", "recovery after SIGKILL", "s", "lower"),
     Figure("duplicated", "duplicated step runs", "runs", "lower"),
+    Figure("lost", "workflows not completed after SIGKILL", "workflows", "lower"),
     Figure("api_writes_per_workflow", "API writes per 1-step workflow", "writes", "lower"),
     Figure("etcd_bytes_per_workflow", "etcd WAL bytes per 1-step workflow", "bytes", "lower"),
 )
@@ -413,8 +414,12 @@ def summarize(
     }
     completed = figures_of(recovery, "completed")
     if completed:
+        expected = float(sizes["recovery"]["count"]) * len(completed)
         out["recovery_completed"] = sum(completed)
-        out["recovery_expected"] = float(sizes["recovery"]["count"]) * len(completed)
+        out["recovery_expected"] = expected
+        out["lost"] = expected - sum(completed)
+    else:
+        out["lost"] = None
     for key in ("api_writes_per_workflow", "etcd_bytes_per_workflow"):
         value = median(figures_of(runs.get("ten_steps", []), key))
         if value is not None:

@@ -1,4 +1,4 @@
-"""The Temporal driver of ``make bench-peers`` (engines ``temporal-local-activity``, ``temporal-activity``).
+"""The Temporal driver of ``make bench-peers``: ``temporal-local-activity``, ``temporal-activity``.
 
 Usage: ``python temporal.py --engine temporal-local-activity|temporal-activity --workdir DIR``.
 
@@ -30,19 +30,19 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # hack/bench, for peers.protocol
 
-from peers.protocol import serve  # noqa: E402
-from temporal_flows import (  # noqa: E402
+from peers.drivers.temporal_flows import (  # noqa: E402
     Approval,
     ApprovalInput,
     FanOut,
     Steps,
     StepsInput,
 )
+from peers.protocol import serve  # noqa: E402
 
 TASK_QUEUE = "bench"
 NAMESPACE = "default"
@@ -151,7 +151,7 @@ class TemporalDriver:
     def start(self) -> None:
         """Starts the server, waits until it answers, connects, starts the worker."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
+        log = open(self.workdir / "server.log", "ab")  # the server holds it
         self.server = subprocess.Popen(
             [
                 str(self.binary),
@@ -197,7 +197,7 @@ class TemporalDriver:
                     DescribeNamespaceRequest(namespace=NAMESPACE)
                 )
                 return client
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # not up yet
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
@@ -208,7 +208,7 @@ class TemporalDriver:
         Returns:
             The worker process.
         """
-        log = open(self.workdir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.workdir / "worker.log", "ab")  # the worker holds it
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -437,7 +437,7 @@ class TemporalDriver:
             )
         )
 
-        async def finished(handle: Any) -> float:
+        async def finished(handle: WorkflowHandle[Any, int]) -> float:
             await handle.result()
             return time.time()
 

@@ -108,9 +108,7 @@ async def run_step(local: bool, inp: StepInput) -> int:
         The step's result.
     """
     if local:
-        return await workflow.execute_local_activity(
-            step, inp, start_to_close_timeout=STEP_TIMEOUT
-        )
+        return await workflow.execute_local_activity(step, inp, start_to_close_timeout=STEP_TIMEOUT)
     return await workflow.execute_activity(step, inp, start_to_close_timeout=STEP_TIMEOUT)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import select
 import signal
@@ -33,7 +34,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowHandle
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))  # hack/bench, for peers.protocol
+sys.path.insert(0, str(HERE.parent.parent))  # hack/bench, for peers.*
 
 from peers.drivers.temporal_flows import (  # noqa: E402
     Approval,
@@ -91,6 +92,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: ask Linux to SIGKILL it when the driver dies.
+
+    A driver killed by the orchestrator then leaves no server behind. Elsewhere a no-op.
+    """
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float) -> None:
@@ -153,47 +163,61 @@ class TemporalDriver:
     def start(self) -> None:
         """Starts the server, waits until it answers, connects, starts the worker."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = open(self.workdir / "server.log", "ab")  # the server holds it
-        self.server = subprocess.Popen(
-            [
-                str(self.binary),
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.workdir / "temporal.db"),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--http-port",
-                str(free_port()),
-                "--metrics-port",
-                str(free_port()),
-                "--ui-port",
-                str(free_port()),
-                "--headless",
-                "--log-level",
-                "warn",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        self._client = self.loop.run_until_complete(self._connect())
+        for attempt in range(3):
+            self.server = self.start_server()
+            try:
+                self._client = self.loop.run_until_complete(self._connect(self.server))
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                # most likely one of the free ports was taken meanwhile: new ports, new server
+                self.port = free_port()
+                self.address = f"127.0.0.1:{self.port}"
         self.worker = self.start_worker()
         # one workflow before the first measure: the worker's sandbox and connections warm up
         self.loop.run_until_complete(self.sequential(1, 1, prefix=self._prefix("warm_up")))
 
-    async def _connect(self) -> Client:
+    def start_server(self) -> subprocess.Popen[bytes]:
+        """Starts the dev server on :attr:`port`, durable on ``temporal.db`` in the workdir.
+
+        Returns:
+            The server process (not necessarily answering yet).
+        """
+        with open(self.workdir / "server.log", "ab") as log:
+            return subprocess.Popen(
+                [
+                    str(self.binary),
+                    "server",
+                    "start-dev",
+                    "--db-filename",
+                    str(self.workdir / "temporal.db"),
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--http-port",
+                    str(free_port()),
+                    "--metrics-port",
+                    str(free_port()),
+                    "--ui-port",
+                    str(free_port()),
+                    "--headless",
+                    "--log-level",
+                    "warn",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+
+    async def _connect(self, server: subprocess.Popen[bytes]) -> Client:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
-            assert self.server is not None
-            if self.server.poll() is not None:
+            if server.poll() is not None:
                 raise RuntimeError(
-                    f"temporal server exited {self.server.returncode}, see "
-                    f"{self.workdir / 'server.log'}"
+                    f"temporal server exited {server.returncode}, see {self.workdir / 'server.log'}"
                 )
             try:
                 client = await Client.connect(self.address, namespace=NAMESPACE)
@@ -209,25 +233,26 @@ class TemporalDriver:
     def start_worker(self) -> subprocess.Popen[bytes]:
         """Starts a worker process and waits for its ``ready`` line.
 
+        The worker's stdin is a pipe from the driver: it stops when that closes, so it ends
+        with the driver whatever way the driver ends.
+
         Returns:
             The worker process.
         """
-        log = open(self.workdir / "worker.log", "ab")  # the worker holds it
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "temporal_flows.py"),
-                "--address",
-                self.address,
-                "--task-queue",
-                TASK_QUEUE,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.workdir / "worker.log", "ab") as log:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "temporal_flows.py"),
+                    "--address",
+                    self.address,
+                    "--task-queue",
+                    TASK_QUEUE,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
         assert worker.stdout is not None
         ready, _, _ = select.select([worker.stdout], [], [], STARTUP_TIMEOUT)
         line = worker.stdout.readline() if ready else b""
@@ -239,7 +264,11 @@ class TemporalDriver:
     def stop(self) -> None:
         """Stops the worker and the server, closes the loop."""
         if self.worker is not None:
-            stop_process(self.worker, 10)
+            if self.worker.stdin is not None:
+                self.worker.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.worker.wait(10)
+            stop_process(self.worker, 5)
         if self.server is not None:
             stop_process(self.server, 30)
         self.loop.close()
@@ -464,6 +493,8 @@ class TemporalDriver:
                 killed_at = time.time()
                 self.worker.send_signal(signal.SIGKILL)
                 self.worker.wait()
+                if self.worker.stdin is not None:
+                    self.worker.stdin.close()
                 self.worker = await asyncio.to_thread(self.start_worker)
         ids = [json.loads(text)["id"] for text in ledger.read_text().splitlines() if text]
         return {
@@ -484,6 +515,8 @@ def main() -> None:
     )
     parser.add_argument("--workdir", required=True, type=Path)
     args = parser.parse_args()
+    # SIGTERM from the orchestrator: stop the worker and the server on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     driver = TemporalDriver(args.engine, args.workdir.resolve())
     try:
         driver.start()

@@ -3,7 +3,7 @@
 The driver (``temporal.py`` beside this file) starts this module as a separate process, ``python
 temporal_flows.py --address HOST:PORT --task-queue Q``, so that the ``recovery`` workload can
 SIGKILL it and start a new one. The process prints ``ready`` on stdout once its worker polls,
-and runs until it is signalled.
+and runs until its stdin (a pipe from the driver) closes, or until SIGTERM.
 
 Every step is the one activity ``step``, run as a local activity or as a regular activity
 depending on the ``local`` flag of the workflow's input (the engine the driver was started as).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -208,7 +209,7 @@ ACTIVITIES = [step]
 
 
 async def work(address: str, task_queue: str) -> None:
-    """Runs a worker for :data:`WORKFLOWS` and :data:`ACTIVITIES` until SIGTERM or SIGINT.
+    """Runs a worker for :data:`WORKFLOWS` and :data:`ACTIVITIES` until stdin closes or a signal.
 
     Args:
         address: ``HOST:PORT`` of the Temporal frontend.
@@ -220,6 +221,13 @@ async def work(address: str, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+
+    def stdin_readable() -> None:
+        if not os.read(sys.stdin.fileno(), 4096):  # EOF: the driver is gone or done
+            loop.remove_reader(sys.stdin.fileno())
+            stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_readable)
     async with worker:
         sys.stdout.write("ready\n")
         sys.stdout.flush()

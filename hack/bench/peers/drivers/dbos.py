@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))  # hack/bench, home of the peers package
 
-from protocol import serve  # noqa: E402
+from peers.protocol import serve  # noqa: E402
 
 FLOWS = HERE / "dbos_flows.py"
 SQLITE_POLL = 0.01
@@ -47,7 +47,8 @@ def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Postgres:
@@ -61,7 +62,9 @@ class Postgres:
         """
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[4]))
         if not bins:
-            raise RuntimeError("no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)")
+            raise RuntimeError(
+                "no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)"
+            )
         self.bin = Path(bins[-1])
         self.major = self.bin.parent.name
         self.user = "nobody"
@@ -228,7 +231,8 @@ class Driver:
             sent = time.time()
             self.worker.call("send", id=workflow_id, topic="approval", message="approved")
             result = self.worker.call("result", id=workflow_id)
-            return result["fired"] - result["due"], result["resumed"] - sent
+            due = self.worker.call("sleep_due", id=workflow_id)
+            return result["fired"] - due, result["resumed"] - sent
 
         with ThreadPoolExecutor(max_workers=int(count)) as pool:
             pairs = list(pool.map(lambda _: one(), range(int(count))))

@@ -1,3 +1,5 @@
+# The repository's type check runs without the peers' packages: dbos is unknown there.
+# mypy: disable-error-code="import-not-found, untyped-decorator, no-any-return"
 """The DBOS worker of ``make bench-peers``: the benchmark's workflows and a small HTTP front.
 
 DBOS Transact is a library: workflows run inside the application process, which also starts
@@ -11,6 +13,7 @@ workflows below and serves JSON requests on 127.0.0.1 (a free port written to
 - ``{"op": "result", "id": ID}``: wait for a workflow's result.
 - ``{"op": "event", "id": ID, "key": K, "timeout": S}``: ``DBOS.get_event``.
 - ``{"op": "send", "id": ID, "topic": T, "message": M}``: ``DBOS.send``.
+- ``{"op": "sleep_due", "id": ID}``: the wake time checkpointed by the workflow's DBOS.sleep.
 - ``{"op": "statuses", "ids": [...]}``: the workflows' statuses (``DBOS.list_workflows``).
 
 Run as ``python dbos_flows.py --url URL --port-file PATH [--poll SECONDS]``; the driver
@@ -84,12 +87,11 @@ def fan_out(children: int) -> int:
 def timer(delay: float) -> dict[str, float]:
     """Sleep ``delay`` durably, then wait for the approval message.
 
-    Returns ``due`` (taken just before the durable sleep was requested, plus ``delay``),
-    ``fired`` (the workflow code resumed after the sleep) and ``resumed`` (the step after the
-    approval ran). The clock readings outside steps are not checkpointed: a replay would take
-    them again, which the timers workload never causes.
+    Returns ``fired`` (the workflow code resumed after the sleep) and ``resumed`` (the step
+    after the approval ran); the due time is the wake time DBOS checkpointed for the sleep
+    (``sleep_due``). ``fired`` is not checkpointed: a replay would read the clock again, which
+    the timers workload never causes.
     """
-    due = time.time() + delay
     DBOS.sleep(delay)
     fired = time.time()
     DBOS.set_event("fired", fired)
@@ -97,7 +99,7 @@ def timer(delay: float) -> dict[str, float]:
     if approval is None:
         raise RuntimeError("no approval before the timeout")
     resumed = stamp()
-    return {"due": due, "fired": fired, "resumed": resumed}
+    return {"fired": fired, "resumed": resumed}
 
 
 @DBOS.workflow()
@@ -138,6 +140,9 @@ def handle(request: dict[str, Any]) -> Any:
     if op == "send":
         DBOS.send(request["id"], request["message"], request["topic"])
         return None
+    if op == "sleep_due":
+        steps = DBOS.list_workflow_steps(request["id"])
+        return next(s["output"] for s in steps if s["function_name"] == "DBOS.sleep")
     if op == "statuses":
         found = DBOS.list_workflows(workflow_ids=request["ids"], load_input=False)
         return {status.workflow_id: status.status for status in found}

@@ -13,6 +13,7 @@ over loopback HTTP, and answers the orchestrator through ``protocol.serve``. See
 from __future__ import annotations
 
 import argparse
+import ctypes
 import glob
 import http.client
 import importlib.metadata
@@ -49,6 +50,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: have Linux SIGKILL it if the driver dies first."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit, so the worker and PostgreSQL are stopped on the way out."""
+    raise SystemExit(128 + signum)
 
 
 class Postgres:
@@ -122,7 +137,11 @@ class Worker:
             command += ["--poll", str(poll)]
         with open(workdir / "worker.log", "ab") as log:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.port_file.exists():
@@ -255,7 +274,10 @@ class Driver:
                     range(count),
                 )
             )
+        deadline = time.monotonic() + START_TIMEOUT
         while len(ledger.read_text().splitlines()) < count / 3:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a third of the ledger steps did not run in time")
             time.sleep(0.0005)
         killed = time.perf_counter()
         self.worker.kill()
@@ -296,6 +318,7 @@ def main() -> None:
     parser.add_argument("--engine", required=True, choices=("dbos-postgres", "dbos-sqlite"))
     parser.add_argument("--workdir", required=True, type=Path)
     options = parser.parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     workdir = options.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     version = importlib.metadata.version("dbos")

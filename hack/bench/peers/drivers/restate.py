@@ -181,15 +181,15 @@ class Restate:
             try:
                 asyncio.run(self._warm_up())
                 return
-            except httpx.HTTPStatusError:
-                if time.monotonic() > deadline:
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 404 or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
 
     async def _warm_up(self) -> None:
         async with self.client() as client:
-            for workflow in ("OneStep", "TenSteps", "Ledgered"):
-                await self.call(client, workflow, f"warm-{uuid.uuid4().hex}", 0)
+            for workflow, arg in (("OneStep", 0), ("TenSteps", 0), ("Ledgered", None)):
+                await self.call(client, workflow, f"warm-{uuid.uuid4().hex}", arg)
 
     def _wait_http(self, url: str, deadline: float) -> None:
         while True:
@@ -264,13 +264,14 @@ class Restate:
             client: The ingress client.
             workflow: The workflow's name (``OneStep``, ...).
             key: The workflow id.
-            arg: The handler's argument (JSON).
+            arg: The handler's argument (JSON); None sends no body.
             handler: The handler (``run`` starts the workflow).
 
         Returns:
             The handler's result (JSON), None when it returns nothing.
         """
-        reply = await client.post(f"/{workflow}/{key}/{handler}", json=arg)
+        url = f"/{workflow}/{key}/{handler}"
+        reply = await (client.post(url) if arg is None else client.post(url, json=arg))
         reply.raise_for_status()
         return reply.json() if reply.content else None
 

@@ -56,7 +56,7 @@ def step(n: int) -> int:
 one_step = restate.Workflow("OneStep")
 
 
-@one_step.main()
+@one_step.main(name="run")
 async def one_step_run(ctx: restate.WorkflowContext, n: int) -> int:
     """One step."""
     return await ctx.run_typed("step", step, n=n)
@@ -65,7 +65,7 @@ async def one_step_run(ctx: restate.WorkflowContext, n: int) -> int:
 ten_steps = restate.Workflow("TenSteps")
 
 
-@ten_steps.main()
+@ten_steps.main(name="run")
 async def ten_steps_run(ctx: restate.WorkflowContext, n: int) -> int:
     """Ten sequential steps, each fed the previous one's result."""
     for i in range(10):
@@ -76,7 +76,7 @@ async def ten_steps_run(ctx: restate.WorkflowContext, n: int) -> int:
 fan_out = restate.Workflow("FanOut")
 
 
-@fan_out.main()
+@fan_out.main(name="run")
 async def fan_out_run(ctx: restate.WorkflowContext, children: int) -> int:
     """Start ``children`` OneStep workflows at once and wait for all of them."""
     parent = ctx.key()
@@ -91,7 +91,7 @@ async def fan_out_run(ctx: restate.WorkflowContext, children: int) -> int:
 timer = restate.Workflow("Timer")
 
 
-@timer.main()
+@timer.main(name="run")
 async def timer_run(ctx: restate.WorkflowContext, delay: float) -> dict[str, Any]:
     """Arm a durable timer, then wait for the ``approval`` promise.
 
@@ -117,7 +117,7 @@ async def approve(ctx: restate.WorkflowSharedContext, who: str) -> None:
 ledgered = restate.Workflow("Ledgered")
 
 
-@ledgered.main()
+@ledgered.main(name="run")
 async def ledgered_run(ctx: restate.WorkflowContext) -> str:
     """One step that appends the workflow id to the ledger."""
     wid = ctx.key()

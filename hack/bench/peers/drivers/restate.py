@@ -510,14 +510,16 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
 
     restate = Restate(workdir, find_server(args.server))
+    # SIGTERM (the orchestrator giving up) unwinds like stdin EOF, stopping the processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         restate.start()
         sdk = metadata.version("restate-sdk")
         serve(
             args.engine,
             f"{restate.version}; restate-sdk {sdk} on hypercorn {metadata.version('hypercorn')}",
-            "single node, Bifrost log on its own log-server (replication 1): RocksDB, "
-            "WAL fsync before a record is acknowledged (the defaults)",
+            "single node; the log (Bifrost, replicated loglet, replication 1) on the node's own "
+            "log-server: RocksDB, WAL fsync on every write batch (the defaults)",
             {
                 "one_step": restate.one_step,
                 "ten_steps": restate.ten_steps,

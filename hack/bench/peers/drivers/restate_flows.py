@@ -48,6 +48,11 @@ def note(workflow_id: str, what: str) -> float:
     return now
 
 
+def now() -> float:
+    """The wall-clock time (seconds since the epoch)."""
+    return time.time()
+
+
 def step(n: int) -> int:
     """The work of one step: nothing beyond returning its input plus one."""
     return n + 1
@@ -100,7 +105,7 @@ async def timer_run(ctx: restate.WorkflowContext, delay: float) -> dict[str, Any
     send the approval); the step after the promise records ``resumed``.
     """
     wid = ctx.key()
-    armed = await ctx.run_typed("armed", time.time)
+    armed = await ctx.run_typed("armed", now)
     await ctx.sleep(timedelta(seconds=delay))
     fired = await ctx.run_typed("fired", note, workflow_id=wid, what="fired")
     await ctx.promise("approval", type_hint=str).value()

@@ -364,6 +364,7 @@ class Restate:
         ``signal_to_resume`` (approval sent -> the step after the promise ran).
         """
         keys = self.ids("timer", count)
+        offset = self.ledger_size()
         sent: dict[str, float] = {}
 
         async def approve(client: httpx.AsyncClient, key: str) -> None:
@@ -374,7 +375,7 @@ class Restate:
             async with self.client() as client:
                 started = asyncio.gather(*(self.call(client, "Timer", key, delay) for key in keys))
                 watch = asyncio.create_task(
-                    self.watch_ledger(set(keys), "fired", lambda key: approve(client, key))
+                    self.watch_ledger(offset, set(keys), "fired", lambda key: approve(client, key))
                 )
                 try:
                     return await started
@@ -401,6 +402,7 @@ class Restate:
         """
         keys = self.ids("recovery", count)
         wanted = set(keys)
+        offset = self.ledger_size()
         killed: list[float] = []
 
         async def run() -> list[tuple[float, float, Any] | BaseException]:
@@ -417,7 +419,7 @@ class Restate:
                     restarted.set()
 
             async with self.client() as client:
-                watch = asyncio.create_task(self.watch_ledger(wanted, "step", on_step))
+                watch = asyncio.create_task(self.watch_ledger(offset, wanted, "step", on_step))
                 try:
                     done = await asyncio.gather(
                         *(self.timed(self.call(client, "Ledgered", key, None)) for key in keys),
@@ -461,8 +463,16 @@ class Restate:
         text = self.ledger.read_text()
         return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
+    def ledger_size(self) -> int:
+        """The ledger's size in bytes now, where a watch of what comes next starts.
+
+        Returns:
+            The size, 0 before the first line.
+        """
+        return self.ledger.stat().st_size if self.ledger.exists() else 0
+
     async def watch_ledger(
-        self, keys: set[str], what: str, act: Callable[[str], Awaitable[None]]
+        self, offset: int, keys: set[str], what: str, act: Callable[[str], Awaitable[None]]
     ) -> None:
         """Tail the ledger, calling ``act(id)`` once per new ``what`` line of one of ``keys``.
 
@@ -470,11 +480,11 @@ class Restate:
         cancelled.
 
         Args:
+            offset: Where in the ledger to start (``ledger_size()`` before the workflows began).
             keys: The workflow ids to watch.
             what: The kind of line (``fired``, ``step``).
             act: What to do about each.
         """
-        offset = self.ledger.stat().st_size if self.ledger.exists() else 0
         tasks: set[asyncio.Task[None]] = set()
         pending = b""
         try:

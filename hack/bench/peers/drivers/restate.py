@@ -247,13 +247,22 @@ class Restate:
     # -- calls -------------------------------------------------------------------------------
 
     def client(self) -> httpx.AsyncClient:
-        """An HTTP client for the ingress without a limit on concurrent connections.
+        """An HTTP/2 client for the ingress (cleartext, prior knowledge), calls multiplexed.
+
+        HTTP/2 costs the driver about half the CPU of one HTTP/1.1 connection per concurrent
+        call, which matters in ``burst`` on two cores.
 
         Returns:
             A new client; use it as an async context manager.
         """
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        return httpx.AsyncClient(base_url=self.ingress, limits=limits, timeout=CALL_TIMEOUT)
+        return httpx.AsyncClient(
+            base_url=self.ingress,
+            http1=False,
+            http2=True,
+            limits=limits,
+            timeout=CALL_TIMEOUT,
+        )
 
     async def call(
         self, client: httpx.AsyncClient, workflow: str, key: str, arg: Any, handler: str = "run"

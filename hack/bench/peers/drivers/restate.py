@@ -3,7 +3,7 @@
 ``python hack/bench/peers/drivers/restate.py --engine restate --workdir DIR [--server PATH]``
 
 Starts ``restate-server`` (the npm package ``@restatedev/restate-server``; ``--server`` names
-its binary or the npm wrapper, else it is looked up under the npm prefix in
+its binary, the npm wrapper or the npm prefix, else it is looked up under the npm prefix in
 ``$BENCH_RESTATE_NPM``) with its data in ``DIR/restate-data`` and free loopback ports, starts
 the worker (``restate_flows.py``: the Restate Python SDK served by hypercorn) in its own
 process, registers the worker as a deployment through the admin API, then answers the
@@ -133,6 +133,7 @@ class Restate:
             [str(server), "--version"], check=True, capture_output=True, text=True
         ).stdout.strip()
         self.round = 0
+        self.run_id = uuid.uuid4().hex[:8]
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -292,10 +293,11 @@ class Restate:
             count: How many ids.
 
         Returns:
-            Ids never used before in this driver's server.
+            Ids never used before in this server, even by an earlier driver on the same workdir
+            (Restate keeps a workflow's result and answers a second run of its id with it).
         """
         self.round += 1
-        return [f"{workload}-{self.round}-{i}" for i in range(count)]
+        return [f"{workload}-{self.run_id}-{self.round}-{i}" for i in range(count)]
 
     async def timed(self, call: Awaitable[Any]) -> tuple[float, float, Any]:
         """Await a call; return when it was started, when it returned and what.

@@ -1,9 +1,10 @@
 """The Restate services of the peer benchmark, served by one worker process.
 
-Run as ``python restate_flows.py --port PORT --ledger FILE``: an ASGI app (the Restate Python
-SDK) served by hypercorn on ``127.0.0.1:PORT`` over HTTP/2 without TLS, which the Restate
-server calls once the deployment is registered. The driver (``restate.py``) kills this process
-with SIGKILL in the ``recovery`` workload and starts it again on the same port.
+Started by the driver as ``restate_flows.py --port PORT --ledger FILE`` through ``runpy`` (run
+directly from this directory, ``import restate`` would find the driver, ``restate.py``): an
+ASGI app (the Restate Python SDK) served by hypercorn on ``127.0.0.1:PORT`` over HTTP/2
+without TLS, which the Restate server calls once the deployment is registered. The driver kills
+this process with SIGKILL in the ``recovery`` workload and starts it again on the same port.
 
 Every workload is a Restate *workflow* (one run per workflow id, the id is the key), so each
 run has an id, runs exactly once and keeps its result, like a kontinue, Temporal or DBOS

@@ -234,8 +234,12 @@ class Restate:
         self.worker.wait()
 
     def stop(self) -> None:
-        """Stop the worker, then the server (SIGTERM, SIGKILL after a grace period)."""
-        for proc, grace in ((self.worker, 5), (self.server, 30)):
+        """Stop the server, then the worker (SIGTERM, SIGKILL after a grace period).
+
+        The server goes first: it closes its connections to the worker, which hypercorn would
+        otherwise wait for.
+        """
+        for proc, grace in ((self.server, 30), (self.worker, 2)):
             if proc is None or proc.poll() is not None:
                 continue
             proc.terminate()

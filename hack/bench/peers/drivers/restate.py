@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -487,7 +487,11 @@ class Restate:
         return self.ledger.stat().st_size if self.ledger.exists() else 0
 
     async def watch_ledger(
-        self, offset: int, keys: set[str], what: str, act: Callable[[str], Awaitable[None]]
+        self,
+        offset: int,
+        keys: set[str],
+        what: str,
+        act: Callable[[str], Coroutine[Any, Any, None]],
     ) -> None:
         """Tail the ledger, calling ``act(id)`` once per new ``what`` line of one of ``keys``.
 

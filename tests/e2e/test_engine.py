@@ -198,6 +198,20 @@ def test_results_of_a_50_child_fan_out_come_back_in_order(
     assert done["progress"]["summary"] == "50/50"
 
 
+def test_a_fan_out_whose_children_finish_within_the_hold_is_never_released(
+    client: Client, start_worker: StartWorker
+) -> None:
+    # children that finish between the parent's check and its wait must wake it: a missed
+    # change left the parent waiting out its whole hold, then released and woken again
+    start_worker("engine_flows", path=FLOWS, name="holder", hold=120)
+    names = [client.create_execution("fanout", {"n": 20})["metadata"]["name"] for _ in range(3)]
+    for name in names:
+        done = client.wait(name, timeout=110)["status"]
+        assert done["phase"] == "Completed", done
+        assert done["result"] == [i * 2 for i in range(20)]
+        assert done["claim"] == 1 and not done.get("resumptions"), done  # never released
+
+
 def test_a_killed_worker_loses_no_committed_step(
     client: Client, start_worker: StartWorker, tmp_path: Path
 ) -> None:

@@ -143,6 +143,7 @@ class KubeJournal:
         self._load_chunks()
         self._parse_steps()
         self._canceled = threading.Event()
+        self._read_marks: dict[tuple[str, str, str], int] = {}  # key -> hub changes at its read
         self._lock = threading.Lock()
         self._workflow_message = False
         self.taken: str | None = None
@@ -526,6 +527,8 @@ class KubeJournal:
         Raises:
             ValidationError: the object under that name is not this execution's step's.
         """
+        key = (kind, self.namespace, name)
+        self._read_marks[key] = self._hub.changes(key)  # before the read: see wait()
         obj = self._hub.lookup(kind, self.namespace, name)
         if obj is None:
             obj = self._retrying(
@@ -627,9 +630,11 @@ class KubeJournal:
             ) from exc
 
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
-        self._hub.wait(
-            [(kind, self.namespace, name) for kind, name in keys], timeout, self._canceled
-        )
+        # counted from when each object was last read, not from now: a child that finished
+        # between the engine's check and this wait wakes it at once instead of being missed
+        full = [(kind, self.namespace, name) for kind, name in keys]
+        since = [self._read_marks.get(k, self._hub.changes(k)) for k in full]
+        self._hub.wait(full, timeout, self._canceled, since)
 
     # -- status ------------------------------------------------------------------------------
 

@@ -91,10 +91,26 @@ class WaitHub:
         with self._cond:
             return self._cache.get((kind, namespace, name))
 
-    def wait(self, keys: list[Key], timeout: float, canceled: threading.Event) -> None:
-        """Block until one of ``keys`` changes, ``timeout`` passes or ``canceled`` is set."""
+    def changes(self, key: Key) -> int:
+        """How many changes of ``key`` this hub has seen: a mark for a later :meth:`wait`."""
         with self._cond:
-            seen = [self._changes.get(k, 0) for k in keys]
+            return self._changes.get(key, 0)
+
+    def wait(
+        self,
+        keys: list[Key],
+        timeout: float,
+        canceled: threading.Event,
+        since: list[int] | None = None,
+    ) -> None:
+        """Block until one of ``keys`` changes, ``timeout`` passes or ``canceled`` is set.
+
+        ``since`` holds each key's :meth:`changes` from when its state was last read: a change
+        that came between that read and this call ends the wait at once instead of being
+        missed (without it, only changes after this call count).
+        """
+        with self._cond:
+            seen = since if since is not None else [self._changes.get(k, 0) for k in keys]
             self._cond.wait_for(
                 lambda: (
                     canceled.is_set()

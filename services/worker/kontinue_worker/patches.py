@@ -9,6 +9,7 @@ the write is conditional on: ``add`` replaces a key with its value verbatim (nul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,3 +44,29 @@ def status_operations(
         elif key in current:
             ops.append({"op": "remove", "path": json_pointer("status", key)})
     return ops
+
+
+def merged_status(current: Mapping[str, Any] | None, change: Mapping[str, Any]) -> dict[str, Any]:
+    """The status that :func:`status_operations` (``current``, ``change``) leaves on the server.
+
+    What a write that asks only for the object's metadata back keeps as its copy of the
+    status. The change is taken through JSON first (tuples become lists, keys strings), as the
+    API server reads it; ``current`` is not modified.
+    """
+    change = json.loads(json.dumps(change))
+    status = dict(current or {})
+    for key, value in change.items():
+        if key in PER_KEY and isinstance(value, dict):
+            existing = status.get(key)
+            entries = dict(existing) if isinstance(existing, Mapping) else {}
+            for entry, entry_value in value.items():
+                if entry_value is not None:
+                    entries[entry] = entry_value
+                else:
+                    entries.pop(entry, None)
+            status[key] = entries
+        elif value is not None:
+            status[key] = value
+        else:
+            status.pop(key, None)
+    return status

@@ -102,3 +102,11 @@ def test_merged_status_shares_nothing_with_the_change() -> None:
     values.append(2)
     result["r"] = 2
     assert merged == {"state": {"k": {"v": [1]}}, "result": {"r": 1}}
+
+
+def test_merged_status_keeps_numbers_as_the_api_server_stores_them() -> None:
+    change = {"state": {"k": [1.0, -0.0, 1.5, 2**63, 2**62, 1e21, 3]}}
+    assert merged_status(None, change)["state"]["k"] == [1, 0, 1.5, 9223372036854775808, 2**62,
+                                                         1e21, 3]  # fmt: skip
+    kinds = [type(v) for v in merged_status(None, change)["state"]["k"]]
+    assert kinds == [int, int, float, int, int, float, int]

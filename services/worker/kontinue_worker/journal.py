@@ -20,12 +20,12 @@ was not already committed. A new claim reads the chunks once (one LIST) and then
 whole history in memory.
 
 A status write asks the API server for the patched object's metadata only (a
-PartialObjectMetadata answer): encoding the whole Execution (up to 64 step records and their
+PartialObjectMetadata answer): encoding the whole Execution (up to 40 step records and their
 values) for every step, and decoding it in the worker, is work no step needs (see
-docs/benchmarks-floor.md). The
-journal's copy of the status is then the write applied to the copy it was conditional on
-(:func:`~kontinue_worker.patches.merged_status`): the write is refused unless the server's
-object is exactly that version, so the copy equals what the server stored. Anything that
+docs/benchmarks-floor.md). The journal's copy of the status is then the write applied to the
+copy it was conditional on (:func:`~kontinue_worker.patches.merged_status`): the write is
+refused unless the server's object is exactly that version, so the copy equals what the server
+stored. Anything that
 re-reads the execution (a conflict, a lost answer, a new claim) takes the server's copy.
 ``KONTINUE_STATUS_ANSWER=full`` asks for the whole object back instead.
 """

@@ -39,7 +39,7 @@ from typing import Any
 from apimetrics import pct
 from benchcluster import create_namespace, start_cluster
 
-from kontinue.client import Kube, _decode, kubeapi
+from kontinue.client import Kube, kubeapi
 from kontinue.devcluster import LocalCluster
 from kontinue.engine.records import StepRecord
 from kontinue_worker import journal as journal_module
@@ -128,7 +128,7 @@ class TimedKube(Kube):
             t1 = time.perf_counter()
             answer = json.dumps(result, separators=(",", ":")).encode()
             t2 = time.perf_counter()
-            _decode.loads(answer)
+            json.loads(answer)  # what the client's decoder does first
             t3 = time.perf_counter()
             self.notes.append(
                 {

@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-sleepers bench-ui bench-peers images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-floor bench-sleepers bench-ui bench-peers images lint-images
 .PHONY: node-up node-down real-node-prereqs lock audit
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
@@ -84,6 +84,9 @@ node-down: ## Stop the real node and undo everything it changed on this machine
 
 bench-engine: install testbin ## Engine benchmark: prints latency, throughput and write figures
 	$(BIN)/python hack/bench/engine.py
+
+bench-floor: install testbin ## Per-step floor: where one store step's time goes (etcd fsync on)
+	$(BIN)/python hack/bench/floor.py
 
 bench-sleepers: install testbin ## Sleepers benchmark: controller memory and wake-up lateness, 5,000 sleeps
 	$(BIN)/python hack/bench/sleepers.py

@@ -12,13 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMESPACES = kubeapi.Resource("/api/v1", "namespaces")
 
 
-def start_cluster(prefix: str) -> LocalCluster:
+def start_cluster(prefix: str, *, fsync: bool = False) -> LocalCluster:
     """A started control plane in a new ``/tmp/<prefix>*`` directory with kontinue's CRDs.
 
-    The caller stops it; a failure while installing the CRDs stops it here.
+    ``fsync``: etcd fsyncs its writes, as in production. The caller stops it; a failure while
+    installing the CRDs stops it here.
     """
     cluster = LocalCluster(
-        find_testbin(), Path(tempfile.mkdtemp(prefix=prefix)), log=lambda line: None
+        find_testbin(), Path(tempfile.mkdtemp(prefix=prefix)), log=lambda line: None, fsync=fsync
     )
     cluster.start()
     try:

@@ -81,14 +81,15 @@ def raw_patch(client: Client, n: int) -> list[float]:
     """Latency of raw conditional status merge patches carrying what a store step writes.
 
     Each patch adds a stored value and a step record, like a store step, to an Execution
-    holding 32 to 64 of them (the band the engine's compaction keeps), so the comparison with
-    the store step measures what the SDK and the worker add to one API round trip.
+    holding 40 of them (the most the engine's compaction lets the status hold), so the
+    comparison with the store step measures what the SDK and the worker add to one API round
+    trip.
     """
     obj = client.create_execution("nobody", name="raw-patch")
     version = obj["metadata"]["resourceVersion"]
     latencies = []
     for i in range(n):
-        key = f"store-{32 + i % 32}"
+        key = f"store-{8 + i % 32}"
         record = {
             "type": "store",
             "index": i,
@@ -98,7 +99,7 @@ def raw_patch(client: Client, n: int) -> list[float]:
             "finishedAt": "2030-01-01T00:00:00Z",
         }
         patch = {"state": {key: {"i": i, "payload": "x" * 64}}, "steps": {key: record}}
-        if i < 32:
+        if i < 8:
             patch["state"][f"store-{i}"] = {"i": i, "payload": "x" * 64}
             patch["steps"][f"store-{i}"] = record
         started = time.perf_counter()

@@ -31,6 +31,10 @@ from kontinue.client import _decode
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+JSON = "application/json"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+"""Accept header asking for only the object's metadata back (a PartialObjectMetadata), with
+the whole object as the fallback of a server that cannot transform the answer."""
 
 
 class ApiError(Exception):
@@ -294,8 +298,8 @@ class Kube:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _headers(self, content_type: str | None) -> Mapping[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+    def _headers(self, content_type: str | None, accept: str = JSON) -> Mapping[str, str]:
+        headers = {"Accept": accept, "User-Agent": self.user_agent}
         if content_type:
             headers["Content-Type"] = content_type
         if self._bearer is not None:
@@ -327,10 +331,12 @@ class Kube:
         timeout: float = 30.0,
         raw: bool = False,
         retries: int | None = None,
+        accept: str = JSON,
     ) -> Any:
         """One API request; returns the decoded JSON body or raises an :class:`ApiError`.
 
-        With ``raw`` the body comes back as text (pod logs). A transient failure (see
+        With ``raw`` the body comes back as text (pod logs); ``accept`` is the Accept header
+        (:data:`METADATA_ONLY`: only the object's metadata comes back). A transient failure (see
         :func:`is_transient`) is retried ``retries`` times with a growing pause; by default a
         GET is retried :attr:`read_retries` times and nothing else is, because only the caller
         of a write knows how to learn whether a lost answer hid a success.
@@ -349,7 +355,7 @@ class Kube:
         backoff = Backoff(first=0.2, cap=2.0)
         while True:
             try:
-                return self._send(method, url, data, content_type, timeout, raw)
+                return self._send(method, url, data, content_type, timeout, raw, accept)
             except (Unreachable, ServerError):
                 if backoff.attempts >= retries:
                     raise
@@ -363,13 +369,14 @@ class Kube:
         content_type: str | None,
         timeout: float,
         raw: bool,
+        accept: str = JSON,
     ) -> Any:
         try:
             response = self._pool.request(
                 method,
                 url,
                 body=data,
-                headers=self._headers(content_type),
+                headers=self._headers(content_type, accept),
                 timeout=urllib3.Timeout(connect=10, read=timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
@@ -463,10 +470,14 @@ class Kube:
         *,
         subresource: str | None = None,
         resource_version: str | None = None,
+        metadata_only: bool = False,
     ) -> dict[str, Any]:
         """JSON patch (RFC 6902): unlike a merge patch it can store JSON nulls in values.
 
         With ``resource_version`` it only applies to that version (409 Conflict otherwise).
+        With ``metadata_only`` the API server answers with the patched object's metadata
+        alone (``kind: PartialObjectMetadata``), sparing it the encoding of the whole object
+        and the client its decoding; a server that cannot do so answers with the object.
         """
         ops: builtins.list[Mapping[str, Any]] = list(operations)
         if resource_version is not None:
@@ -478,6 +489,7 @@ class Kube:
             resource.path(namespace, name, subresource),
             body=ops,
             content_type=JSON_PATCH,
+            accept=METADATA_ONLY if metadata_only else JSON,
         )
         return result
 

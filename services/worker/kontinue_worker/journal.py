@@ -11,18 +11,30 @@ the next write (a store step, a message, the attempt's end), so a fan-out of N c
 creates, not 2N writes.
 
 Compaction keeps a step's cost independent of the history's length: once the Execution's
-status holds ``2 * CHUNK_STEPS`` step records (or ``COMPACT_BYTES`` of stored values), the
-oldest ones move into an immutable journal chunk (a ConfigMap owned by the Execution, named
-after it and the chunk number) and the same fenced store write removes them from the status
-and counts the chunk in ``status.journal.chunks``. A chunk's content is a copy of committed
-steps, so a fenced worker that creates one adds nothing that was not already committed. A new
-claim reads the chunks once (one LIST) and then holds the whole history in memory.
+status holds ``CHUNK_STEPS + KEEP_STEPS`` step records (or ``COMPACT_BYTES`` of stored
+values), the ``CHUNK_STEPS`` oldest ones move into an immutable journal chunk (a ConfigMap
+owned by the Execution, named after it and the chunk number) and the same fenced store write
+removes them from the status and counts the chunk in ``status.journal.chunks``. A chunk's
+content is a copy of committed steps, so a fenced worker that creates one adds nothing that
+was not already committed. A new claim reads the chunks once (one LIST) and then holds the
+whole history in memory.
+
+A status write asks the API server for the patched object's metadata only (a
+PartialObjectMetadata answer): encoding the whole Execution (up to 40 step records and their
+values) for every step, and decoding it in the worker, is work no step needs (see
+docs/benchmarks-floor.md). The journal's copy of the status is then the write applied to the
+copy it was conditional on (:func:`~kontinue_worker.patches.merged_status`): the write is
+refused unless the server's object is exactly that version, so the copy equals what the server
+stored. Anything that
+re-reads the execution (a conflict, a lost answer, a new claim) takes the server's copy.
+``KONTINUE_STATUS_ANSWER=full`` asks for the whole object back instead.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -58,7 +70,7 @@ from kontinue.engine.records import (
 from kontinue.telemetry import trace_ids
 from kontinue_worker.claims import applied, holds
 from kontinue_worker.jobpods import JobPodDefaults
-from kontinue_worker.patches import status_operations
+from kontinue_worker.patches import merged_status, status_operations
 from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.patience import Patience as _Patience
 from kontinue_worker.waiting import WaitHub
@@ -71,6 +83,13 @@ _MAX_CONFLICT_RETRIES = 8
 
 CHUNK_STEPS = 32
 """Step records per journal chunk."""
+
+KEEP_STEPS = 8
+"""Step records a compaction leaves in the status (the most recent ones), so the status holds
+``KEEP_STEPS`` to ``KEEP_STEPS + CHUNK_STEPS`` of them. Every status write makes the API server
+handle the whole object several times over, so a step costs more the more the status holds;
+one chunk per ``CHUNK_STEPS`` steps is written whatever this is (docs/benchmarks-floor.md;
+it was ``CHUNK_STEPS``, a band of 32 to 64)."""
 
 COMPACT_BYTES = 384 * 1024
 """Stored-value bytes in the status that trigger compaction regardless of the step count."""
@@ -93,6 +112,17 @@ def _arguments_digest(execution: Mapping[str, Any]) -> dict[str, Any]:
     except nesting.TooDeep:
         return {}  # refused by the attempt; nothing to pin
     return {"argumentsDigest": json_digest(arguments)}
+
+
+STATUS_ANSWER_ENV = "KONTINUE_STATUS_ANSWER"
+"""``full`` makes the journal's status writes ask for the whole Execution back (the behaviour
+before the metadata answer, kept for comparison and as a way back); the default, ``metadata``,
+asks for its metadata only and applies the write to the worker's own copy of the status."""
+
+
+def status_answer() -> str:
+    """``metadata`` or ``full``, from :data:`STATUS_ANSWER_ENV`."""
+    return "full" if os.environ.get(STATUS_ANSWER_ENV, "").strip() == "full" else "metadata"
 
 
 def _size(value: Any) -> int:
@@ -161,6 +191,10 @@ class KubeJournal:
         if (execution.get("spec") or {}).get("cancel"):
             self._canceled.set()
         self._trace = trace_ids.execution_trace(execution)
+        self.keep_steps = KEEP_STEPS
+        """Step records a compaction leaves in the status (see :data:`KEEP_STEPS`)."""
+        self.status_answer = status_answer()
+        """What a status write asks back: ``metadata`` (the default) or the ``full`` object."""
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -231,14 +265,7 @@ class KubeJournal:
             while True:
                 base = self._obj["metadata"]["resourceVersion"]
                 try:
-                    self._obj = self._kube.json_patch(
-                        kubeapi.EXECUTIONS,
-                        self.namespace,
-                        self.name,
-                        status_operations(self._obj.get("status"), patch),
-                        subresource="status",
-                        resource_version=base,
-                    )
+                    self._obj = self._patch_status(patch, base)
                 except kubeapi.Conflict:
                     conflicts += 1
                     if conflicts > _MAX_CONFLICT_RETRIES:
@@ -270,6 +297,32 @@ class KubeJournal:
             for name, raw in (patch.get("steps") or {}).items():
                 if raw is not None:
                     self._steps[name] = StepRecord.from_status(name, raw)
+
+    def _patch_status(self, patch: Mapping[str, Any], base: str) -> dict[str, Any]:
+        """One conditional status PATCH; the execution as it now is on the server.
+
+        With :attr:`status_answer` ``metadata`` the server sends back only the metadata and
+        the status is this write applied to the copy it was conditional on: the write only
+        lands on exactly that version, so the result is what the server stored (see
+        :func:`~kontinue_worker.patches.merged_status`).
+        """
+        metadata_only = self.status_answer == "metadata"
+        answer = self._kube.json_patch(
+            kubeapi.EXECUTIONS,
+            self.namespace,
+            self.name,
+            status_operations(self._obj.get("status"), patch),
+            subresource="status",
+            resource_version=base,
+            metadata_only=metadata_only,
+        )
+        if answer.get("kind") != "PartialObjectMetadata":
+            return answer  # the whole object (asked for, or a server that cannot trim it)
+        return {
+            **self._obj,
+            "metadata": answer["metadata"],
+            "status": merged_status(self._obj.get("status"), patch),
+        }
 
     def _learn(self, patch: Mapping[str, Any], base: str, retry: _Patience) -> bool:
         """After a failed or unanswered write: True when it was applied after all.
@@ -371,7 +424,7 @@ class KubeJournal:
         status = self._obj.get("status") or {}
         steps = status.get("steps") or {}
         state = status.get("state") or {}
-        if len(steps) < 2 * CHUNK_STEPS and _size(state) < COMPACT_BYTES:
+        if len(steps) < CHUNK_STEPS + self.keep_steps and _size(state) < COMPACT_BYTES:
             return {}
         oldest = sorted(steps, key=lambda n: int(steps[n].get("index", 0)))
         moved_steps: dict[str, Any] = {}

@@ -260,8 +260,13 @@ def measure_sleepers(
     figures["controller_rss_all_loaded_mib"] = sleepers.median_rss(before)
     control_plane(cluster, "all_loaded", figures)
     last = max(s.resume_at for s in population)
+    pids = (cluster.component("kube-apiserver").pid, cluster.component("etcd").pid)
+    cpu = [proc_cpu(pid) for pid in pids]
     recorder.all_done.wait(max(last + args.grace - time.time(), 0))
     done = time.time()
+    figures["wake_window_cpu_s_apiserver_etcd"] = [
+        round(proc_cpu(pid) - before, 1) for pid, before in zip(pids, cpu, strict=True)
+    ]
     with recorder.lock:
         woke = dict(recorder.woke)
         ended = dict(recorder.sleep_ended)

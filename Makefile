@@ -10,7 +10,7 @@ CLUSTER_DIR := $(LOCAL)/cluster
 PACKAGES := -e 'sdk[devcluster,telemetry]' -e services/controller -e services/worker -e services/ui -e testkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-floor bench-sleepers bench-ui bench-peers images lint-images
+.PHONY: help deps deps-dev deps-test install testbin cluster-up cluster-down dev test test-reliability reliability-long lint fmt clean bench-engine bench-floor bench-sleepers bench-ui bench-scale bench-peers images lint-images
 .PHONY: node-up node-down real-node-prereqs lock audit
 
 VERSION ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/kontinue/Chart.yaml)
@@ -96,6 +96,9 @@ bench-peers: install testbin ## kontinue against Temporal, DBOS and Restate in o
 
 bench-ui: install testbin ## UI benchmark: list page server time with 10,000 executions
 	$(BIN)/python hack/bench/ui_list.py
+
+bench-scale: install testbin ## Scale benchmark: 50,000 executions (QUICK=1: 5,000); memory, lateness, UI, API write rate
+	$(if $(filter 1,$(QUICK)),QUICK=1 )$(BIN)/python hack/bench/scale.py
 
 lint: install ## ruff, ruff format --check, mypy and the import contracts (lint-imports)
 	$(BIN)/ruff check .

@@ -419,7 +419,10 @@ def test_helm_upgrade_rolls_the_workers_without_losing_an_execution(release: Rel
     train = release.start("release-train", {"service": "ledger", "version": "9.0.0"})
     wait_for("the executions to be claimed",
              lambda: len(_executing_on(release, names)) == len(names), timeout=120)  # fmt: skip
-    args = ["--set", f"worker.image.tag={new_tag}"]
+    # the same workflows in a new image: a compatible change, so the operator lets the new
+    # workers take over what the old version started (by default it would stay pinned to it)
+    old_tag = old_image.split(":")[-1]
+    args = ["--set", f"worker.image.tag={new_tag}", "--set", f"worker.upgradeFrom[0]={old_tag}"]
     env.cluster.helm("upgrade", RELEASE, str(env.repo / "charts" / "kontinue"),
                      "-n", release.namespace, "--reuse-values", *args, "--wait",
                      "--timeout=300s")  # fmt: skip
@@ -431,7 +434,9 @@ def test_helm_upgrade_rolls_the_workers_without_losing_an_execution(release: Rel
     wait_for("the train's approval", lambda: _phase(release, train) == "Suspended", timeout=180)
     (approval,) = release.in_workflows("suspensions", "-l", f"{labels.PARENT}={train}")["items"]
     release.client.resume_suspension(approval["metadata"]["name"], {"approved": True})
-    assert _finished(release, train)["phase"] == "Completed"
+    finished = _finished(release, train)
+    assert finished["phase"] == "Completed"
+    assert finished["workerVersion"] == new_tag  # moved from the old version to the new
 
 
 def test_every_dashboard_query_has_data(release: Release, prometheus: PrometheusServer) -> None:

@@ -89,8 +89,17 @@ def test_the_default_install_serves_a_read_only_ui_behind_network_policies(
     for component in ("controller", "worker", "ui"):
         spec = policies[release.service_account(component)]
         assert spec["policyTypes"] == ["Ingress"]
-        selector = spec["podSelector"]["matchLabels"]
-        assert selector["app.kubernetes.io/component"] == component
+        selector = spec["podSelector"]
+        if component == "worker":  # the workers of every version, the draining older ones too
+            assert selector["matchExpressions"] == [
+                {
+                    "key": "app.kubernetes.io/component",
+                    "operator": "In",
+                    "values": ["worker", "worker-draining"],
+                }
+            ]
+        else:
+            assert selector["matchLabels"]["app.kubernetes.io/component"] == component
         ports = {p["port"]: rule["from"] for rule in spec["ingress"] for p in rule["ports"]}
         expected = {"metrics", "http"} if component == "ui" else {"metrics"}
         assert set(ports) == expected, (component, ports)

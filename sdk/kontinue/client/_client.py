@@ -23,7 +23,7 @@ from kontinue.api import (
     journal_chunks,
     labels,
     manifests,
-    timestamps,
+    suspension_ends,
 )
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
@@ -377,14 +377,8 @@ class Client:
         phase = suspension_phase(current)
         if phase != SuspensionPhase.SUSPENDED:
             raise SuspensionNotWaiting(f"suspension {name} is not waiting: it is {phase}")
-        status: dict[str, Any] = {
-            "phase": SuspensionPhase.COMPLETED,
-            "startedAt": current["metadata"].get("creationTimestamp"),
-            "finishedAt": timestamps.now(),
-            "resumedBy": resumed_by,
-        }
-        if data is not None:
-            status["data"] = conversion.to_json(data, "the resume payload")
+        payload = conversion.to_json(data, "the resume payload") if data is not None else None
+        status = suspension_ends.completed(current, resumed_by, datetime.now(UTC), payload)
         try:
             return self.kube.merge_patch(
                 kubeapi.SUSPENSIONS,

@@ -11,10 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import conversion, deadlines, fan_out, policy, transitions, waits
+from kontinue.api import (
+    conversion,
+    deadlines,
+    fan_out,
+    policy,
+    suspension_ends,
+    transitions,
+    waits,
+)
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
-from kontinue.api.timestamps import format_time
-from kontinue.engine.outcomes import Outcome, finish_status
 from kontinue.testing._cluster import Cluster, ExecutionRecord
 from kontinue.testing._errors import WorkflowEnvironmentError
 from kontinue.testing._suspensions import waiting_suspensions
@@ -24,12 +30,7 @@ def end_sleep(cluster: Cluster, obj: dict[str, Any]) -> None:
     """A timed suspension (a sleep) reached its ``resumeAt``."""
     if suspension_phase(obj) != SuspensionPhase.SUSPENDED:
         return
-    obj["status"] = {
-        "phase": SuspensionPhase.COMPLETED,
-        "finishedAt": format_time(cluster.now),
-        "resumedBy": "timer",
-        "startedAt": obj["metadata"].get("creationTimestamp"),
-    }
+    obj["status"] = suspension_ends.completed(obj, "timer", cluster.now)
 
 
 def end_backoff(cluster: Cluster, record: ExecutionRecord) -> None:
@@ -48,9 +49,11 @@ def time_out(cluster: Cluster, record: ExecutionRecord) -> None:
         return
     limit = policy.timeout_of(record.obj, cluster.defaults(record)).get("overall")
     error = errors.OverallTimeoutError(f"the execution exceeded its overall timeout of {limit}")
-    status = finish_status(Outcome("failed", error=error), record.obj, cluster.now)
-    status["nextAttemptAt"] = None
-    cluster.apply(record, status)
+    # not retryable: Failed, no next attempt (the controller's own transition)
+    cluster.apply(
+        record,
+        transitions.fail(record.obj.get("status"), error, policy.retry_of(record.obj), cluster.now),
+    )
     name = record.obj["metadata"]["name"]
     for child in cluster.owned(name):
         cancel_tree(cluster, child, f"execution {name} exceeded its overall timeout")
@@ -61,10 +64,7 @@ def cancel_suspensions(cluster: Cluster, owner: str) -> None:
     """Cancel the suspensions of execution ``owner`` that still wait."""
     for obj in cluster.suspensions.values():
         if obj["spec"]["execution"] == owner and suspension_phase(obj) == SuspensionPhase.SUSPENDED:
-            obj["status"] = {
-                "phase": SuspensionPhase.CANCELED,
-                "finishedAt": format_time(cluster.now),
-            }
+            obj["status"] = suspension_ends.canceled(obj, cluster.now)
 
 
 def cancel_tree(cluster: Cluster, record: ExecutionRecord, message: str) -> None:
@@ -115,7 +115,10 @@ def check_attempt(cluster: Cluster, record: ExecutionRecord) -> None:
     limit = policy.timeout_of(record.obj).get("attempt")
     number = (record.obj.get("status") or {}).get("attempt") or 1
     error = errors.AttemptTimeoutError(f"attempt {number} exceeded its timeout of {limit}")
-    cluster.apply(record, finish_status(Outcome("failed", error=error), record.obj, cluster.now))
+    status = transitions.fail(
+        record.obj.get("status"), error, policy.retry_of(record.obj), cluster.now
+    )
+    cluster.apply(record, status)
     raise errors.Fenced("the attempt timed out; the controller ended it")
 
 
@@ -142,9 +145,5 @@ def resume(cluster: Cluster, owner: str, suspension: str | None, data: Any) -> N
         )
     obj = cluster.suspensions[candidates[0].name]
     conversion.check_depth(data, "the resume payload")
-    obj["status"] = {
-        "phase": SuspensionPhase.COMPLETED,
-        "finishedAt": format_time(cluster.now),
-        "resumedBy": "test",
-        **({"data": conversion.to_json(data, "the resume payload")} if data is not None else {}),
-    }
+    payload = conversion.to_json(data, "the resume payload") if data is not None else None
+    obj["status"] = suspension_ends.completed(obj, "test", cluster.now, payload)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from kontinue.api import labels, timestamps, transitions
+from kontinue.api import labels, suspension_ends, transitions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
@@ -69,12 +69,7 @@ class Cancellation:
         for suspension in self._view.owned("Suspension", namespace, name):
             if suspension_phase(suspension) != SuspensionPhase.SUSPENDED:
                 continue
-            status = {
-                "phase": SuspensionPhase.CANCELED,
-                "startedAt": suspension["metadata"].get("creationTimestamp"),
-                "finishedAt": timestamps.now(),
-                "message": reason,
-            }
+            status = suspension_ends.canceled(suspension, datetime.now(UTC), reason)
             try:
                 self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import timestamps, waits
+from kontinue.api import suspension_ends, waits
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
@@ -111,12 +111,7 @@ class Wakeups:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
-            status = {
-                "phase": SuspensionPhase.COMPLETED,
-                "finishedAt": timestamps.now(),
-                "resumedBy": "timer",
-                "startedAt": current["metadata"].get("creationTimestamp"),
-            }
+            status = suspension_ends.completed(current, "timer", datetime.now(UTC))
             try:
                 self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,

@@ -188,6 +188,20 @@ def _named(value: Any, source: str, where: str) -> tuple[str, dict[str, Any]]:
     return name, obj
 
 
+def _phased(
+    doc: dict[str, Any], key: str, phases: set[str], source: str
+) -> dict[str, dict[str, Any]]:
+    """The named objects listed under ``key``, each with no phase or one of ``phases``."""
+    found: dict[str, dict[str, Any]] = {}
+    for i, raw in enumerate(_list(doc.get(key), source, key)):
+        name, obj = _named(raw, source, f"{key}[{i}]")
+        phase = (obj.get("status") or {}).get("phase")
+        if phase is not None and phase not in phases:
+            raise _fail(source, f"{key}[{i}].status.phase", f"unknown phase {phase!r}")
+        found[name] = obj
+    return found
+
+
 def _steps(value: Any, source: str, where: str) -> dict[str, dict[str, Any]]:
     steps = _object(value if value is not None else {}, source, where)
     for name, record in steps.items():
@@ -242,20 +256,8 @@ def parse(document: Any, source: str = "the history") -> History:
                 source, f"steps {positions[index]!r} and {name!r}", f"both at position #{index}"
             )
         positions[index] = name
-    children: dict[str, dict[str, Any]] = {}
-    for i, raw in enumerate(_list(doc.get("children"), source, "children")):
-        name, child = _named(raw, source, f"children[{i}]")
-        phase = (child.get("status") or {}).get("phase")
-        if phase is not None and phase not in set(Phase):
-            raise _fail(source, f"children[{i}].status.phase", f"unknown phase {phase!r}")
-        children[name] = child
-    suspensions: dict[str, dict[str, Any]] = {}
-    for i, raw in enumerate(_list(doc.get("suspensions"), source, "suspensions")):
-        name, suspension = _named(raw, source, f"suspensions[{i}]")
-        phase = (suspension.get("status") or {}).get("phase")
-        if phase is not None and phase not in set(SuspensionPhase):
-            raise _fail(source, f"suspensions[{i}].status.phase", f"unknown phase {phase!r}")
-        suspensions[name] = suspension
+    children = _phased(doc, "children", set(Phase), source)
+    suspensions = _phased(doc, "suspensions", set(SuspensionPhase), source)
     jobs: dict[str, dict[str, Any]] = {}
     pods: dict[str, list[dict[str, Any]]] = {}
     logs: dict[str, dict[str, str]] = {}

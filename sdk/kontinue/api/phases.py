@@ -36,11 +36,16 @@ class SuspensionPhase(enum.StrEnum):
     CANCELED = "Canceled"
 
 
+def status_phase(status: Mapping[str, Any] | None) -> Phase:
+    """The phase an Execution's ``status`` records; none yet is Pending."""
+    phase = status.get("phase") if isinstance(status, Mapping) else None
+    return Phase(phase) if phase else Phase.PENDING
+
+
 def execution_phase(obj: dict[str, object]) -> Phase:
     """The phase of an Execution object; one without a status yet is Pending."""
     status = obj.get("status")
-    phase = status.get("phase") if isinstance(status, dict) else None
-    return Phase(phase) if phase else Phase.PENDING
+    return status_phase(status if isinstance(status, dict) else None)
 
 
 def suspension_phase(obj: Mapping[str, Any]) -> SuspensionPhase:

@@ -28,7 +28,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import attempts, durations, worker_versions
 from kontinue.api.messages import truncate_message
-from kontinue.api.phases import Phase
+from kontinue.api.phases import Phase, status_phase
 from kontinue.api.timestamps import format_micro_time, format_time, format_time_ceil
 
 Status = Mapping[str, Any]
@@ -72,12 +72,6 @@ ALLOWED: frozenset[tuple[Phase, Phase]] = frozenset(
 def allows(name: str, phase: Phase) -> bool:
     """Whether transition ``name`` may start from ``phase`` (what a button or a verb may offer)."""
     return phase in LIFECYCLE[name].sources
-
-
-def phase_of(status: Status | None) -> Phase:
-    """The phase ``status`` records (Pending when it records none yet)."""
-    raw = (status or {}).get("phase")
-    return Phase(raw) if raw else Phase.PENDING
 
 
 def claim(
@@ -152,7 +146,7 @@ def wake(status: Status | None, message: str, **extra: Any) -> Patch:
     while it waited asks for one again. ``extra`` adds fields (``nextAttemptAt``, ...).
     """
     patch: Patch = {"phase": Phase.PENDING, "message": truncate_message(message), **extra}
-    waited = phase_of(status) in (Phase.SUSPENDED, Phase.BACKOFF)
+    waited = status_phase(status) in (Phase.SUSPENDED, Phase.BACKOFF)
     if waited and (((status or {}).get("grants") or {}).get("slot")):
         patch["grants"] = {"slot": None}
     return patch
@@ -259,6 +253,6 @@ def cancel(status: Status | None, message: str, now: datetime, *, skip: bool = F
         "suspendedOn": None,
         "nextAttemptAt": None,
     }
-    if attempts.running(status) is not None or phase_of(status) == Phase.EXECUTING:
+    if attempts.running(status) is not None or status_phase(status) == Phase.EXECUTING:
         patch["attempts"] = attempts.end(status, phase, stamp, text)
     return patch

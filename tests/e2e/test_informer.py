@@ -35,6 +35,40 @@ def test_a_relist_reports_what_vanished_and_lists_in_pages(
     assert informer.get(namespace, "item-2") is None
 
 
+def test_a_relist_transforms_only_what_changed_and_keeps_an_unreadable_copy(
+    kube_cluster: TestCluster, namespace: str
+) -> None:
+    client = Client(namespace=namespace, kubeconfig=str(kube_cluster.kubeconfig))
+    for i in range(5):
+        client.create_execution("f", name=f"item-{i}")
+    read: list[str] = []
+    broken: set[str] = set()
+
+    def transform(obj: dict[str, Any]) -> str:
+        name = str(obj["metadata"]["name"])
+        read.append(name)
+        if name in broken:
+            raise ValueError(name)
+        return f"{name}@{obj['metadata']['resourceVersion']}"
+
+    informer: Informer[str] = Informer(
+        client.kube, EXECUTIONS, namespace, transform=transform, page_size=2
+    )
+    informer._relist()  # noqa: SLF001
+    assert sorted(read) == [f"item-{i}" for i in range(5)]
+    first = informer.get(namespace, "item-1")
+    read.clear()
+    for name in ("item-1", "item-4"):
+        client.kube.merge_patch(EXECUTIONS, namespace, name, {"metadata": {"labels": {"x": "y"}}})
+    broken.add("item-1")
+    informer._relist()  # noqa: SLF001
+    assert sorted(read) == ["item-1", "item-4"]  # the three unchanged ones are not read again
+    assert informer.get(namespace, "item-1") == first  # unreadable now: the last copy stays
+    changed = informer.get(namespace, "item-4")
+    assert changed is not None
+    assert changed.endswith(client.get("item-4")["metadata"]["resourceVersion"])
+
+
 def test_the_watch_follows_changes_and_stop_ends_it_at_once(
     kube_cluster: TestCluster, namespace: str
 ) -> None:

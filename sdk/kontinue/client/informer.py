@@ -184,8 +184,13 @@ class Informer(Generic[T]):
             backoff.sleep(self._stopping)
 
     def _relist(self) -> str:
-        """List every page, report the differences with the store, return the version."""
-        listed: dict[Key, tuple[str, dict[str, Any]]] = {}
+        """List every page, report the differences with the store, return the version.
+
+        Each page is transformed as it arrives and only what the store keeps is held (nothing
+        for an object whose version the store has already): a relist never holds every
+        object whole at once.
+        """
+        listed: dict[Key, tuple[str, T] | None] = {}  # None: unchanged since the store's copy
         token: str | None = None
         while True:
             page = self._kube.list(
@@ -197,7 +202,14 @@ class Informer(Generic[T]):
                 continue_token=token,
             )
             for obj in page.get("items") or []:
-                listed[object_key(obj)] = (_version(obj), obj)
+                key, version = object_key(obj), _version(obj)
+                with self._lock:
+                    previous = self._store.get(key)
+                if previous is not None and previous[0] == version:
+                    listed[key] = None
+                    continue
+                kept = self._transformed(key, obj)  # unreadable: the store's copy stays
+                listed[key] = None if kept is None else (version, kept[0])
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 version = str((page.get("metadata") or {}).get("resourceVersion") or "")
@@ -208,12 +220,13 @@ class Informer(Generic[T]):
                 del self._store[key]
         for _, item in vanished:
             self._deliver(DELETED, item)
-        for key, (rv, obj) in listed.items():
-            with self._lock:
-                previous = self._store.get(key)
-            if previous is not None and previous[0] == rv:
+        for key, entry in listed.items():
+            if entry is None:
                 continue
-            self._apply(MODIFIED if previous is not None else ADDED, key, rv, obj)
+            with self._lock:
+                known = key in self._store
+                self._store[key] = entry
+            self._deliver(MODIFIED if known else ADDED, entry[1])
         self.relists += 1
         self.synced.set()
         if self._on_synced is not None:
@@ -247,12 +260,19 @@ class Informer(Generic[T]):
         if self._stopping.is_set():
             response.shutdown()
 
-    def _apply(self, event: str, key: Key, version: str, obj: dict[str, Any]) -> None:
+    def _transformed(self, key: Key, obj: dict[str, Any]) -> tuple[T] | None:
+        """``(transform(obj),)``, or None (logged) when the transform fails."""
         try:
-            item = self._transform(obj)
+            return (self._transform(obj),)
         except Exception:  # noqa: BLE001 - one bad object never stops the stream
             log.exception("informer %s: cannot read %s/%s; skipped", self.name, *key)
+            return None
+
+    def _apply(self, event: str, key: Key, version: str, obj: dict[str, Any]) -> None:
+        transformed = self._transformed(key, obj)
+        if transformed is None:
             return
+        item = transformed[0]
         with self._lock:
             if event == DELETED:
                 self._store.pop(key, None)

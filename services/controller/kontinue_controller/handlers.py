@@ -37,6 +37,10 @@ def _in_cluster(info: kopf.ConnectionInfo | None) -> kopf.ConnectionInfo | None:
     return dataclasses.replace(info, server=f"https://{host}:{port}")
 
 
+LIST_PAGE_SIZE = 500
+"""Objects per LIST request of kopf's initial listings (the resync's pages are the same size)."""
+
+
 def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
     """A kopf registry whose handlers feed ``timekeeper``."""
     registry = kopf.OperatorRegistry()
@@ -55,6 +59,10 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
         # object, nor to keep an idle per-object worker around for long
         settings.batching.batch_window = 0.01
         settings.batching.idle_timeout = 1.0
+        # list in pages: one LIST of every stored execution decodes them all at once, and the
+        # heap that peak leaves behind stays (pages of 500 cut the controller's memory with
+        # 10,000 executions stored from 181 to 117 MiB)
+        settings.watching.chunk_size = LIST_PAGE_SIZE
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     @kopf.on.login(registry=registry)

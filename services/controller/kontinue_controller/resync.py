@@ -19,6 +19,7 @@ from typing import Any
 from kontinue.api import labels
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
+from kontinue_controller.handlers import LIST_PAGE_SIZE
 from kontinue_controller.timekeeping import Timekeeper
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Resync(threading.Thread):
         stop: threading.Event,
         *,
         interval: float = 300.0,
+        page_size: int = LIST_PAGE_SIZE,
     ) -> None:
         super().__init__(name="resync", daemon=True)
         self._kube = kube
@@ -44,6 +46,7 @@ class Resync(threading.Thread):
         self._scopes: list[str | None] = list(namespaces) or [None]
         self._stopping = stop
         self.interval = interval
+        self._page_size = page_size
         self.passes = 0
         tk = timekeeper
         self._kinds: list[tuple[str, kubeapi.Resource, str | None, Handler]] = [
@@ -76,14 +79,25 @@ class Resync(threading.Thread):
         selector: str | None,
         handler: Handler,
     ) -> None:
-        listed: dict[tuple[str, str], dict[str, Any]] = {}
+        # each page is handed over as it comes, and only the keys it held are kept: a listing
+        # of every stored object, whole, would be the controller's largest allocation
+        seen: set[tuple[str, str]] = set()
         token: str | None = None
         while True:
             page = self._kube.list(
-                resource, scope, label_selector=selector, limit=500, continue_token=token
+                resource,
+                scope,
+                label_selector=selector,
+                limit=self._page_size,
+                continue_token=token,
             )
             for obj in page.get("items") or []:
-                listed[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+                key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+                seen.add(key)
+                cached = self._view.cached(kind, *key)
+                if cached is not None and resource_version(cached) > resource_version(obj):
+                    continue  # the watch brought a newer version already
+                handler(None, obj)
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 version = int(page["metadata"].get("resourceVersion") or 0)
@@ -92,11 +106,6 @@ class Resync(threading.Thread):
             key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
             if scope is not None and key[0] != scope:
                 continue
-            if key not in listed and resource_version(obj) <= version:
+            if key not in seen and resource_version(obj) <= version:
                 log.info("resync: %s %s/%s is gone", kind, *key)
                 handler("DELETED", obj)
-        for obj in listed.values():
-            cached = self._view.cached(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
-            if cached is not None and resource_version(cached) > resource_version(obj):
-                continue  # the watch brought a newer version already
-            handler(None, obj)

@@ -20,7 +20,7 @@ from kontinue.engine.outcomes import finish_status
 from kontinue.engine.run import run_attempt
 from kontinue.testing._clock import fire_due, next_timer
 from kontinue.testing._cluster import Cluster, ExecutionRecord
-from kontinue.testing._controller import check_attempt, wake_ready
+from kontinue.testing._controller import check_attempt, close_children, wake_ready
 from kontinue.testing._errors import StuckError, WorkerCrash, WorkflowEnvironmentError
 from kontinue.testing._journal import ClaimJournal
 from kontinue.testing._suspensions import waiting_suspensions
@@ -113,7 +113,7 @@ def run_until(
     for _ in range(MAX_RUNS):
         if done():
             return
-        if fire_due(cluster) or wake_ready(cluster):
+        if fire_due(cluster) or close_children(cluster) or wake_ready(cluster):
             continue
         record = runnable(cluster)
         if record is not None:

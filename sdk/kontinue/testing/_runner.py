@@ -90,6 +90,7 @@ def claim_and_run(cluster: Cluster, record: ExecutionRecord) -> None:
     if outcome.kind == "completed" and journal.workflow_message:
         patch.pop("message", None)
     cluster.apply(record, patch)
+    close_children(cluster)  # the controller's part, as soon as it sees the attempt's end
 
 
 def settle(cluster: Cluster) -> None:

@@ -112,7 +112,16 @@ class Client:
         labels: Mapping[str, str] | None = None,
         namespace: str | None = None,
     ) -> dict[str, Any]:
-        """Create an Execution of ``function``; returns the created object."""
+        """Create an Execution of ``function``; returns the created object.
+
+        Raises:
+            ValidationError: ``options.parent_close_policy`` is set (it is for children).
+        """
+        if options is not None and options.parent_close_policy is not None:
+            raise errors.ValidationError(
+                "parent_close_policy is for a child a workflow spawns; a root execution has "
+                "no parent"
+            )
         manifest = manifests.execution_manifest(
             function,
             conversion.to_json(arguments, "the arguments") if arguments is not None else None,

@@ -19,11 +19,12 @@ def _child(client: Client, parent: str) -> dict[str, Any]:
     return client.get(names.child_name(parent, "child"))
 
 
-def _phase(client: Client, name: str) -> Phase:
-    return execution_phase(client.get(name))
+def _phase(client: Client, name: str) -> Phase | None:
+    found = client.kube.get_or_none(kubeapi.EXECUTIONS, client.namespace, name)
+    return None if found is None else execution_phase(found)
 
 
-def _child_phase(client: Client, parent: str) -> Phase:
+def _child_phase(client: Client, parent: str) -> Phase | None:
     return _phase(client, names.child_name(parent, "child"))
 
 
@@ -136,19 +137,20 @@ def test_a_restarted_controller_cancels_and_leaves_planted_children_alone(
         uid = parent["metadata"]["uid"]
         child = "restarted--child"
         # objects planted in the namespace that claim to be its children
+        # (an owner reference to a uid that does not exist is collected by Kubernetes itself)
         planted = {
-            "planted-no-owner": (None, uid),
-            "planted-other-owner": ("00000000-0000-4000-8000-00000000dead", uid),
-            "planted-other-parent-uid": (uid, "00000000-0000-4000-8000-00000000beef"),
+            "planted-no-owner": (None, uid, True),
+            "planted-not-controller": (uid, uid, False),
+            "planted-other-parent-uid": (uid, "00000000-0000-4000-8000-00000000beef", True),
         }
-        for name, (owner, spec_uid) in planted.items():
+        for name, (owner, spec_uid, controls) in planted.items():
             metadata: dict[str, Any] = {
                 "name": name, "labels": {labels.PARENT: "restarted", labels.ROOT: "restarted"},
             }  # fmt: skip
             if owner:
                 metadata["ownerReferences"] = [{
                     "apiVersion": "kontinue.cloud/v1alpha1", "kind": "Execution",
-                    "name": "restarted", "uid": owner, "controller": True,
+                    "name": "restarted", "uid": owner, "controller": controls,
                 }]  # fmt: skip
             client.kube.create(kubeapi.EXECUTIONS, client.namespace, {
                 "apiVersion": "kontinue.cloud/v1alpha1", "kind": "Execution",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,14 @@ def _child_phase(client: Client, parent: str) -> Phase | None:
     return _phase(client, names.child_name(parent, "child"))
 
 
+def _is(client: Client, name: str, phase: Phase) -> bool:
+    return _phase(client, name) == phase
+
+
+def _child_is(client: Client, parent: str, phase: Phase) -> Callable[[], bool]:
+    return lambda: _child_phase(client, parent) == phase
+
+
 def _parent(client: Client, name: str, **arguments: Any) -> str:
     return str(client.create_execution("close-parent", arguments, name=name)["metadata"]["name"])
 
@@ -37,7 +47,7 @@ def test_each_policy_when_the_parent_completes_or_fails(
 ) -> None:
     start_worker("close_flows", path=FLOWS, hold=0)
     nap = {"child": "close-nap", "arguments": {"seconds": 3}}
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "abandon-complete": {"policy": "abandon"},
         "default-complete": {},
         "cancel-complete": {"policy": "cancel"},
@@ -58,9 +68,7 @@ def test_each_policy_when_the_parent_completes_or_fails(
 
     # cancel: the running child is canceled once its parent ended, whichever way
     for name in ("cancel-complete", "cancel-fail"):
-        wait_for(
-            f"{name}'s child canceled", lambda n=name: _phase(client, n + "--child") == "Canceled"
-        )
+        wait_for(f"{name}'s child canceled", _child_is(client, name, Phase.CANCELED))
         assert _child(client, name)["spec"]["parentClosePolicy"] == "Cancel"
     # abandon (stated or by default): the child goes on
     time.sleep(2)  # time for a wrong cancellation to show
@@ -89,17 +97,13 @@ def test_canceling_the_parent_cancels_its_children_whatever_their_policy(
         _parent(client, f"held-{policy}", policy=policy, outcome="suspend")
     for policy in ("abandon", "cancel", "wait"):
         name = f"held-{policy}"
-        wait_for(f"{name} waiting", lambda n=name: _phase(client, n) == Phase.SUSPENDED)
-        wait_for(
-            f"{name}'s child waiting", lambda n=name: _phase(client, n + "--child") == "Suspended"
-        )
+        wait_for(f"{name} waiting", functools.partial(_is, client, name, Phase.SUSPENDED))
+        wait_for(f"{name}'s child waiting", _child_is(client, name, Phase.SUSPENDED))
         client.cancel(name)
     for policy in ("abandon", "cancel", "wait"):
         name = f"held-{policy}"
         assert execution_phase(client.wait(name, timeout=60)) == Phase.CANCELED
-        wait_for(
-            f"{name}'s child canceled", lambda n=name: _phase(client, n + "--child") == "Canceled"
-        )
+        wait_for(f"{name}'s child canceled", _child_is(client, name, Phase.CANCELED))
 
 
 def test_an_attempt_timeout_cancels_the_attempts_cancel_children(

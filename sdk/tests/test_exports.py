@@ -19,6 +19,7 @@ STEP_FUNCTIONS = {
     "suspend",
     "poll_until",
     "poll_until_named",
+    "set_labels",
     "set_message",
     "set_progress",
     "clear_progress",

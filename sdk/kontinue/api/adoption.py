@@ -28,13 +28,16 @@ _CONTAINER_KEYS = ("name", "image", "command", "args", "env", "envFrom", "workin
 def _execution_essence(obj: Mapping[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
     parent = spec.get("parent") or {}
-    return {
+    essence = {
         "function": spec.get("function"),
         "arguments": spec.get("arguments"),
         "workerGroup": spec.get("workerGroup") or "default",
         "mutex": (spec.get("mutex") or {}).get("name"),
         "parent": [parent.get("uid"), parent.get("step")],
     }
+    if spec.get("parentClosePolicy"):  # only when set: the digests of other children stay
+        essence["parentClosePolicy"] = spec["parentClosePolicy"]
+    return essence
 
 
 def _job_essence(obj: Mapping[str, Any]) -> dict[str, Any]:

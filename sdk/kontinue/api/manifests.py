@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kontinue.api import adoption, group, labels, names, timestamps
+from kontinue.api import adoption, group, labels, names, parent_close, timestamps
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ def execution_manifest(
     extra_labels: Mapping[str, str] | None = None,
     extra_annotations: Mapping[str, str] | None = None,
     parent: Parent | None = None,
+    parent_close_policy: str | None = None,
 ) -> dict[str, Any]:
-    """An Execution object ready to create."""
+    """An Execution object ready to create (``parent_close_policy``: its spec value)."""
     metadata: dict[str, Any] = {}
     if name:
         metadata["name"] = name
@@ -78,6 +79,8 @@ def execution_manifest(
         metadata["ownerReferences"] = _owner(parent)
         spec["parent"] = {"name": parent.name, "uid": parent.uid, "step": parent.step}
         spec["root"] = parent.root
+        if parent_close_policy:
+            spec[parent_close.SPEC_FIELD] = parent_close_policy
     object_labels.update(extra_labels or {})
     if len(function) > 63:
         object_labels.pop(labels.FUNCTION)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from kontinue.api import durations
+from kontinue.api.parent_close import ParentClosePolicy
 
 DurationLike = timedelta | float | int | str
 """A duration: a timedelta, seconds, or a string such as ``"1h30m"``."""
@@ -138,6 +139,11 @@ class ExecuteOptions(StepOptions):
     """Time limits; the fields it leaves unset come from the function's registered default."""
     mutex: ExecutionMutex | None = None
     """Named mutex. Default: none."""
+    parent_close_policy: ParentClosePolicy | None = None
+    """What becomes of the child when an attempt of this (its parent) execution ends:
+    ``abandon`` (it goes on), ``cancel`` (it is canceled) or ``wait`` (the attempt waits for
+    it before it ends; its failure does not change the parent's result). An explicit cancel
+    of the parent cancels every child whatever this says. Default: ``abandon``."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ import click
 import jsonschema
 import yaml
 
-from kontinue.api import attempts, labels, policy, schemas, transitions
+from kontinue.api import attempts, labels, policy, schemas, selectors, transitions
 from kontinue.api.phases import execution_phase
 from kontinue.cli import _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
@@ -277,7 +277,10 @@ def _echo_policy(function: Mapping[str, Any], created: Mapping[str, Any]) -> Non
 @click.option("--phase", help="Only this phase.")
 @click.option("--function", help="Only this function.")
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
-@click.option("-l", "--selector", help="Label selector (e.g. kontinue.cloud/root=x).")
+@click.option(
+    "-l", "--selector",
+    help="Label selector (e.g. customer=acme); also matches the labels workflows set.",
+)  # fmt: skip
 @click.option(
     "--sort-by", type=click.Choice(["age", "name", "phase", "function"]), default="age",
     show_default=True,
@@ -289,10 +292,17 @@ def list_executions(
     phase: str | None, function: str | None, all_namespaces: bool, selector: str | None,
     sort_by: str, output: str,
 ) -> None:  # fmt: skip
-    """List executions (newest last)."""
-    items = client().list(
-        phase=phase, function=function, label_selector=selector, all_namespaces=all_namespaces
-    )
+    """List executions (newest last).
+
+    ``-l`` matches the executions' labels and the labels their workflows set while running
+    (``kontinue.set_labels``).
+    """
+    try:
+        items = client().list(
+            phase=phase, function=function, label_selector=selector, all_namespaces=all_namespaces
+        )
+    except selectors.SelectorError as exc:
+        fail(f"-l: {exc}")
     keys = {
         "age": lambda e: (e["metadata"]["creationTimestamp"], e["metadata"]["name"]),
         "name": lambda e: (e["metadata"]["namespace"], e["metadata"]["name"]),

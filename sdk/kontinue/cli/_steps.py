@@ -14,6 +14,7 @@ import click
 from rich.text import Text
 from rich.tree import Tree
 
+from kontinue.api import parent_close, workflow_labels
 from kontinue.api.phases import Phase, execution_phase, job_end, suspension_phase
 from kontinue.cli import _render
 from kontinue.cli._context import client
@@ -97,6 +98,10 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
         tree.add(plain(", ".join(details)))
     if status.get("message"):
         tree.add(plain(f"message: {status['message']}"))
+    if own_labels := workflow_labels.of(execution):
+        tree.add(plain("labels: " + ", ".join(f"{k}={v}" for k, v in sorted(own_labels.items()))))
+    if (execution.get("spec") or {}).get("parent"):
+        tree.add(plain(f"on parent close: {parent_close.of(execution)}", "dim"))
     children = {c["metadata"]["name"]: c for c in parts["children"]}
     suspensions = {s["metadata"]["name"]: s for s in parts["suspensions"]}
     jobs = {j["metadata"]["name"]: j for j in parts["jobs"]}
@@ -119,6 +124,7 @@ def step_tree(execution: Mapping[str, Any], parts: Mapping[str, list[dict[str, A
                     Text.assemble(f" -> {_render.clean(child)} ",
                                   phase_text(child_status.get("phase")))
                 )  # fmt: skip
+                label.append(f" (on parent close: {parent_close.of(children[child])})", "dim")
             elif child in suspensions:
                 label.append_text(Text.assemble(" -> ", _suspension_label(suspensions[child])))
             elif child in jobs:

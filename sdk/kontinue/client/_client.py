@@ -23,7 +23,9 @@ from kontinue.api import (
     journal_chunks,
     labels,
     manifests,
+    selectors,
     suspension_ends,
+    workflow_labels,
 )
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
@@ -110,7 +112,16 @@ class Client:
         labels: Mapping[str, str] | None = None,
         namespace: str | None = None,
     ) -> dict[str, Any]:
-        """Create an Execution of ``function``; returns the created object."""
+        """Create an Execution of ``function``; returns the created object.
+
+        Raises:
+            ValidationError: ``options.parent_close_policy`` is set (it is for children).
+        """
+        if options is not None and options.parent_close_policy is not None:
+            raise errors.ValidationError(
+                "parent_close_policy is for a child a workflow spawns; a root execution has "
+                "no parent"
+            )
         manifest = manifests.execution_manifest(
             function,
             conversion.to_json(arguments, "the arguments") if arguments is not None else None,
@@ -154,14 +165,28 @@ class Client:
         namespace: str | None = None,
         all_namespaces: bool = False,
     ) -> list[dict[str, Any]]:
-        """Executions, optionally filtered by phase, function and labels."""
+        """Executions, optionally filtered by phase, function and labels.
+
+        ``label_selector`` matches an execution's search labels: its metadata labels and the
+        labels its workflow set while running (``kontinue.set_labels``, kept in the status).
+        The API server selects on the ``kontinue.cloud/`` requirements (only metadata carries
+        them); the others are matched here on each listed execution
+        (:func:`kontinue.api.selectors.split`).
+
+        Raises:
+            SelectorError: ``label_selector`` is not a label selector.
+        """
         fields = []
         if phase:
             fields.append(f"status.phase={phase}")
         if function:
             fields.append(f"spec.function={function}")
         ns = None if all_namespaces else self._ns(namespace)
-        return self._list_all(kubeapi.EXECUTIONS, ns, label_selector, ",".join(fields) or None)
+        server, local = selectors.split(label_selector)
+        items = self._list_all(kubeapi.EXECUTIONS, ns, server, ",".join(fields) or None)
+        if local is None:
+            return items
+        return [item for item in items if local(workflow_labels.effective(item))]
 
     def _list_all(
         self,

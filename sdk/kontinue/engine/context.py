@@ -81,6 +81,7 @@ class ExecutionContext:
         self._by_index = {r.index: r for r in journal.steps().values()}
         self._last_recorded = max(self._by_index, default=-1)
         self._patches: dict[str, bool] = {}
+        self._close_waits: list[str] = []
 
     # -- what the workflow may read --------------------------------------------------------------
 
@@ -265,6 +266,16 @@ class ExecutionContext:
             "is not run again (start a new execution to run it again)",
             child=name,
         )
+
+    def wait_at_close(self, child: str) -> None:
+        """Note a child whose parent-close policy is ``wait`` (see :mod:`.closing`)."""
+        if child not in self._close_waits:
+            self._close_waits.append(child)
+
+    @property
+    def close_waits(self) -> list[str]:
+        """The children this attempt waits for before it ends (parent-close policy ``wait``)."""
+        return list(self._close_waits)
 
     def check_canceled(self) -> None:
         """Unwind the workflow if the execution was canceled."""

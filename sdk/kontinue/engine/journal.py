@@ -10,8 +10,8 @@ cluster.
 
 Persisted per execution: ``status.state[name]`` (the JSON value of a store step; absent for
 None), ``status.steps[name]`` (:class:`StepRecord`: type, index, phase, times, child, value
-type). Children and suspensions are their own objects, named by
-:func:`kontinue.api.names.child_name`.
+type), ``status.labels`` (the search labels the workflow set). Children and suspensions are
+their own objects, named by :func:`kontinue.api.names.child_name`.
 """
 
 from __future__ import annotations
@@ -136,4 +136,16 @@ class Journal(Protocol):
 
     def set_progress(self, progress: Progress | None) -> None:
         """Set (or clear, with None) the progress indicator."""
+        ...
+
+    def set_labels(self, change: Mapping[str, str | None]) -> None:
+        """Merge the workflow's search labels (``status.labels``; None removes a key).
+
+        Lazy, like a child's step record: the labels ride along with the next write (a
+        checkpoint, or the attempt's end), never a write of their own; labels the status
+        already holds (a replay setting them again) change nothing.
+
+        Raises:
+            ValidationError: more labels than :data:`kontinue.api.workflow_labels.MAX_LABELS`.
+        """
         ...

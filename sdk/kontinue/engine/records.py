@@ -113,6 +113,8 @@ class ChildSpec:
     mutex: str | None = None
     display_name: str | None = None
     description: str | None = None
+    parent_close_policy: str | None = None
+    """The child's ``spec.parentClosePolicy`` (None: the default, abandon)."""
 
 
 @dataclass

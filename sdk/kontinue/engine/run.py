@@ -3,7 +3,9 @@
 ``run_attempt`` converts the arguments, calls the function with a fresh
 :class:`~kontinue.engine.context.ExecutionContext` and turns whatever happens into an
 :class:`~kontinue.engine.outcomes.Outcome`; it never lets an exception escape. What the
-execution's status becomes then is :func:`kontinue.engine.outcomes.finish_status`.
+execution's status becomes then is :func:`kontinue.engine.outcomes.finish_status`. Before the
+outcome of a function that returned or raised, the children it spawned with the parent-close
+policy ``wait`` must have finished (:mod:`kontinue.engine.closing`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from kontinue import errors
 from kontinue.api import conversion, nesting
 from kontinue.api.digests import json_digest
+from kontinue.engine.closing import await_close_waits
 from kontinue.engine.context import ExecutionContext
 from kontinue.engine.journal import Journal
 from kontinue.engine.observer import StepObserver
@@ -72,26 +75,13 @@ def run_attempt(
 
 def run_in_context(definition: FunctionDef, ktx: ExecutionContext) -> Outcome:
     """:func:`run_attempt` with a context made by the caller (who may inspect it afterwards)."""
-    journal = ktx.journal
-    spec = journal.execution().get("spec") or {}
     try:
-        check_arguments(journal.execution())
-        call_args: tuple[Any, ...] = (ktx,)
-        if definition.takes_arguments:
-            call_args += (_arguments(definition, spec.get("arguments")),)
-        elif spec.get("arguments") not in (None, {}):
-            raise errors.ValidationError(f"function {definition.name} takes no arguments")
-        if definition.is_async:
-            result = _run_coroutine(definition.fn, call_args)
-        else:
-            result = definition.fn(*call_args)
-        data = conversion.to_json(result, f"the result of {definition.name}")
-        conversion.check_size(
-            data,
-            MAX_RESULT_BYTES,
-            f"the result of {definition.name} is {{size}} bytes of JSON; at most {{limit}} "
-            "bytes fit in the Execution's status",
-        )
+        try:
+            data = _call(definition, ktx)
+        except Exception as exc:  # noqa: BLE001 - the attempt failed: it still ends after its
+            await_close_waits(ktx)  # wait-policy children
+            return Outcome("failed", error=exc)
+        await_close_waits(ktx)
         return Outcome("completed", result=data)
     except errors.Released as released:
         return Outcome("released", waiting_on=released.waiting_on, message=released.message)
@@ -103,6 +93,29 @@ def run_in_context(definition: FunctionDef, ktx: ExecutionContext) -> Outcome:
         return Outcome("canceled", message=str(canceled))
     except Exception as exc:  # noqa: BLE001 - every user error becomes the attempt's outcome
         return Outcome("failed", error=exc)
+
+
+def _call(definition: FunctionDef, ktx: ExecutionContext) -> Any:
+    """Call the function with its arguments; its result as JSON (checked for size)."""
+    spec = ktx.journal.execution().get("spec") or {}
+    check_arguments(ktx.journal.execution())
+    call_args: tuple[Any, ...] = (ktx,)
+    if definition.takes_arguments:
+        call_args += (_arguments(definition, spec.get("arguments")),)
+    elif spec.get("arguments") not in (None, {}):
+        raise errors.ValidationError(f"function {definition.name} takes no arguments")
+    if definition.is_async:
+        result = _run_coroutine(definition.fn, call_args)
+    else:
+        result = definition.fn(*call_args)
+    data = conversion.to_json(result, f"the result of {definition.name}")
+    conversion.check_size(
+        data,
+        MAX_RESULT_BYTES,
+        f"the result of {definition.name} is {{size}} bytes of JSON; at most {{limit}} "
+        "bytes fit in the Execution's status",
+    )
+    return data
 
 
 def _run_coroutine(fn: Any, args: tuple[Any, ...]) -> Any:

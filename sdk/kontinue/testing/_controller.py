@@ -1,7 +1,8 @@
 """The controller's part, played by the environment: every status change is a transition.
 
 Sleeps and backoffs end, overall and attempt timeouts strike, released executions wake by
-:mod:`kontinue.api.waits`'s rule, cancels reach a whole tree, and a test's resume completes a
+:mod:`kontinue.api.waits`'s rule, cancels reach a whole tree, the children of a parent whose
+attempt ended are canceled as their parent-close policy says, and a test's resume completes a
 suspension; each through :mod:`kontinue.api.transitions`, :mod:`kontinue.api.policy` and
 :mod:`kontinue.api.deadlines`, as the controller does on a cluster.
 """
@@ -15,6 +16,7 @@ from kontinue.api import (
     conversion,
     deadlines,
     fan_out,
+    parent_close,
     policy,
     suspension_ends,
     transitions,
@@ -76,6 +78,23 @@ def cancel_tree(cluster: Cluster, record: ExecutionRecord, message: str) -> None
     if not execution_phase(record.obj).terminal:
         record.canceled.set()
         cluster.apply(record, transitions.cancel(record.obj.get("status"), message, cluster.now))
+
+
+def close_children(cluster: Cluster) -> bool:
+    """Cancel the ``cancel``-policy children of parents whose attempt ended; True if one was.
+
+    The controller's parent-close duty (:mod:`kontinue.api.parent_close`'s rule).
+    """
+    acted = False
+    for record in list(cluster.executions.values()):
+        name = record.obj["metadata"]["name"]
+        owned = {c.obj["metadata"]["name"]: c for c in cluster.owned(name)}
+        for child in parent_close.to_cancel(record.obj, [c.obj for c in owned.values()]):
+            cancel_tree(
+                cluster, owned[child["metadata"]["name"]], parent_close.close_message(record.obj)
+            )
+            acted = True
+    return acted
 
 
 def wake_ready(cluster: Cluster) -> bool:

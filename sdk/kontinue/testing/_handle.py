@@ -12,7 +12,7 @@ from typing import Any
 
 from kontinue import errors
 from kontinue.api import attempts as attempt_log
-from kontinue.api import conversion
+from kontinue.api import conversion, parent_close, workflow_labels
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.engine.records import StepRecord
 from kontinue.testing import _controller
@@ -123,6 +123,16 @@ class ExecutionHandle:
         story of a deterministic workflow.
         """
         return list(self._record.messages)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The search labels the workflow set (``kontinue.set_labels``: ``status.labels``)."""
+        return workflow_labels.of(self._record.obj)
+
+    @property
+    def parent_close_policy(self) -> str:
+        """This child's parent-close policy (``abandon``, ``cancel`` or ``wait``)."""
+        return parent_close.of(self._record.obj)
 
     @property
     def progress(self) -> tuple[int, int | None] | None:

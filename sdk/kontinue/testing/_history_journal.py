@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import attempts
+from kontinue.api import attempts, workflow_labels
 from kontinue.api.history import History
 from kontinue.engine.records import (
     ChildSpec,
@@ -80,6 +80,8 @@ class HistoryJournal:
         """Why the replay stopped before the code did, if it did."""
         self.message: str | None = None
         self.progress: Progress | None = None
+        self.labels: dict[str, str] = workflow_labels.of(self._object)
+        """The workflow's search labels as the replay sets them (nothing is written)."""
 
     def _stop(self, step: str, step_type: str | None) -> EndOfHistory:
         recorded = self._steps.get(step)
@@ -193,3 +195,6 @@ class HistoryJournal:
 
     def set_progress(self, progress: Progress | None) -> None:
         self.progress = progress
+
+    def set_labels(self, change: Mapping[str, str | None]) -> None:
+        self.labels = workflow_labels.merged(self.labels, change)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import manifests
+from kontinue.api import manifests, workflow_labels
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import SuspensionPhase, execution_phase
@@ -89,6 +89,7 @@ class ClaimJournal(StatusJournal):
             worker_group=self._parent(spec.step).worker_group, retry=spec.retry,
             timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
             description=spec.description, parent=self._parent(spec.step),
+            parent_close_policy=spec.parent_close_policy,
         )  # fmt: skip
         self._cluster.create(manifest, crash_after=())
 
@@ -198,3 +199,13 @@ class ClaimJournal(StatusJournal):
         value = progress.status()
         self._status().pop("progress", None)  # replaced whole, not merged
         self.write({"progress": value})
+
+    def set_labels(self, change: Mapping[str, str | None]) -> None:
+        # the environment's objects are its store: what the worker writes with its next
+        # checkpoint is there at once (no write is counted here)
+        status = self._status()
+        wanted = workflow_labels.merged(workflow_labels.of(self._record.obj), change)
+        if wanted:
+            status[workflow_labels.STATUS_FIELD] = wanted
+        else:
+            status.pop(workflow_labels.STATUS_FIELD, None)

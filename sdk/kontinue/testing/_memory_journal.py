@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import history
+from kontinue.api import history, workflow_labels
 from kontinue.api.journal_chunks import CompactedHistory
 from kontinue.api.phases import Phase, SuspensionPhase
 from kontinue.api.timestamps import format_time
@@ -146,6 +146,10 @@ class MemoryJournal(StatusJournal):
                 **({"automatic": True} if progress.automatic else {}),
             }
         self.writes += 1
+
+    def set_labels(self, change: Mapping[str, str | None]) -> None:
+        wanted = workflow_labels.merged(workflow_labels.of(self._object), change)
+        self._object["status"][workflow_labels.STATUS_FIELD] = wanted  # rides along: no write
 
     # -- history ----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from kontinue.engine.outcomes import finish_status
 from kontinue.engine.run import run_attempt
 from kontinue.testing._clock import fire_due, next_timer
 from kontinue.testing._cluster import Cluster, ExecutionRecord
-from kontinue.testing._controller import check_attempt, wake_ready
+from kontinue.testing._controller import check_attempt, close_children, wake_ready
 from kontinue.testing._errors import StuckError, WorkerCrash, WorkflowEnvironmentError
 from kontinue.testing._journal import ClaimJournal
 from kontinue.testing._suspensions import waiting_suspensions
@@ -90,6 +90,7 @@ def claim_and_run(cluster: Cluster, record: ExecutionRecord) -> None:
     if outcome.kind == "completed" and journal.workflow_message:
         patch.pop("message", None)
     cluster.apply(record, patch)
+    close_children(cluster)  # the controller's part, as soon as it sees the attempt's end
 
 
 def settle(cluster: Cluster) -> None:
@@ -113,7 +114,7 @@ def run_until(
     for _ in range(MAX_RUNS):
         if done():
             return
-        if fire_due(cluster) or wake_ready(cluster):
+        if fire_due(cluster) or close_children(cluster) or wake_ready(cluster):
             continue
         record = runnable(cluster)
         if record is not None:

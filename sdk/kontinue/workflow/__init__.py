@@ -40,6 +40,7 @@ from kontinue.workflow._jobs import (
     run_pod,
     run_script,
 )
+from kontinue.workflow._labels import set_labels
 from kontinue.workflow._patching import deprecate_patch, patched
 from kontinue.workflow._status import clear_progress, set_message, set_progress
 from kontinue.workflow._store import poll_until, poll_until_named, store, store_named
@@ -78,6 +79,7 @@ __all__ = [
     "run_job",
     "run_pod",
     "run_script",
+    "set_labels",
     "set_message",
     "set_progress",
     "sleep",

@@ -7,6 +7,11 @@ one with ChildCanceledError); with the default child policy a retry of the paren
 child as it is. With ``childPolicy: RetryFailed`` a later attempt of the parent runs a failed or
 canceled child again, as a new Execution named after the step and the attempt (``-a2``), so the
 failed one stays visible; completed children are reused.
+
+``ExecuteOptions.parent_close_policy`` says what becomes of a child when an attempt of its
+parent ends (:mod:`kontinue.api.parent_close`): it is stored on the child; the ``wait`` ones are
+also noted on the context, and the engine waits for them before the attempt's outcome
+(:mod:`kontinue.engine.closing`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import conversion, names
+from kontinue.api import conversion, names, parent_close
 from kontinue.api.options import ChildExecution, ChildExecutionOptions, ExecuteOptions
 from kontinue.api.phases import Phase
 from kontinue.engine.context import ExecutionContext
@@ -42,6 +47,7 @@ def _spawn(
     scope: ExitStack,
 ) -> ChildExecution:
     """Start (or find) the child; a child created now is observed as a step within ``scope``."""
+    close_policy = _close_policy(options)
     name, index, recorded = ktx.begin_step("execute", options)
     child = recorded.child if recorded is not None and recorded.child else None
     child = child or names.child_name(ktx.name, name)
@@ -69,9 +75,24 @@ def _spawn(
             mutex=options.mutex.name if options and options.mutex else None,
             display_name=options.display_name if options else None,
             description=options.description if options else None,
+            parent_close_policy=close_policy,
         ))  # fmt: skip
     ktx.journal.record(ktx.record(name, index, "execute", options, child=child), replace=rerun)
+    if close_policy == parent_close.spec_value("wait"):
+        ktx.wait_at_close(child)  # every replay passes here again: the set is re-derived
     return ChildExecution(name=child, namespace=ktx.namespace)
+
+
+def _close_policy(options: ExecuteOptions | None) -> str | None:
+    """The child's ``spec.parentClosePolicy`` from the options (None: the default).
+
+    Raises:
+        ValidationError: not one of abandon, cancel, wait.
+    """
+    try:
+        return parent_close.spec_value(options.parent_close_policy if options else None)
+    except ValueError as exc:
+        raise errors.ValidationError(str(exc)) from None
 
 
 def _outcome(state: ChildState, result_type: Any) -> Any:

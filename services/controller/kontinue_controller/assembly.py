@@ -16,6 +16,7 @@ from kontinue.client import kubeapi
 from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults
+from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
@@ -57,5 +58,6 @@ def assemble(
         retention=Retention(kube, timers, writes),
         scheduler=Scheduler(kube, timers, writes),
         takeover=Takeover(kube, timers, writes),
+        parent_close=ParentClose(kube, view, timers, writes),
     )
     return Timekeeper(view, timers, duties)

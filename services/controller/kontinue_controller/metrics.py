@@ -37,6 +37,7 @@ DUTIES = (
     "schedule-sync",
     "lease-gone",
     "lease-holder",
+    "parent-close",
 )
 """Every duty of the controller (the timed ones and those run as soon as an event asks)."""
 

@@ -8,6 +8,8 @@ state and takes no decision of its own: it records the event in the view
 
 - wake-ups (:mod:`~kontinue_controller.wakeups`): sleeps, backoffs, Suspended executions;
 - cancellation, timeouts, retention (TTL), schedules and admission (their own modules);
+- the parent-close policy of children whose parent's attempt ended
+  (:mod:`~kontinue_controller.parent_close`);
 - takeover of what a gone worker process held (:mod:`~kontinue_controller.takeover`).
 
 The duties receive the parts they use (the view, the timers, the writes, the API client) when
@@ -23,6 +25,7 @@ from kontinue.api.phases import execution_phase
 from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.keys import Key
+from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
@@ -43,6 +46,7 @@ class Duties:
     retention: Retention
     scheduler: Scheduler
     takeover: Takeover
+    parent_close: ParentClose
 
 
 class Timekeeper:
@@ -79,6 +83,8 @@ class Timekeeper:
             duties.timeouts.watch(key, obj)
             duties.retention.watch(key, obj)
             duties.wakeups.on_execution(key, obj)
+        if event != "DELETED":
+            duties.parent_close.on_execution(key, obj)
         duties.wakeups.wake_waiters(key)
 
     def on_function(self, event: str | None, obj: dict[str, Any]) -> None:

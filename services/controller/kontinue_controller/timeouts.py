@@ -5,7 +5,9 @@ execution: it restarts whenever the execution resumes (after a release or a take
 not run while nobody runs it. When it passes, the controller ends the attempt as a retryable
 :class:`~kontinue.errors.AttemptTimeoutError`: Backoff while retries are left, else Failed. A
 worker running the attempt sees the change through its watch and stops. The children of the
-attempt are left alone, so a retry finds them as the child policy says.
+attempt are left alone, so a retry finds them as the child policy says, except those spawned
+with the parent-close policy ``cancel``, which the parent-close duty cancels once the attempt
+ended (:mod:`~kontinue_controller.parent_close`).
 
 ``timeout.overall`` counts from the execution's creation (time spent Pending counts too) across
 all attempts. When it passes, the execution fails for good (a non-retryable timeout) and its

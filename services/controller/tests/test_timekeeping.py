@@ -7,6 +7,7 @@ from unittest import mock
 
 from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
+from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
@@ -28,6 +29,7 @@ def router() -> tuple[Timekeeper, Any, Any]:
         retention=mock.create_autospec(Retention, instance=True),
         scheduler=mock.create_autospec(Scheduler, instance=True),
         takeover=mock.create_autospec(Takeover, instance=True),
+        parent_close=mock.create_autospec(ParentClose, instance=True),
     )
     timers = mock.create_autospec(Timers, instance=True)
     return Timekeeper(ObjectView(), timers, duties), duties, timers
@@ -52,6 +54,7 @@ def test_an_unfinished_execution_goes_to_the_duties_that_follow_it() -> None:
     duties.retention.watch.assert_called_once_with(KEY, obj)
     duties.wakeups.on_execution.assert_called_once_with(KEY, obj)
     duties.wakeups.wake_waiters.assert_called_once_with(KEY)
+    duties.parent_close.on_execution.assert_called_once_with(KEY, obj)
     duties.cancellation.request.assert_not_called()
     timers.forget.assert_not_called()
 
@@ -73,6 +76,7 @@ def test_a_deleted_execution_leaves_the_view_and_its_timers() -> None:
     timers.forget.assert_called_once_with(KEY)
     duties.wakeups.forget.assert_called_once_with(KEY)
     duties.timeouts.watch.assert_called_once()  # from the first event only
+    duties.parent_close.on_execution.assert_called_once()  # from the first event only
     assert duties.wakeups.wake_waiters.call_count == 2
 
 

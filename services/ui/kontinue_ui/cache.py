@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue.api import labels as kontinue_labels
-from kontinue.api import worker_versions
+from kontinue.api import worker_versions, workflow_labels
 from kontinue.api.timestamps import parse_time
 from kontinue.client import kubeapi
 from kontinue.client.informer import DELETED, Informer
@@ -42,6 +42,7 @@ class Summary:
     started: datetime | None
     finished: datetime | None
     labels: Mapping[str, str]
+    """Search labels: the metadata labels with those the workflow set over them."""
     parent: str | None
     resource_version: str
     worker_group: str = "default"
@@ -56,7 +57,9 @@ class Summary:
         status = obj.get("status") or {}
         progress = status.get("progress") or {}
         current = progress.get("current")
-        labels = dict(meta.get("labels") or {})
+        own = meta.get("labels") or {}
+        # the search labels: the workflow's own (status.labels) over the metadata's
+        labels = workflow_labels.effective(obj)
         return cls(
             namespace=meta.get("namespace", ""),
             name=meta.get("name", ""),
@@ -72,7 +75,7 @@ class Summary:
             started=parse_time(status.get("startedAt")),
             finished=parse_time(status.get("finishedAt")),
             labels=labels,
-            parent=labels.get(kontinue_labels.PARENT),
+            parent=own.get(kontinue_labels.PARENT),
             resource_version=str(meta.get("resourceVersion", "")),
             worker_group=str(spec.get("workerGroup") or "default"),
             worker_version=worker_versions.recorded(obj) or "",

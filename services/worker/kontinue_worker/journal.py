@@ -8,7 +8,9 @@ worker paused past its lease therefore cannot write a single checkpoint after a 
 
 Step records of children and suspensions are not written on their own: they ride along with
 the next write (a store step, a message, the attempt's end), so a fan-out of N children costs N
-creates, not 2N writes.
+creates, not 2N writes. The workflow's search labels (``status.labels``, set by
+``kontinue.set_labels``) ride along the same way, as the difference between what the status
+holds and what the workflow wants: a replay that sets them again adds nothing to a write.
 
 Compaction keeps a step's cost independent of the history's length: once the Execution's
 status holds ``CHUNK_STEPS + KEEP_STEPS`` step records (or ``COMPACT_BYTES`` of stored
@@ -49,6 +51,7 @@ from kontinue.api import (
     names,
     nesting,
     worker_versions,
+    workflow_labels,
 )
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
@@ -176,6 +179,8 @@ class KubeJournal:
         self._read_marks: dict[tuple[str, str, str], int] = {}  # key -> hub changes at its read
         self._lock = threading.Lock()
         self._workflow_message = False
+        self._labels: dict[str, str] | None = None
+        """The workflow labels this attempt wants (None: it set none), written lazily."""
         self.taken: str | None = None
         """Why the execution was taken from this attempt (canceled, timed out, handed over)."""
         self.taken_phase: str | None = None
@@ -257,6 +262,10 @@ class KubeJournal:
         """
         with self._lock:
             patch = {**self._first_write, **status_patch}
+            if self._labels is not None:  # the workflow's labels ride along
+                change = workflow_labels.diff(workflow_labels.of(self._obj), self._labels)
+                if change:
+                    patch[workflow_labels.STATUS_FIELD] = change
             if self._pending:
                 steps = dict(patch.get("steps") or {})
                 patch["steps"] = {**self._pending, **steps}
@@ -504,6 +513,7 @@ class KubeJournal:
             worker_group=self._parent_base.worker_group, retry=spec.retry,
             timeout=spec.timeout, mutex=spec.mutex, display_name=spec.display_name,
             description=spec.description, parent=self._parent(spec.step),
+            parent_close_policy=spec.parent_close_policy,
             extra_annotations={
                 labels.TRACEPARENT: self._trace.child_traceparent(),
                 **worker_versions.inherited(self._obj),  # a child runs on its parent's version
@@ -701,6 +711,13 @@ class KubeJournal:
             return
         value = progress.status()
         self.write({"progress": value})
+
+    def set_labels(self, change: Mapping[str, str | None]) -> None:
+        with self._lock:
+            current = self._labels
+            if current is None:
+                current = workflow_labels.of(self._obj)
+            self._labels = workflow_labels.merged(current, change)
 
     def finish(self, outcome: Outcome) -> None:
         """Write how the attempt ended (fenced like every write)."""

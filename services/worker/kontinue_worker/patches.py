@@ -4,7 +4,7 @@ The engine describes a status change as a merge patch (a key set to None means "
 but a merge patch cannot carry a null inside a value: ``{"result": {"a": None}}`` would store
 ``{}``. :func:`status_operations` turns the change into RFC 6902 operations against the status
 the write is conditional on: ``add`` replaces a key with its value verbatim (nulls included),
-``remove`` only for keys that exist. ``steps`` and ``state`` are changed key by key.
+``remove`` only for keys that exist. ``steps``, ``state`` and ``labels`` are changed key by key.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from kontinue.api.pointers import json_pointer
 
-PER_KEY = frozenset({"steps", "state"})
+PER_KEY = frozenset({"steps", "state", "labels"})
 """Status maps that a write changes entry by entry, not as a whole."""
 
 

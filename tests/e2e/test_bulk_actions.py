@@ -149,7 +149,7 @@ def test_bulk_cancel_of_200_by_selector_cancels_exactly_those(
     wait_for(
         "the 200 canceled",
         lambda: all(
-            e["status"].get("phase") == "Canceled"
+            (e.get("status") or {}).get("phase") == "Canceled"
             for e in client.list(namespace=ns, label_selector="team=payments")
             if e["metadata"]["name"].startswith("pay-")
         ),

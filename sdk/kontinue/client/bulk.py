@@ -233,6 +233,8 @@ def _one(execution: Mapping[str, Any], action: Action) -> Outcome:
         return Outcome(namespace, name, phase, Result.FAILED, exc.message or str(exc))
     except (kubeapi.Unreachable, errors.KontinueError, ValueError) as exc:
         return Outcome(namespace, name, phase, Result.FAILED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one execution's failure is reported, not raised
+        return Outcome(namespace, name, phase, Result.FAILED, str(exc) or type(exc).__name__)
 
 
 def run(

@@ -556,3 +556,45 @@ def test_prefix_functions_schedules_and_job_logs(
     assert client.wait(runs[0]["metadata"]["name"], timeout=60)["status"]["result"] == (
         "child nightly done"
     )
+
+
+def test_bulk_cancel_from_the_list(
+    proxied_ui: Callable[..., ProxiedUi], start_worker: StartWorker, client: Client
+) -> None:
+    start_worker("ui_flows", path=FLOWS, hold=1)
+    ui = proxied_ui()
+    sleepers = [client.create_execution("long-wait")["metadata"]["name"] for _ in range(4)]
+    for name in sleepers:
+        wait_for(f"{name} asleep", lambda n=name: client.phase(n) == "Suspended", timeout=60)  # type: ignore[misc]
+    page = ui.as_user("tester", viewport={"width": 1400, "height": 1000}).new_page()
+    refused = _no_policy_violations(page)
+    page.goto(ui.url + "/executions")
+    _live_marker(page)
+    picked, kept = sleepers[:3], sleepers[3]
+    for name in picked:
+        page.check(f"input.pick[value='{client.namespace}/{name}']")
+    page.wait_for_timeout(2500)  # a live refresh or two: the checks stay
+    assert _same_document(page)
+    for name in picked:
+        expect(page.locator(f"input.pick[value='{client.namespace}/{name}']")).to_be_checked()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#bulk button[value=cancel]")
+    expect(page.locator("h1")).to_contain_text("Cancel: 3 executions")
+    for name in picked:
+        expect(page.locator(f"#bulk-report tr[data-name='{name}']")).to_have_attribute(
+            "data-result", "done"
+        )
+    expect(page.locator("[data-result-count=done]")).to_have_text("3 done")
+    page.screenshot(path=screenshot_path("bulk-cancel-report"), full_page=True)
+    for name in picked:
+        assert client.wait(name, timeout=60)["status"]["phase"] == "Canceled"
+    assert client.phase(kept) == "Suspended" and not client.get(kept)["spec"].get("cancel")
+
+    # all matching the filters: the ones left are canceled, the finished ones skipped
+    page.goto(ui.url + "/executions?function=long-wait")
+    page.check("#bulk-all")
+    page.click("#bulk button[value=cancel]")
+    expect(page.locator("[data-result-count=done]")).to_have_text("1 done")
+    expect(page.locator("[data-result-count=skipped]")).to_have_text("3 skipped")
+    assert client.wait(kept, timeout=60)["status"]["phase"] == "Canceled"
+    assert refused == []

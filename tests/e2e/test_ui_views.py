@@ -344,3 +344,144 @@ def test_an_action_without_its_csrf_token_is_refused(make_ui: MakeUi, client: Cl
     accepted = ui.http.post(cancel, data={"csrf_token": token})
     assert accepted.status_code == 303
     assert client.get("guarded")["spec"]["cancel"] is True
+
+
+# -- bulk actions from the list ------------------------------------------------------------------
+
+_REPORT_ROW = re.compile(r'<tr data-name="([^"]+)" data-result="([^"]+)">')
+
+
+def test_bulk_cancel_of_picked_and_of_all_matching_reports_each_execution(
+    make_ui: MakeUi, client: Client
+) -> None:
+    _execution(client, "a-run", "alpha", {"phase": "Executing", "workerName": "gone"})
+    _execution(client, "a-new", "alpha")
+    _execution(client, "a-done", "alpha", _finished("Completed", 1))
+    _execution(client, "b-run", "beta", {"phase": "Executing", "workerName": "gone"})
+    ui = make_ui(anonymous_actions=True)
+    ui.wait_cached(
+        {"a-run": "Executing", "a-new": "Pending", "a-done": "Completed", "b-run": "Executing"}
+    )
+    ns = client.namespace
+    listed = ui.page("/executions")
+    assert f'name="pick" value="{ns}/a-run"' in listed and 'id="bulk"' in listed
+    token = ui.csrf_token("/executions")
+
+    picked = ui.http.post("/executions/bulk", data={
+        "csrf_token": token, "action": "cancel",
+        "pick": [f"{ns}/a-run", f"{ns}/a-done", f"{ns}/ghost", "elsewhere/a-run"],
+    })  # fmt: skip
+    assert picked.status_code == 200, picked.text
+    page = html.unescape(picked.text)
+    rows = _REPORT_ROW.findall(page)
+    assert ("a-run", "done") in rows and ("a-done", "skipped") in rows
+    assert ("ghost", "failed") in rows and rows.count(("a-run", "failed")) == 1  # not served
+    assert "already finished (Completed)" in page and "not found" in page
+    assert client.get("a-run")["spec"]["cancel"] is True
+    assert not client.get("a-done")["spec"].get("cancel")
+    assert not client.get("b-run")["spec"].get("cancel")
+
+    # every execution matching the filters (function alpha), whatever page shows
+    everything = ui.http.post("/executions/bulk", data={
+        "csrf_token": token, "action": "cancel", "all": "1", "function": "alpha",
+    })  # fmt: skip
+    assert everything.status_code == 200
+    rows = _REPORT_ROW.findall(html.unescape(everything.text))
+    assert sorted(rows) == [("a-done", "skipped"), ("a-new", "done"), ("a-run", "done")]
+    assert client.get("a-new")["spec"]["cancel"] is True
+    assert not client.get("b-run")["spec"].get("cancel")
+
+    # nothing selected: back to the list with a message; an unknown action: 400
+    empty = ui.http.post("/executions/bulk", data={"csrf_token": token, "action": "cancel"})
+    assert empty.status_code == 303 and empty.headers["Location"].endswith("/executions")
+    assert ui.http.post("/executions/bulk", data={"csrf_token": token, "action": "drop",
+                                                  "all": "1"}).status_code == 400  # fmt: skip
+
+
+def test_bulk_resume_from_the_list_hands_the_payload_to_each(
+    make_ui: MakeUi, client: Client
+) -> None:
+    ns = client.namespace
+    for name in ("w-1", "w-2"):
+        _execution(client, name, "gate", {"phase": "Suspended"})
+        owner = client.get(name)
+        client.kube.create(kubeapi.SUSPENSIONS, ns, {
+            "apiVersion": "kontinue.cloud/v1alpha1", "kind": "Suspension",
+            "metadata": {"name": f"{name}--approval", "labels": {labels.PARENT: name},
+                         "ownerReferences": [{"apiVersion": "kontinue.cloud/v1alpha1",
+                                              "kind": "Execution", "name": name,
+                                              "uid": owner["metadata"]["uid"],
+                                              "controller": True}]},
+            "spec": {"execution": name, "step": "approval"},
+        })  # fmt: skip
+    _execution(client, "w-none", "gate", {"phase": "Suspended"})
+    ui = make_ui(anonymous_actions=True)
+    ui.wait_cached({"w-1": "Suspended", "w-2": "Suspended", "w-none": "Suspended"})
+    token = ui.csrf_token("/executions")
+    bad = ui.http.post("/executions/bulk", data={
+        "csrf_token": token, "action": "resume", "all": "1", "data": "{nope",
+    })  # fmt: skip
+    assert bad.status_code == 303
+    answer = ui.http.post("/executions/bulk", data={
+        "csrf_token": token, "action": "resume", "all": "1", "function": "gate",
+        "data": '{"approved": true}',
+    })  # fmt: skip
+    assert answer.status_code == 200
+    page = html.unescape(answer.text)
+    assert sorted(_REPORT_ROW.findall(page)) == [
+        ("w-1", "done"), ("w-2", "done"), ("w-none", "skipped"),
+    ]  # fmt: skip
+    assert "resumed w-1--approval" in page and "no waiting suspension" in page
+    for name in ("w-1", "w-2"):
+        status = client.kube.get(kubeapi.SUSPENSIONS, ns, f"{name}--approval")["status"]
+        assert status["phase"] == "Completed" and status["data"] == {"approved": True}
+        assert status["resumedBy"] == ui.state.own_user()  # anonymous: the UI's own name
+
+
+def test_bulk_actions_need_csrf_and_rights(
+    make_ui: MakeUi, client: Client, kube_cluster: TestCluster
+) -> None:
+    _execution(client, "held", "alpha", {"phase": "Executing", "workerName": "gone"})
+    ns = client.namespace
+    form = {"action": "cancel", "all": "1"}
+
+    read_only = make_ui()
+    read_only.wait_cached({"held": "Executing"})
+    assert 'id="bulk"' not in read_only.page("/executions")  # no checkboxes, no action bar
+    refused = read_only.http.post("/executions/bulk", data=form)
+    assert refused.status_code == 403 and "read-only" in _refusal(refused)
+
+    writable = make_ui(anonymous_actions=True)
+    writable.wait_cached({"held": "Executing"})
+    for forged in ({}, {"csrf_token": "forged"}):
+        answer = writable.http.post("/executions/bulk", data={**form, **forged})
+        assert answer.status_code == 400 and "CSRF" in _refusal(answer)
+    assert not client.get("held")["spec"].get("cancel")
+
+    # a user who may read but not patch: each execution is reported refused, nothing changes
+    resources = "--resource=executions.kontinue.cloud,suspensions.kontinue.cloud"
+    kube_cluster.kubectl("create", "role", "reader", "-n", ns, "--verb=get,list,watch",
+                         resources)  # fmt: skip
+    kube_cluster.kubectl("create", "rolebinding", "reader", "-n", ns, "--role=reader",
+                         "--user=reader")  # fmt: skip
+    kube_cluster.wait_allowed("reader", "list", "executions.kontinue.cloud", ns)
+    proxied = make_ui(auth=AuthMode.PROXY, proxy_secret=PROXY_SECRET)
+    proxied.wait_cached({"held": "Executing"})
+    as_reader = {"X-Kontinue-Proxy-Secret": PROXY_SECRET, "X-Forwarded-User": "reader"}
+    token = proxied.csrf_token("/executions", **as_reader)
+    answer = proxied.http.post(
+        "/executions/bulk", data={**form, "csrf_token": token}, headers=as_reader
+    )
+    assert answer.status_code == 200
+    page = html.unescape(answer.text)
+    assert _REPORT_ROW.findall(page) == [("held", "refused")]
+    assert 'User "reader" cannot patch resource "executions"' in page
+    assert "Some executions were refused or failed" in page
+    assert not client.get("held")["spec"].get("cancel")
+    # a stranger who may list nothing in the namespace: refused before anything is selected
+    stranger = {"X-Kontinue-Proxy-Secret": PROXY_SECRET, "X-Forwarded-User": "stranger"}
+    blocked = proxied.http.post(
+        "/executions/bulk", data={**form, "csrf_token": token}, headers=stranger
+    )
+    assert blocked.status_code == 403
+    assert not client.get("held")["spec"].get("cancel")

@@ -1,4 +1,7 @@
-"""Commands on executions: execute, list, show, resume, cancel, logs."""
+"""Commands on executions: execute, list, show, resume, cancel, logs.
+
+``resume`` and ``cancel`` act on a selection too (:mod:`kontinue.cli._bulk`).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ import yaml
 
 from kontinue.api import attempts, labels, policy, schemas, selectors, transitions
 from kontinue.api.phases import execution_phase
-from kontinue.cli import _render
+from kontinue.cli import _bulk, _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
 from kontinue.cli._follow import follow_execution
 from kontinue.cli._steps import outcome_exit, print_outcome, progress_text, related, step_tree
-from kontinue.client import SuspensionNotWaiting, WaitTimeout, kubeapi
+from kontinue.client import SuspensionNotWaiting, WaitTimeout, bulk, kubeapi
 from kontinue.workflow import (
     ExecuteOptions,
     ExecutionMutex,
@@ -355,14 +358,24 @@ def show(name: str, output: str) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("names", metavar="[NAME]...", nargs=-1)
 @click.option("-r", "--recursive", is_flag=True, help="Also the descendants' suspensions.")
 @click.option("--data", help="JSON payload handed to the workflow.")
-@click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]), default="name")
+@click.option("--step", help="With a selection: only the suspension this step created.")
+@_bulk.selection_options
+@click.option("-o", "--output", type=click.Choice(_bulk.OUTPUTS))
 @connection_options
 @handles_errors("resume")
-def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
-    """Resume a suspension, or every waiting suspension of an execution."""
+def resume(
+    names: tuple[str, ...], recursive: bool, data: str | None, step: str | None,
+    selector: str | None, functions: tuple[str, ...], phases: tuple[str, ...],
+    all_namespaces: bool, every: bool, dry_run: bool, yes: bool, output: str | None,
+) -> None:  # fmt: skip
+    """Resume a suspension, or every waiting suspension of an execution.
+
+    With a selection (-l, --function, --phase, -A, --all, several NAMEs or --step), every
+    waiting suspension of each selected execution, reported execution by execution.
+    """
     payload = None
     if data is not None:
         try:
@@ -371,6 +384,22 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
             fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
         except RecursionError:
             fail("--data nests too deeply (at most 100 levels)")
+    flags = _bulk.Flags(selector, functions, phases, all_namespaces, every, dry_run, yes)
+    if len(names) != 1 or flags.selecting or dry_run or step is not None:
+        if recursive:
+            fail("-r applies to one NAME, not to a selection")
+        _bulk.act(
+            "resume", names, flags, output or "table",
+            lambda c, targets, dry: c.resume_many(targets, payload, step=step, dry_run=dry),
+            bulk.unfinished,
+        )  # fmt: skip
+    if output == "table":
+        fail("-o table is for a selection; one NAME prints name, json or yaml")
+    _resume_one(names[0], recursive, payload, output or "name")
+
+
+def _resume_one(name: str, recursive: bool, payload: Any, output: str) -> None:
+    """``kontinue resume NAME``: a suspension, or the waiting suspensions of an execution."""
     c = client()
     if c.kube.get_or_none(kubeapi.SUSPENSIONS, c.namespace, name) is not None:
         try:
@@ -392,17 +421,35 @@ def resume(name: str, recursive: bool, data: str | None, output: str) -> None:
 
 
 @click.command()
-@click.argument("name")
-@click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]), default="name")
+@click.argument("names", metavar="[NAME]...", nargs=-1)
+@_bulk.selection_options
+@click.option("-o", "--output", type=click.Choice(_bulk.OUTPUTS))
 @connection_options
 @handles_errors("cancel")
-def cancel(name: str, output: str) -> None:
-    """Cancel an execution and its whole tree."""
+def cancel(
+    names: tuple[str, ...], selector: str | None, functions: tuple[str, ...],
+    phases: tuple[str, ...], all_namespaces: bool, every: bool, dry_run: bool, yes: bool,
+    output: str | None,
+) -> None:  # fmt: skip
+    """Cancel an execution and its whole tree.
+
+    With a selection (-l, --function, --phase, -A, --all or several NAMEs), every unfinished
+    execution selected, reported execution by execution.
+    """
+    flags = _bulk.Flags(selector, functions, phases, all_namespaces, every, dry_run, yes)
+    if len(names) != 1 or flags.selecting or dry_run:
+        _bulk.act(
+            "cancel", names, flags, output or "table",
+            lambda c, targets, dry: c.cancel_many(targets, dry_run=dry), bulk.unfinished,
+        )  # fmt: skip
+    if output == "table":
+        fail("-o table is for a selection; one NAME prints name, json or yaml")
+    name = names[0]
     phase = execution_phase(client().get(name))
     if not transitions.allows("cancel", phase):
         fail(f"execution {name} already finished ({phase.value})")
     updated = client().cancel(name)
-    if output != "name":
+    if output not in (None, "name"):
         _render.dump(updated, output)
         return
     click.echo(f"execution.kontinue.cloud/{name} canceling")

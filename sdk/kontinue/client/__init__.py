@@ -1,6 +1,7 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client.bulk import BulkReport, Outcome, Result, Selection
 from kontinue.client.informer import Informer
 from kontinue.client.kubeapi import (
     AlreadyExists,
@@ -18,6 +19,7 @@ from kontinue.client.kubeapi import (
 __all__ = [
     "AlreadyExists",
     "ApiError",
+    "BulkReport",
     "Client",
     "Conflict",
     "ExecutionHandle",
@@ -26,6 +28,9 @@ __all__ = [
     "Invalid",
     "Kube",
     "NotFound",
+    "Outcome",
+    "Result",
+    "Selection",
     "ServerError",
     "TooLarge",
     "Unreachable",

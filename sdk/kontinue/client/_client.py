@@ -30,6 +30,7 @@ from kontinue.api import (
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
+from kontinue.client._bulk_actions import BulkActions
 from kontinue.client.informer import Informer
 
 
@@ -58,8 +59,11 @@ class ExecutionHandle:
         return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
 
 
-class Client:
+class Client(BulkActions):
     """Kubernetes-backed access to kontinue executions.
+
+    Bulk actions on a selection (``select``, ``cancel_many``, ``resume_many``) come from
+    :class:`~kontinue.client._bulk_actions.BulkActions`.
 
     Args:
         namespace: default namespace (default: the kubeconfig context's, else "default").

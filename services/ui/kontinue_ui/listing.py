@@ -154,3 +154,16 @@ def run(summaries: Iterable[Summary], query: Query, page_size: int) -> Page:
     page = min(query.page, pages)
     start = (page - 1) * page_size
     return Page(selected[start : start + page_size], len(selected), page, pages, counts)
+
+
+def matching(summaries: Iterable[Summary], query: Query) -> list[Summary]:
+    """Every summary the query's filters match (the phase too; no sort order, no page).
+
+    What "select all matching" acts on, ordered by namespace and name.
+
+    Raises:
+        kontinue_ui.selectors.SelectorError: the label filter is not a selector.
+    """
+    matches = _matcher(query)
+    found = [s for s in summaries if matches(s) and (not query.phase or s.phase == query.phase)]
+    return sorted(found, key=lambda s: (s.namespace, s.name))

@@ -17,6 +17,20 @@
       if (Object.prototype.hasOwnProperty.call(openState, d.id)) { d.open = openState[d.id]; }
     });
   });
+  // The executions list's checkboxes live in its live region: keep what the reader checked
+  // when a refresh replaces the rows.
+  var picked = {};
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    picked = {};
+    event.detail.target.querySelectorAll("input.pick:checked").forEach(function (box) {
+      picked[box.value] = true;
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("input.pick").forEach(function (box) {
+      if (picked[box.value]) { box.checked = true; }
+    });
+  });
   // Forms that ask first (Cancel): the question is in data-confirm, not in an inline handler,
   // so the Content-Security-Policy can forbid inline script.
   document.addEventListener("submit", function (event) {

@@ -33,7 +33,7 @@ def _is_live_request() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _visible_snapshot(query: listing.Query) -> list[Summary]:
+def visible_snapshot(query: listing.Query) -> list[Summary]:
     """The cached summaries the visitor may list (403 when that is none of the namespaces)."""
     state = ui_state()
     snapshot = state.cache.snapshot()
@@ -53,7 +53,7 @@ def index() -> Any:
     """The executions list: filters, sorting, pagination, live rows."""
     state = ui_state()
     query = listing.Query.from_args(request.args)
-    snapshot = _visible_snapshot(query)
+    snapshot = visible_snapshot(query)
     error = None
     try:
         page = listing.run(snapshot, query, state.settings.page_size)

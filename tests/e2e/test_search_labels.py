@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kontinue.api.phases import Phase, execution_phase
-from kontinue.client import Client
+from kontinue.client import Client, Selection
 from kontinue_testkit.pytest_plugin import KONTINUE, StartWorker, TestCluster, wait_for
 from kontinue_ui.app import create_app
 from kontinue_ui.settings import Settings
@@ -76,6 +76,9 @@ def test_labels_ride_along_and_are_found_by_the_cli_and_the_ui(
         "globex-order"
     }
     assert _list(kube_cluster, namespace, "!customer") == {"plain"}
+    # a bulk action's selection matches the same labels
+    selected = client.select(Selection(label_selector="customer=acme"))
+    assert {e["metadata"]["name"] for e in selected} == {"acme-order", "tagged"}
     assert _list(kube_cluster, namespace, "tier") == set()  # removed by the workflow
     shown = subprocess.run(
         [KONTINUE, "show", "acme-order", "-n", namespace],

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kontinue.api import adoption, conversion, labels, suspension_ends
+from kontinue.api import adoption, conversion, labels, selectors, suspension_ends, workflow_labels
 from kontinue.api.phases import Phase, SuspensionPhase, suspension_phase
 from kontinue.client import bulk, kubeapi
 from kontinue.client.bulk import BulkReport, Outcome, Result, Selection, Skip
@@ -81,6 +81,9 @@ class BulkActions:
                 else:
                     found.append(execution)
         else:
+            # the workflow's own labels are in the status: the server selects on what only
+            # metadata can hold, the rest is matched here (as Client.list does)
+            server, local = selectors.split(selection.label_selector or None)
             fields = []
             if len(selection.functions) == 1:
                 fields.append(f"spec.function={selection.functions[0]}")
@@ -91,12 +94,16 @@ class BulkActions:
                 page = self.kube.list(
                     kubeapi.EXECUTIONS,
                     None if selection.all_namespaces else namespace,
-                    label_selector=selection.label_selector or None,
+                    label_selector=server,
                     field_selector=",".join(fields) or None,
                     limit=500,
                     continue_token=token,
                 )
-                found.extend(page.get("items") or [])
+                found.extend(
+                    item
+                    for item in page.get("items") or []
+                    if local is None or local(workflow_labels.effective(item))
+                )
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
                     break

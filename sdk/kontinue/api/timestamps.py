@@ -12,10 +12,16 @@ def format_time(moment: datetime) -> str:
 
 
 def format_time_ceil(moment: datetime) -> str:
-    """:func:`format_time` rounded up to the next second: a wait is never shorter than asked."""
-    if moment.microsecond:
-        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
-    return format_time(moment)
+    """A deadline (a sleep's ``resumeAt``, a backoff's end) with millisecond precision.
+
+    Rounded up to the next millisecond, so a wait is never shorter than asked; RFC 3339 with a
+    fraction, e.g. ``2030-01-01T10:00:00.250Z`` (whole seconds would make a timer up to one
+    second late).
+    """
+    moment = moment.astimezone(UTC)
+    if moment.microsecond % 1000:
+        moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def format_micro_time(moment: datetime) -> str:

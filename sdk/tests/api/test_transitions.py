@@ -12,7 +12,7 @@ import pytest
 from kontinue import errors
 from kontinue.api import attempts, transitions
 from kontinue.api.phases import TERMINAL, Phase
-from kontinue.api.timestamps import format_time
+from kontinue.api.timestamps import format_time, format_time_ceil
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 EARLIER = format_time(NOW - timedelta(minutes=5))
@@ -143,7 +143,7 @@ def test_a_failure_backs_off_while_retries_are_left_then_fails() -> None:
     running = status_in(Phase.EXECUTING)
     backoff = transitions.fail(running, RuntimeError("x"), {"retries": 1, "backoff": "10s"}, NOW)
     assert backoff["phase"] == Phase.BACKOFF
-    assert backoff["nextAttemptAt"] == format_time(NOW + timedelta(seconds=10))
+    assert backoff["nextAttemptAt"] == format_time_ceil(NOW + timedelta(seconds=10))
     assert backoff["attempts"][-1]["phase"] == Phase.FAILED
     assert backoff["error"] == {
         "kind": "execution",

@@ -26,7 +26,7 @@ def _execution(retries: int, previous: int) -> dict[str, Any]:
 def test_retryable_failure_with_retries_left_backs_off() -> None:
     patch = finish_status(Outcome("failed", error=RuntimeError("flaky")), _execution(2, 1), NOW)
     assert patch["phase"] == "Backoff"
-    assert patch["nextAttemptAt"] == "2030-01-01T12:00:10Z"
+    assert patch["nextAttemptAt"] == "2030-01-01T12:00:10.000Z"
     assert len(patch["attempts"]) == 2
     assert patch["attempts"][-1] == {
         "phase": "Failed",
@@ -97,7 +97,10 @@ def test_the_recorded_policy_decides_retries_unless_the_spec_sets_them() -> None
     policy = {"retry": {"retries": 2, "backoff": "1s", "childPolicy": "None"}}
     failure = Outcome("failed", error=RuntimeError("x"))
     defaulted = finish_status(failure, _claimed({}, policy=policy), NOW)
-    assert (defaulted["phase"], defaulted["nextAttemptAt"]) == ("Backoff", "2030-01-01T12:00:01Z")
+    assert (defaulted["phase"], defaulted["nextAttemptAt"]) == (
+        "Backoff",
+        "2030-01-01T12:00:01.000Z",
+    )
     own = finish_status(failure, _claimed({"retry": {"retries": 0}}, policy=policy), NOW)
     assert own["phase"] == "Failed"  # the Execution's own field wins
     unrecorded = finish_status(failure, _claimed({}), NOW)

@@ -1,6 +1,7 @@
-"""Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
+"""Talking to kontinue on a cluster: create, watch, wait for, resume, cancel, retry and fork."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client._recovery import ForkRefused, RetryRefused
 from kontinue.client.informer import Informer
 from kontinue.client.kubeapi import (
     AlreadyExists,
@@ -22,10 +23,12 @@ __all__ = [
     "Conflict",
     "ExecutionHandle",
     "Forbidden",
+    "ForkRefused",
     "Informer",
     "Invalid",
     "Kube",
     "NotFound",
+    "RetryRefused",
     "ServerError",
     "TooLarge",
     "Unreachable",

@@ -1,4 +1,4 @@
-"""``Client``: create, read, watch, wait for, resume and cancel executions.
+"""``Client``: create, read, watch, wait for, resume, cancel, retry and fork executions.
 
 Waiting is watch-driven (never polling): :meth:`Client.wait` lists the execution once, then
 follows a watch from that resourceVersion until a terminal phase or the timeout.
@@ -28,6 +28,7 @@ from kontinue.api import (
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
+from kontinue.client._recovery import RetryAndFork
 from kontinue.client.informer import Informer
 
 
@@ -56,7 +57,7 @@ class ExecutionHandle:
         return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
 
 
-class Client:
+class Client(RetryAndFork):
     """Kubernetes-backed access to kontinue executions.
 
     Args:

@@ -98,6 +98,9 @@ class JobState:
     failed: int = 0
     message: str | None = None
     """The Failed condition's message (or the Complete one's)."""
+    stopped: bool = False
+    """Suspended before it finished: a cancellation stopped its pods (see
+    :mod:`kontinue.api.retries`: a retry runs such a Job again)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def job_state(obj: Mapping[str, Any]) -> JobState:
         succeeded=int(status.get("succeeded") or 0),
         failed=int(status.get("failed") or 0),
         message=(end.get("message") or end.get("reason")) if end is not None else None,
+        stopped=end is None and bool((obj.get("spec") or {}).get("suspend")),
     )
 
 

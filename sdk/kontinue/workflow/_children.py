@@ -6,7 +6,8 @@ group. A failed child fails the waiting step with a non-retryable ChildFailedErr
 one with ChildCanceledError); with the default child policy a retry of the parent reuses the
 child as it is. With ``childPolicy: RetryFailed`` a later attempt of the parent runs a failed or
 canceled child again, as a new Execution named after the step and the attempt (``-a2``), so the
-failed one stays visible; completed children are reused.
+failed one stays visible; completed children are reused. A manual retry
+(:mod:`kontinue.api.retries`) does the same whatever the policy.
 """
 
 from __future__ import annotations
@@ -50,11 +51,7 @@ def _spawn(
         state = ktx.journal.child(child)
         if state is None:
             raise ktx.object_deleted("Execution", child, name)
-        rerun = (
-            state.phase in (Phase.FAILED, Phase.CANCELED)
-            and ktx.child_policy == "RetryFailed"
-            and (recorded.attempt or 1) <= ktx.attempts
-        )
+        rerun = state.phase in (Phase.FAILED, Phase.CANCELED) and ktx.reruns(recorded)
         if rerun:
             child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
     if recorded is None or rerun:

@@ -28,6 +28,24 @@ def _suspension_name(ktx: ExecutionContext, step: str, recorded: StepRecord | No
     return names.child_name(ktx.name, step)
 
 
+def _rerun_name(
+    ktx: ExecutionContext, step: str, recorded: StepRecord | None, current: str
+) -> str | None:
+    """A new Suspension's name if the recorded one was canceled and runs again now, else None.
+
+    A manual retry of an execution canceled while it slept or waited runs the step again
+    (:mod:`kontinue.api.retries`), under a name of the step and the attempt (``-a2``).
+    """
+    if recorded is None:
+        return None
+    found = ktx.journal.suspension(current)
+    if found is None:
+        raise ktx.object_deleted("Suspension", current, step)
+    if found.phase != SuspensionPhase.CANCELED or not ktx.reruns(recorded):
+        return None
+    return names.child_name(ktx.name, f"{step}-a{ktx.attempts + 1}")
+
+
 def sleep(ktx: ExecutionContext, duration: DurationLike) -> None:
     """Pause the execution for ``duration``; replay-safe (never restarts from zero)."""
     sleep_named(ktx, SleepOptions(duration=duration))
@@ -41,7 +59,9 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
     name, index, recorded = ktx.begin_step("sleep", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the sleep starts
         suspension_name = _suspension_name(ktx, name, recorded)
-        if recorded is None:  # creates, or adopts what an unrecorded earlier run created
+        rerun = _rerun_name(ktx, name, recorded, suspension_name)
+        if recorded is None or rerun:  # creates, or adopts what an unrecorded earlier run created
+            suspension_name = rerun or suspension_name
             scope.enter_context(ktx.observe_step(name, "sleep"))
             state = ktx.journal.create_suspension(
                 suspension_name,
@@ -55,7 +75,10 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
             if found is None:
                 raise ktx.object_deleted("Suspension", suspension_name, name)
             state = found
-        ktx.journal.record(ktx.record(name, index, "sleep", options, child=suspension_name))
+        ktx.journal.record(
+            ktx.record(name, index, "sleep", options, child=suspension_name),
+            replace=rerun is not None,
+        )
         resume_at = state.resume_at
 
         def remaining() -> float | None:
@@ -85,10 +108,9 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
     name, index, recorded = ktx.begin_step("suspend", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
         suspension_name = _suspension_name(ktx, name, recorded)
-        if recorded is not None:
-            if ktx.journal.suspension(suspension_name) is None:
-                raise ktx.object_deleted("Suspension", suspension_name, name)
-        else:  # creates, or adopts what an unrecorded earlier run created
+        rerun = _rerun_name(ktx, name, recorded, suspension_name)
+        if recorded is None or rerun:  # creates, or adopts what an unrecorded earlier run created
+            suspension_name = rerun or suspension_name
             scope.enter_context(ktx.observe_step(name, "suspend"))
             ktx.journal.create_suspension(
                 suspension_name,
@@ -97,7 +119,10 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
                 options.display_name if options else None,
                 options.description if options else None,
             )
-        ktx.journal.record(ktx.record(name, index, "suspend", options, child=suspension_name))
+        ktx.journal.record(
+            ktx.record(name, index, "suspend", options, child=suspension_name),
+            replace=rerun is not None,
+        )
 
         def resolve() -> SuspensionState | None:
             current = ktx.journal.suspension(suspension_name)

@@ -17,6 +17,7 @@ from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timekeeping import Duties, Timekeeper
@@ -57,5 +58,6 @@ def assemble(
         retention=Retention(kube, timers, writes),
         scheduler=Scheduler(kube, timers, writes),
         takeover=Takeover(kube, timers, writes),
+        retrying=Retrying(kube, timers, writes),
     )
     return Timekeeper(view, timers, duties)

@@ -8,6 +8,7 @@ state and takes no decision of its own: it records the event in the view
 
 - wake-ups (:mod:`~kontinue_controller.wakeups`): sleeps, backoffs, Suspended executions;
 - cancellation, timeouts, retention (TTL), schedules and admission (their own modules);
+- manual retries (:mod:`~kontinue_controller.retrying`);
 - takeover of what a gone worker process held (:mod:`~kontinue_controller.takeover`).
 
 The duties receive the parts they use (the view, the timers, the writes, the API client) when
@@ -24,6 +25,7 @@ from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.keys import Key
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timeouts import Timeouts
@@ -43,6 +45,7 @@ class Duties:
     retention: Retention
     scheduler: Scheduler
     takeover: Takeover
+    retrying: Retrying
 
 
 class Timekeeper:
@@ -63,6 +66,7 @@ class Timekeeper:
             self._timers.forget(key)
             if kind == "Execution":
                 self._duties.wakeups.forget(key)
+                self._duties.retrying.forget(key)
         return key
 
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
@@ -79,6 +83,7 @@ class Timekeeper:
             duties.timeouts.watch(key, obj)
             duties.retention.watch(key, obj)
             duties.wakeups.on_execution(key, obj)
+            duties.retrying.watch(key, obj)
         duties.wakeups.wake_waiters(key)
 
     def on_function(self, event: str | None, obj: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from unittest import mock
 from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timekeeping import Duties, Timekeeper
@@ -28,6 +29,7 @@ def router() -> tuple[Timekeeper, Any, Any]:
         retention=mock.create_autospec(Retention, instance=True),
         scheduler=mock.create_autospec(Scheduler, instance=True),
         takeover=mock.create_autospec(Takeover, instance=True),
+        retrying=mock.create_autospec(Retrying, instance=True),
     )
     timers = mock.create_autospec(Timers, instance=True)
     return Timekeeper(ObjectView(), timers, duties), duties, timers
@@ -51,6 +53,7 @@ def test_an_unfinished_execution_goes_to_the_duties_that_follow_it() -> None:
     duties.timeouts.watch.assert_called_once_with(KEY, obj)
     duties.retention.watch.assert_called_once_with(KEY, obj)
     duties.wakeups.on_execution.assert_called_once_with(KEY, obj)
+    duties.retrying.watch.assert_called_once_with(KEY, obj)
     duties.wakeups.wake_waiters.assert_called_once_with(KEY)
     duties.cancellation.request.assert_not_called()
     timers.forget.assert_not_called()

@@ -1,0 +1,167 @@
+"""Retry and fork: running a finished execution again, in place or as a new one.
+
+``Client.retry`` asks the controller to retry a Failed or Canceled execution in place
+(:mod:`kontinue.api.retries`); ``Client.fork`` creates a new execution that starts with the
+original's history before a step (:mod:`kontinue.api.forks`). Both refuse, with a clear error
+and nothing written, what cannot be done.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+import uuid
+from typing import Any
+
+from kontinue import errors
+from kontinue.api import forks, journal_chunks, retries
+from kontinue.client import kubeapi
+
+_WRITE_ATTEMPTS = 6
+
+
+class RetryRefused(errors.ValidationError):
+    """A retry that cannot be done: the execution is not Failed or Canceled, a child, archived."""
+
+
+class ForkRefused(errors.ValidationError):
+    """A fork that cannot be made: no such step, or the original is archived."""
+
+
+class RetryAndFork:
+    """The retry and fork verbs of :class:`~kontinue.client.Client`."""
+
+    kube: kubeapi.Kube
+    namespace: str
+
+    def _execution_or_archived(self, name: str, namespace: str, verb: str) -> dict[str, Any]:
+        """The execution; a clear error when it is gone into an archive."""
+        try:
+            return self.kube.get(kubeapi.EXECUTIONS, namespace, name)
+        except kubeapi.NotFound:
+            if self.kube.get_or_none(kubeapi.ARCHIVED_EXECUTIONS, namespace, name) is not None:
+                refused = RetryRefused if verb == "retried" else ForkRefused
+                raise refused(
+                    f"execution {name} was archived (ttl.archiveAfter): an archived execution "
+                    f"cannot be {verb}; start a new one (kontinue history export has its steps)"
+                ) from None
+            raise
+
+    def retry(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """Retry a Failed or Canceled execution in place, from its first unfinished step.
+
+        Writes a retry request into the execution's spec (the right to cancel it is the
+        right to retry it: patch on executions); the controller then puts it back to Pending,
+        and the next attempt replays the committed steps and runs the rest again
+        (:mod:`kontinue.api.retries`). A request already pending is not written again.
+
+        Returns:
+            The execution with the request written (or already pending).
+
+        Raises:
+            RetryRefused: it is not Failed or Canceled (the error names the phase), it is a
+                child execution, or it was archived. Nothing is written.
+            NotFound: no such execution.
+        """
+        return self.request_retry(name, namespace=namespace)
+
+    def request_retry(
+        self,
+        name: str,
+        *,
+        namespace: str | None = None,
+        version: str | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`retry`, optionally moving the execution to worker ``version`` (new code).
+
+        ``request_id`` names the request (default: a new one); sending the same id again, as
+        after a lost answer, never retries twice.
+        """
+        ns = namespace or self.namespace
+        request_id = request_id or uuid.uuid4().hex
+        for attempt in range(_WRITE_ATTEMPTS):
+            current = self._execution_or_archived(name, ns, "retried")
+            if (retries.request_of(current) or {}).get("id") == request_id:
+                return current  # this very request landed (its answer was lost)
+            pending = retries.pending(current)
+            if pending is not None and retries.stale(current, pending) is None:
+                return current  # someone asked already; the controller performs it once
+            refusal = retries.refusal(current)
+            if refusal is not None:
+                raise RetryRefused(refusal)
+            spec: dict[str, Any] = {
+                retries.REQUEST_FIELD: retries.request(request_id, current, version)
+            }
+            if (current.get("spec") or {}).get("cancel"):
+                spec["cancel"] = None  # the cancellation is over; the retry takes it back
+            try:
+                return self.kube.merge_patch(
+                    kubeapi.EXECUTIONS, ns, name, {"spec": spec},
+                    resource_version=current["metadata"]["resourceVersion"],
+                )  # fmt: skip
+            except kubeapi.Conflict:
+                continue  # it changed since the read: decide again
+            except (kubeapi.Unreachable, kubeapi.ServerError):
+                time.sleep(min(2.0, 0.2 * 2**attempt))  # re-read: did it land?
+        raise errors.InfrastructureError(
+            f"could not write the retry request of {name}: it kept changing or the API server "
+            "did not answer"
+        )
+
+    def fork(
+        self,
+        name: str,
+        from_step: str,
+        *,
+        new_name: str | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a new execution that starts with ``name``'s history before ``from_step``.
+
+        The steps before ``from_step`` replay with their recorded results; ``from_step`` and
+        everything after it run (:mod:`kontinue.api.forks`). The original is not changed.
+
+        Args:
+            name: the execution to fork (any phase).
+            from_step: a step name, or its 1-based number in execution order (as ``kontinue
+                get`` numbers the steps; one past the last recorded step is the step that did
+                not commit).
+            new_name: the fork's name (default: ``<name>-fork-<random>``).
+            namespace: the namespace of both.
+
+        Returns:
+            The created fork.
+
+        Raises:
+            ForkRefused: no such step (the message lists them), or it was archived.
+            ValidationError: its journal cannot be read or trusted.
+            NotFound: no such execution.
+            AlreadyExists: ``new_name`` is taken.
+        """
+        ns = namespace or self.namespace
+        original = self._execution_or_archived(name, ns, "forked")
+        steps = self._recorded_steps(original, ns)
+        try:
+            step, index = forks.resolve_step(steps, str(from_step), name)
+        except errors.ValidationError as exc:
+            raise ForkRefused(str(exc)) from None
+        manifest = forks.fork_manifest(original, step, index, new_name)
+        return self.kube.create(kubeapi.EXECUTIONS, ns, manifest)
+
+    def _recorded_steps(
+        self, execution: dict[str, Any], namespace: str
+    ) -> dict[str, dict[str, Any]]:
+        """Every step record of ``execution``: its journal chunks' and its status's."""
+        chunks: builtins.list[dict[str, Any]] = []
+        if journal_chunks.chunk_count(execution):
+            chunks = (
+                self.kube.list(
+                    kubeapi.CONFIGMAPS,
+                    namespace,
+                    label_selector=journal_chunks.label_selector(execution["metadata"]["name"]),
+                ).get("items")
+                or []
+            )
+        steps, _ = journal_chunks.full_history(execution, journal_chunks.decode(execution, chunks))
+        return steps

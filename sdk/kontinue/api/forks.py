@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import manifests
+from kontinue.api import manifests, worker_versions
 from kontinue.api.digests import json_digest
 
 FORK_FIELD = "forkOf"
@@ -96,12 +96,18 @@ def request(original: Mapping[str, Any], step: str, index: int) -> dict[str, Any
 
 
 def fork_manifest(
-    original: Mapping[str, Any], step: str, index: int, new_name: str | None
+    original: Mapping[str, Any],
+    step: str,
+    index: int,
+    new_name: str | None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """The Execution of a fork of ``original`` from ``step``, named ``new_name`` or generated.
 
     The same function, arguments, worker group, policies, TTL, mutex, display name and
-    user labels; a root of its own (never a child), not canceled, not retried.
+    user labels; a root of its own (never a child), not canceled, not retried. A fork is new
+    work, so any worker that takes new work runs it; with ``version`` only workers of that
+    version do (the fixed code), as for a child pinned by its parent.
     """
     spec = original.get("spec") or {}
     meta = original.get("metadata") or {}
@@ -121,6 +127,7 @@ def fork_manifest(
         display_name=spec.get("displayName"),
         description=spec.get("description"),
         extra_labels=own,
+        extra_annotations={worker_versions.PIN_ANNOTATION: version} if version else None,
     )
     manifest["spec"][FORK_FIELD] = request(original, step, index)
     return manifest

@@ -152,3 +152,19 @@ def reruns(
         return True
     start = first_attempt(status)
     return start is not None and recorded < start
+
+
+def predates(status: Mapping[str, Any] | None, created: datetime | None) -> bool:
+    """Whether an object created at ``created`` was left by an attempt before the last retry.
+
+    For the object of a step no attempt recorded (the attempt ended before it could record
+    it): a failed or canceled one created before the retry (by the server's clock, to the
+    second) runs again. Unknown creation times count as not.
+    """
+    retried = clock_start(status)
+    return retried is not None and created is not None and created <= retried
+
+
+def retried(status: Mapping[str, Any] | None) -> bool:
+    """Whether the execution was ever retried by hand."""
+    return record_of(status) is not None

@@ -14,10 +14,13 @@ from kontinue.client import ForkRefused, RetryRefused, WaitTimeout
 EXIT_WAIT_TIMEOUT = 4
 
 
-def _wait(name: str, timeout: float | None) -> None:
-    """Wait for the outcome of ``name``, print it and exit with its code."""
+def _wait(name: str, timeout: float | None, *, retried: bool = False) -> None:
+    """Wait for the outcome of ``name`` (``retried``: of its retry), print it, exit with it."""
     try:
-        finished = client().wait(name, timeout=timeout)
+        if retried:
+            finished = client().wait_retried(name, timeout=timeout)
+        else:
+            finished = client().wait(name, timeout=timeout)
     except WaitTimeout as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_WAIT_TIMEOUT)
@@ -56,7 +59,7 @@ def retry(
     else:
         click.echo(f"execution.kontinue.cloud/{name} retry requested")
     if wait:
-        _wait(name, wait_timeout)
+        _wait(name, wait_timeout, retried=True)
 
 
 @click.command()
@@ -69,6 +72,13 @@ def retry(
     help="The first step the fork runs: a step name, or its number (1 is the first step).",
 )
 @click.option("--name", "new_name", help="Name of the new execution (default: NAME-fork-xxxxx).")
+@click.option(
+    "--version",
+    "worker_version",
+    metavar="VERSION",
+    help="Run the fork on workers of this version only (the fixed code); by default any "
+    "worker that takes new executions runs it.",
+)
 @click.option("--wait", is_flag=True, help="Wait for the outcome; the exit code reflects it.")
 @click.option("--wait-timeout", type=float, help="Give up waiting after this many seconds.")
 @click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]), default="name")
@@ -78,6 +88,7 @@ def fork(
     name: str,
     from_step: str,
     new_name: str | None,
+    worker_version: str | None,
     wait: bool,
     wait_timeout: float | None,
     output: str,
@@ -88,7 +99,7 @@ def fork(
     run (on the code the workers run now).
     """
     try:
-        created = client().fork(name, from_step, new_name=new_name)
+        created = client().fork(name, from_step, new_name=new_name, version=worker_version)
     except ForkRefused as exc:
         fail(str(exc))
     forked = created["metadata"]["name"]

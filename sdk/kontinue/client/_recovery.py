@@ -11,10 +11,12 @@ from __future__ import annotations
 import builtins
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from kontinue import errors
 from kontinue.api import forks, journal_chunks, retries
+from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
 
 _WRITE_ATTEMPTS = 6
@@ -33,6 +35,12 @@ class RetryAndFork:
 
     kube: kubeapi.Kube
     namespace: str
+
+    def watch(
+        self, name: str | None = None, *, namespace: str | None = None, timeout: float | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream ``(event type, Execution)`` (implemented by the client)."""
+        raise NotImplementedError
 
     def _execution_or_archived(self, name: str, namespace: str, verb: str) -> dict[str, Any]:
         """The execution; a clear error when it is gone into an archive."""
@@ -109,6 +117,33 @@ class RetryAndFork:
             "did not answer"
         )
 
+    def wait_retried(
+        self, name: str, *, timeout: float | None = None, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Wait until the execution's retry request is performed and its new attempts end.
+
+        :meth:`Client.wait <kontinue.client.Client.wait>` would return at once: until the
+        controller performs the request, the execution still shows the end it is retried from.
+
+        Raises:
+            WaitTimeout: it did not finish in time.
+            NotFound: it does not exist (or was deleted while waiting).
+        """
+        from kontinue.client._client import WaitTimeout
+
+        last: dict[str, Any] | None = None
+        for event, obj in self.watch(name, namespace=namespace, timeout=timeout):
+            if event == "DELETED":
+                raise kubeapi.NotFound(404, "NotFound", f"execution {name} was deleted")
+            last = obj
+            request = retries.pending(obj)
+            if execution_phase(obj).terminal and (
+                request is None or retries.stale(obj, request) is not None
+            ):
+                return obj
+        phase = execution_phase(last).value if last is not None else "unknown"
+        raise WaitTimeout(f"execution {name} is still {phase} after {timeout}s (retry pending)")
+
     def fork(
         self,
         name: str,
@@ -116,6 +151,7 @@ class RetryAndFork:
         *,
         new_name: str | None = None,
         namespace: str | None = None,
+        version: str | None = None,
     ) -> dict[str, Any]:
         """Create a new execution that starts with ``name``'s history before ``from_step``.
 
@@ -129,6 +165,8 @@ class RetryAndFork:
                 not commit).
             new_name: the fork's name (default: ``<name>-fork-<random>``).
             namespace: the namespace of both.
+            version: run the fork on workers of this version only (say, the fixed code);
+                by default any worker that takes new executions runs it.
 
         Returns:
             The created fork.
@@ -146,7 +184,7 @@ class RetryAndFork:
             step, index = forks.resolve_step(steps, str(from_step), name)
         except errors.ValidationError as exc:
             raise ForkRefused(str(exc)) from None
-        manifest = forks.fork_manifest(original, step, index, new_name)
+        manifest = forks.fork_manifest(original, step, index, new_name, version)
         return self.kube.create(kubeapi.EXECUTIONS, ns, manifest)
 
     def _recorded_steps(

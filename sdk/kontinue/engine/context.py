@@ -119,6 +119,19 @@ class ExecutionContext:
             self.execution.get("status"), recorded.attempt, self.attempts, self.child_policy
         )
 
+    def reruns_unrecorded(self, created: datetime | None, *, ended_only: bool) -> bool:
+        """Whether a failed or canceled object of a step no attempt recorded runs again now.
+
+        After a manual retry, an object an earlier attempt left without recording it: with
+        ``ended_only`` (a canceled Suspension, a stopped Job: only the end of an execution
+        makes those) any such object, else one created before the retry
+        (:func:`kontinue.api.retries.predates`).
+        """
+        status = self.execution.get("status")
+        if ended_only:
+            return retries.retried(status)
+        return retries.predates(status, created)
+
     @property
     def resumptions(self) -> int:
         """Times the execution was resumed after its first start (takeovers, wake-ups, retries)."""

@@ -75,6 +75,8 @@ class ChildState:
     result: Any = None
     error: Mapping[str, Any] | None = None
     message: str | None = None
+    created: datetime | None = None
+    """When the API server created it (a retry runs again what an earlier attempt left)."""
 
 
 @dataclass(frozen=True)
@@ -175,4 +177,5 @@ def child_state(obj: Mapping[str, Any]) -> ChildState:
         result=status.get("result"),
         error=status.get("error"),
         message=status.get("message"),
+        created=parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
     )

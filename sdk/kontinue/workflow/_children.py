@@ -59,14 +59,28 @@ def _spawn(
         # an earlier, unrecorded run created, and nothing else under that name
         scope.enter_context(ktx.observe_step(name, "execute"))
         data = conversion.to_json(arguments, f"the arguments of child step {name!r}")
-        ktx.journal.create_child(ChildSpec(
-            name=child, step=name, function=function, arguments=data,
-            retry=options.retry.to_spec() if options and options.retry else None,
-            timeout=options.timeout.to_spec() if options and options.timeout else None,
-            mutex=options.mutex.name if options and options.mutex else None,
-            display_name=options.display_name if options else None,
-            description=options.description if options else None,
-        ))  # fmt: skip
+
+        def create(child: str) -> None:
+            ktx.journal.create_child(ChildSpec(
+                name=child, step=name, function=function, arguments=data,
+                retry=options.retry.to_spec() if options and options.retry else None,
+                timeout=options.timeout.to_spec() if options and options.timeout else None,
+                mutex=options.mutex.name if options and options.mutex else None,
+                display_name=options.display_name if options else None,
+                description=options.description if options else None,
+            ))  # fmt: skip
+
+        create(child)
+        if recorded is None:  # adopted one an attempt before a manual retry left unrecorded?
+            left = ktx.journal.child(child)
+            if (
+                left is not None
+                and left.phase in (Phase.FAILED, Phase.CANCELED)
+                and ktx.reruns_unrecorded(left.created, ended_only=False)
+            ):
+                rerun = True
+                child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                create(child)
     ktx.journal.record(ktx.record(name, index, "execute", options, child=child), replace=rerun)
     return ChildExecution(name=child, namespace=ktx.namespace)
 

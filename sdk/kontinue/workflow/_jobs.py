@@ -294,7 +294,11 @@ def _run(
                 **extra_annotations,
                 **manifests.step_annotations(options.display_name, options.description),
             }
-            ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
+            made = ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
+            if recorded is None and made.stopped and ktx.reruns_unrecorded(None, ended_only=True):
+                rerun = True  # a canceled attempt stopped it before recording it
+                job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
         running = ktx.record(name, index, step_type, options, child=job_name)
         running.phase = "Running"
         ktx.journal.record(running, replace=rerun)

@@ -46,6 +46,11 @@ def _rerun_name(
     return names.child_name(ktx.name, f"{step}-a{ktx.attempts + 1}")
 
 
+def _left_canceled(ktx: ExecutionContext, state: SuspensionState) -> bool:
+    """Whether an adopted Suspension is one a canceled attempt left before a manual retry."""
+    return state.phase == SuspensionPhase.CANCELED and ktx.reruns_unrecorded(None, ended_only=True)
+
+
 def sleep(ktx: ExecutionContext, duration: DurationLike) -> None:
     """Pause the execution for ``duration``; replay-safe (never restarts from zero)."""
     sleep_named(ktx, SleepOptions(duration=duration))
@@ -70,6 +75,12 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
                 options.display_name,
                 options.description,
             )
+            if recorded is None and _left_canceled(ktx, state):
+                rerun = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                suspension_name = rerun
+                state = ktx.journal.create_suspension(
+                    rerun, name, ktx.now() + duration, options.display_name, options.description
+                )
         else:
             found = ktx.journal.suspension(suspension_name)
             if found is None:
@@ -112,13 +123,13 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
         if recorded is None or rerun:  # creates, or adopts what an unrecorded earlier run created
             suspension_name = rerun or suspension_name
             scope.enter_context(ktx.observe_step(name, "suspend"))
-            ktx.journal.create_suspension(
-                suspension_name,
-                name,
-                None,
-                options.display_name if options else None,
-                options.description if options else None,
-            )
+            display = options.display_name if options else None
+            description = options.description if options else None
+            state = ktx.journal.create_suspension(suspension_name, name, None, display, description)
+            if recorded is None and _left_canceled(ktx, state):
+                rerun = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                suspension_name = rerun
+                ktx.journal.create_suspension(rerun, name, None, display, description)
         ktx.journal.record(
             ktx.record(name, index, "suspend", options, child=suspension_name),
             replace=rerun is not None,

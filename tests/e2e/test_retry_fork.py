@@ -275,7 +275,10 @@ def test_a_retry_is_refused_while_it_runs_and_a_child_or_an_unknown_execution_is
     start_worker("retry_flows", path=FLOWS, hold=30)
     go = tmp_path / "go"
     name = client.create_execution("blocking", {"go": str(go)})["metadata"]["name"]
-    wait_for("it to run", lambda: (client.get(name).get("status") or {}).get("phase") == "Executing")
+    wait_for(
+        "it to run",
+        lambda: (client.get(name).get("status") or {}).get("phase") == "Executing",
+    )
     version = client.get(name)["metadata"]["resourceVersion"]
     try:
         client.retry(name)

@@ -29,11 +29,8 @@ from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
 from kontinue.client._recovery import RetryAndFork
+from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.informer import Informer
-
-
-class WaitTimeout(TimeoutError):
-    """The execution did not finish within the timeout."""
 
 
 class SuspensionNotWaiting(ValueError):

@@ -18,6 +18,7 @@ from kontinue import errors
 from kontinue.api import forks, journal_chunks, retries
 from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
+from kontinue.client._timeouts import WaitTimeout
 
 _WRITE_ATTEMPTS = 6
 
@@ -129,8 +130,6 @@ class RetryAndFork:
             WaitTimeout: it did not finish in time.
             NotFound: it does not exist (or was deleted while waiting).
         """
-        from kontinue.client._client import WaitTimeout
-
         last: dict[str, Any] | None = None
         for event, obj in self.watch(name, namespace=namespace, timeout=timeout):
             if event == "DELETED":

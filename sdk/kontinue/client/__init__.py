@@ -1,7 +1,8 @@
 """Talking to kontinue on a cluster: create, watch, wait for, resume, cancel, retry and fork."""
 
-from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting
 from kontinue.client._recovery import ForkRefused, RetryRefused
+from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.informer import Informer
 from kontinue.client.kubeapi import (
     AlreadyExists,

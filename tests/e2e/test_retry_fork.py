@@ -12,6 +12,7 @@ of a fork counted in the API server's audit log.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import textwrap
@@ -267,6 +268,23 @@ def test_a_canceled_execution_is_retried_with_its_canceled_child_run_again(
     still = client.get(name)
     assert still["metadata"]["resourceVersion"] == version
     assert still["status"]["phase"] == "Completed" and still["status"]["retried"]["count"] == 1
+
+    # a fork from the last step reuses the completed child of its original (not run again)
+    fork = client.fork(name, "last", new_name="approve-1-last")["metadata"]["name"]
+    status = client.wait(fork, timeout=60)["status"]
+    assert status["phase"] == "Completed", status
+    assert status["result"] == {"first": "first", "child": {"approved": True}, "last": "last"}
+    assert status["steps"]["child"]["child"] == new_child  # the original's child, read as such
+    assert _ledger(ledger, fork) == ["last"]
+    assert client.list(label_selector=f"kontinue.cloud/parent={fork}") == []  # no new child
+    # its exported history replays offline, the original's child included
+    history = tmp_path / "fork-history.json"
+    history.write_text(json.dumps(client.export_history(fork)))
+    replayed = subprocess.run(
+        [KONTINUE, "replay", str(history), "--module", "retry_flows", "--path", str(FLOWS)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
 
 
 def test_a_retry_is_refused_while_it_runs_and_a_child_or_an_unknown_execution_is_refused(

@@ -230,6 +230,9 @@ class Client(RetryAndFork):
             kind: [o for o in objects if adoption.owned_by(o, uid)]
             for kind, objects in related.items()
         }
+        steps, _ = journal_chunks.full_history(execution, compacted)
+        for kind, objects in self.borrowed_objects(execution, steps, ns).items():
+            owned[kind] += objects  # a fork's copied steps use its original's objects
         pods: dict[str, builtins.list[dict[str, Any]]] = {}
         texts: dict[str, dict[str, str]] = {}
         for job in owned["jobs"]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import forks, journal_chunks, retries
+from kontinue.api import adoption, forks, journal_chunks, labels, retries
 from kontinue.api.phases import execution_phase
 from kontinue.client import kubeapi
 from kontinue.client._timeouts import WaitTimeout
@@ -185,6 +185,33 @@ class RetryAndFork:
             raise ForkRefused(str(exc)) from None
         manifest = forks.fork_manifest(original, step, index, new_name, version)
         return self.kube.create(kubeapi.EXECUTIONS, ns, manifest)
+
+    def borrowed_objects(
+        self, execution: dict[str, Any], steps: dict[str, Any], namespace: str
+    ) -> dict[str, builtins.list[dict[str, Any]]]:
+        """For a fork: the original's children, Suspensions and Jobs its copied steps use.
+
+        What a replay of the fork's history reads besides its own objects (see
+        :func:`kontinue.api.forks.borrowed`); only objects the original owns.
+        """
+        borrowed = forks.borrowed(execution.get("status"), steps)
+        found: dict[str, builtins.list[dict[str, Any]]] = {
+            "children": [], "suspensions": [], "jobs": [],
+        }  # fmt: skip
+        original = ((execution.get("status") or {}).get(forks.RECORD_FIELD) or {}).get("name")
+        if not borrowed or not original:
+            return found
+        for kind, resource in (
+            ("children", kubeapi.EXECUTIONS),
+            ("suspensions", kubeapi.SUSPENSIONS),
+            ("jobs", kubeapi.JOBS),
+        ):
+            selector = f"{labels.PARENT}={original}"
+            for obj in self.kube.list(resource, namespace, label_selector=selector)["items"]:
+                name = obj["metadata"]["name"]
+                if name in borrowed and adoption.owned_by(obj, borrowed[name]):
+                    found[kind].append(obj)
+        return found
 
     def _recorded_steps(
         self, execution: dict[str, Any], namespace: str

@@ -369,3 +369,38 @@ def test_a_cancel_racing_with_the_end_is_reported_not_applied(client: Client, ph
     else:  # only its version changed (a step's checkpoint): the phase test still holds
         assert outcome.result == Result.DONE
         assert client.get("racer")["spec"]["cancel"] is True
+
+
+def test_bulk_retry_by_selector_runs_each_failed_one_again(
+    client: Client,
+    start_worker: StartWorker,
+    kube_cluster: TestCluster,
+    kontinue_controller: SessionController,
+) -> None:
+    start_worker("bulk_flows", path=FLOWS, hold=1)
+    failing = [
+        client.create_execution("bulk-flaky", name=f"flaky-{i}", labels={"batch": "b1"})
+        for i in range(4)
+    ]
+    other = client.create_execution("bulk-flaky", name="flaky-other", labels={"batch": "b2"})
+    done = client.create_execution("bulk-approval", name="approved", labels={"batch": "b1"})
+    names = [e["metadata"]["name"] for e in failing]
+    for name in [*names, other["metadata"]["name"]]:
+        assert client.wait(name, timeout=60)["status"]["phase"] == "Failed"
+    wait_for("the approval", partial(suspended, client, done["metadata"]["name"]), timeout=60)
+    client.resume_execution("approved", data=True)
+    assert client.wait("approved", timeout=60)["status"]["phase"] == "Completed"
+
+    result = kontinue(kube_cluster.kubeconfig, "retry", "-l", "batch=b1", "-n", client.namespace,
+                      "-o", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = {e["name"]: e["result"] for e in json.loads(result.stdout)["executions"]}
+    assert report == {**{n: "done" for n in names}, "approved": "skipped"}
+    for name in names:
+        status = client.wait_retried(name, timeout=90)["status"]
+        assert status["phase"] == "Completed", status
+        # the store committed on the failed attempt replayed; the rest ran again
+        assert status["result"] == {"stored_on_attempt": 0, "finished_on_attempt": 1}
+    assert client.get("flaky-other")["status"]["phase"] == "Failed"  # not selected
+    again = client.retry_many(Selection(label_selector="batch=b1"))
+    assert again.count(Result.SKIPPED) == 5 and again.ok  # all Completed now

@@ -393,6 +393,42 @@ def test_cancel_from_the_page(
     expect(page.locator("#result")).to_contain_text("woke up")
 
 
+def test_retry_and_fork_from_the_page(
+    proxied_ui: Callable[..., ProxiedUi],
+    start_worker: StartWorker,
+    client: Client,
+    tmp_path: Path,
+) -> None:
+    start_worker("retry_flows", path=FLOWS, hold=1)
+    ui = proxied_ui()
+    fixed = tmp_path / "fixed"
+    name = client.create_execution("needs-fix", {"fixed": str(fixed)})["metadata"]["name"]
+    page = ui.as_user("tester").new_page()
+    page.goto(f"{ui.url}/executions/{client.namespace}/{name}")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Failed", timeout=60_000)
+    expect(page.locator("#error")).to_contain_text("not fixed yet")
+    fixed.touch()  # the fix
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Retry')")
+    expect(page.locator(".flash-info")).to_contain_text(f"Retry requested for {name}")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed", timeout=60_000)
+    expect(page.locator("#result")).to_contain_text("fixed")
+    assert client.get(name)["status"]["retried"]["count"] == 1
+    page.screenshot(path=screenshot_path("retried"), full_page=True)
+
+    # fork from its first step: a new execution runs the step again
+    page.select_option("#fork select", "check")
+    page.fill("#fork input[name=new_name]", f"{name}-again")
+    page.click("#fork button:has-text('Fork')")
+    expect(page.locator(".flash-info")).to_contain_text(f"Forked {name} from step check")
+    expect(page.locator("h1")).to_contain_text("needs-fix")
+    assert page.url.endswith(f"/executions/{client.namespace}/{name}-again")
+    expect(page.locator("#live")).to_have_attribute("data-phase", "Completed", timeout=60_000)
+    fork = client.get(f"{name}-again")
+    assert fork["spec"]["forkOf"]["name"] == name and fork["status"]["forkedFrom"]["steps"] == 0
+    page.screenshot(path=screenshot_path("forked"), full_page=True)
+
+
 def test_read_only_and_csrf(
     start_ui: StartUi,
     proxied_ui: Callable[..., ProxiedUi],

@@ -485,3 +485,91 @@ def test_bulk_actions_need_csrf_and_rights(
     )
     assert blocked.status_code == 403
     assert not client.get("held")["spec"].get("cancel")
+
+
+# -- retry and fork ------------------------------------------------------------------------------
+
+
+def test_retry_and_fork_are_refused_without_rights_token_or_fitting_phase(
+    make_ui: MakeUi, client: Client, kube_cluster: TestCluster
+) -> None:
+    namespace = client.namespace
+    steps = {"prepare": {"type": "store", "index": 0}, "deploy": {"type": "store", "index": 1}}
+    _execution(client, "broken", "alpha", {**_finished("Failed", 5), "steps": steps})
+    _execution(client, "fine", "alpha", _finished("Completed", 6))
+    read_only = make_ui()
+    read_only.wait_cached({"broken": "Failed", "fine": "Completed"})
+    for action in ("retry", "fork"):
+        answer = read_only.http.post(f"/executions/{namespace}/broken/{action}")
+        assert answer.status_code == 403, action
+        assert "this UI is read-only" in _refusal(answer)
+
+    # a reader may look but not patch (retry) nor create (fork): the API server's 403
+    resources = "executions.kontinue.cloud,suspensions.kontinue.cloud,jobs"
+    kube_cluster.kubectl("create", "role", "looker", "-n", namespace,
+                         "--verb=get,list,watch", f"--resource={resources}")  # fmt: skip
+    kube_cluster.kubectl("create", "rolebinding", "looker", "-n", namespace,
+                         "--role=looker", "--user=looker")  # fmt: skip
+    kube_cluster.wait_allowed("looker", "list", "jobs", namespace)
+    proxied = make_ui(auth=AuthMode.PROXY, proxy_secret=PROXY_SECRET)
+    as_looker = {"X-Kontinue-Proxy-Secret": PROXY_SECRET, "X-Forwarded-User": "looker"}
+    token = proxied.csrf_token(f"/executions/{namespace}/broken", **as_looker)
+    refused = proxied.http.post(
+        f"/executions/{namespace}/broken/retry", data={"csrf_token": token}, headers=as_looker
+    )
+    assert refused.status_code == 403
+    assert 'User "looker" cannot patch resource "executions"' in _refusal(refused)
+    refused = proxied.http.post(
+        f"/executions/{namespace}/broken/fork",
+        data={"csrf_token": token, "step": "deploy"},
+        headers=as_looker,
+    )
+    assert refused.status_code == 403
+    assert 'User "looker" cannot create resource "executions"' in _refusal(refused)
+    assert "retryRequest" not in client.get("broken")["spec"]
+    assert [e["metadata"]["name"] for e in client.list()] == ["broken", "fine"]
+
+    ui = make_ui(anonymous_actions=True)
+    ui.wait_cached({"broken": "Failed", "fine": "Completed"})
+    broken_page, fine_page = (
+        ui.page(f"/executions/{namespace}/broken"),
+        ui.page(f"/executions/{namespace}/fine"),
+    )
+    assert f"/executions/{namespace}/broken/retry" in broken_page
+    assert f"/executions/{namespace}/fine/retry" not in fine_page  # completed: no Retry
+    assert '<option value="deploy">2. deploy</option>' in broken_page
+    for form in ({}, {"csrf_token": "forged"}):
+        for action in ("retry", "fork"):
+            answer = ui.http.post(f"/executions/{namespace}/broken/{action}", data=form)
+            assert answer.status_code == 400, (action, form)
+
+    # the wrong phase and an unknown step: a flash message, nothing written
+    token = ui.csrf_token(f"/executions/{namespace}/fine")
+    version = client.get("fine")["metadata"]["resourceVersion"]
+    answer = ui.http.post(f"/executions/{namespace}/fine/retry", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert "is Completed: only a Failed or Canceled execution can be retried" in ui.page(
+        f"/executions/{namespace}/fine"
+    )
+    assert client.get("fine")["metadata"]["resourceVersion"] == version
+    answer = ui.http.post(
+        f"/executions/{namespace}/broken/fork", data={"csrf_token": token, "step": "ship"}
+    )
+    assert answer.status_code == 303
+    assert "has no step 'ship'; its steps are: 1. prepare, 2. deploy" in ui.page(
+        f"/executions/{namespace}/broken"
+    )
+
+    # accepted: a retry request, and a fork named as asked
+    answer = ui.http.post(f"/executions/{namespace}/broken/retry", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert "Retry requested for broken" in ui.page(f"/executions/{namespace}/broken")
+    assert client.get("broken")["spec"]["retryRequest"]["finishedAt"] == "2030-01-01T10:00:05Z"
+    answer = ui.http.post(
+        f"/executions/{namespace}/broken/fork",
+        data={"csrf_token": token, "step": "deploy", "new_name": "broken-again"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith(f"/executions/{namespace}/broken-again")
+    fork = client.get("broken-again")
+    assert fork["spec"]["forkOf"]["step"] == "deploy" and fork["spec"]["forkOf"]["index"] == 1

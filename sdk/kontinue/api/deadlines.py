@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from kontinue.api import durations, policy
+from kontinue.api import durations, policy, retries
 from kontinue.api.phases import Phase, execution_phase
 from kontinue.api.timestamps import parse_time
 
@@ -59,12 +59,16 @@ def overall_deadline(
     Counted from the execution's creation, so time spent Pending (no worker serves its function,
     it waits for a mutex or a slot) counts too: an overall timeout bounds the whole life, also
     when the limit is its function's default (``defaults``) and no claim has recorded it yet.
+    A manual retry (:mod:`kontinue.api.retries`) starts the clock again from the retry.
     """
     if execution_phase(dict(execution)).terminal:
         return None
     limit = _timeout(execution, "overall", defaults)
     created = parse_time((execution.get("metadata") or {}).get("creationTimestamp"))
     started = created or parse_time((execution.get("status") or {}).get("startedAt"))
+    retried = retries.clock_start(execution.get("status"))
+    if retried is not None and (started is None or retried > started):
+        started = retried
     return started + limit if limit is not None and started is not None else None
 
 

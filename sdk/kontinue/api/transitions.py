@@ -14,8 +14,11 @@ one leaves and reaches, so the whole state machine can be read (and tested) in o
        '--wake-- Suspended, Backoff, Executing (a wake-up, a backoff's end, a takeover)
     any unfinished --cancel--> Canceled or Skipped
     any unfinished --fail--> Failed or Backoff (also the controller's attempt and overall timeouts)
+    Failed, Canceled --retry--> Pending (a manual retry, in place; see kontinue.api.retries)
 
-Completed, Failed, Canceled and Skipped are terminal: no transition leaves them.
+Completed, Failed, Canceled and Skipped are terminal: no transition leaves them, except
+:func:`retry`, the only one that leaves a terminal phase: a person asks a Failed or Canceled
+execution to run again from where it stopped.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import attempts, durations, worker_versions
+from kontinue.api import attempts, durations, retries, worker_versions
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import Phase, status_phase
 from kontinue.api.timestamps import format_micro_time, format_time, format_time_ceil
@@ -57,6 +60,7 @@ LIFECYCLE: Mapping[str, Transition] = {
     "fail": Transition(_UNFINISHED, frozenset({Phase.FAILED, Phase.BACKOFF})),
     "refuse": Transition(frozenset({Phase.PENDING}), frozenset({Phase.FAILED})),
     "cancel": Transition(_UNFINISHED, frozenset({Phase.CANCELED, Phase.SKIPPED})),
+    "retry": Transition(retries.RETRYABLE, frozenset({Phase.PENDING})),
 }
 """Every transition by name (the name of the function that writes it)."""
 
@@ -200,7 +204,9 @@ def fail(
     """The attempt ends with ``error``: Backoff if retryable with retries left, else Failed.
 
     ``retry`` is the execution's retry policy (``retries``, ``backoff``). Also the controller's
-    timeouts: an attempt timeout is a retryable failure, an overall timeout is not.
+    timeouts: an attempt timeout is a retryable failure, an overall timeout is not. The
+    retries are counted from the latest manual retry (:func:`retry`), which grants a fresh
+    budget.
     """
     status = status or {}
     stamp = format_time(now)
@@ -219,7 +225,8 @@ def fail(
         "message": recorded["message"],
         "suspendedOn": None,
     }
-    if recorded["retryable"] and len(attempts.ended(status)) < int(retry.get("retries") or 0):
+    spent = len(attempts.ended(status)) - retries.budget_base(status)  # since a manual retry
+    if recorded["retryable"] and spent < int(retry.get("retries") or 0):
         backoff = durations.parse_duration(retry.get("backoff") or "5s", clamp=True)
         patch.update(phase=Phase.BACKOFF, nextAttemptAt=format_time_ceil(now + backoff))
     else:
@@ -255,4 +262,46 @@ def cancel(status: Status | None, message: str, now: datetime, *, skip: bool = F
     }
     if attempts.running(status) is not None or status_phase(status) == Phase.EXECUTING:
         patch["attempts"] = attempts.end(status, phase, stamp, text)
+    return patch
+
+
+def retry(status: Status | None, request: Mapping[str, Any], now: datetime) -> Patch:
+    """Failed or Canceled -> Pending: a manual retry, in place (:mod:`kontinue.api.retries`).
+
+    The only transition that leaves a terminal phase. The next claim starts a new attempt
+    (``status.attempts`` keeps the ended ones) that replays the committed steps and runs
+    the rest again. ``status.retried`` records the ``request`` performed (its id, so a request
+    sent twice is performed once), when (the overall timeout counts from there), the first
+    attempt of the retry (the retry budget counts from there) and how many retries so far.
+    The finished execution's outcome, grants and timers are cleared: it queues again for a
+    mutex or a slot. With ``request["version"]`` the execution moves to that worker version
+    (new code, say a bug fix); without, it stays pinned to its own.
+    """
+    status = status or {}
+    stamp = format_time(now)
+    previous = retries.record_of(status) or {}
+    patch: Patch = {
+        "phase": Phase.PENDING,
+        "message": truncate_message(
+            f"retry requested: attempt {attempts.previous(status) + 1} replays the committed "
+            "steps and runs the rest again"
+        ),
+        "finishedAt": None,
+        "error": None,
+        "result": None,
+        "nextAttemptAt": None,
+        "suspendedOn": None,
+        "workerName": None,
+        "workerId": None,
+        "grants": None,
+        retries.RECORD_FIELD: {
+            "id": str(request["id"]),
+            "at": stamp,
+            "attempt": attempts.previous(status) + 1,
+            "count": int(previous.get("count") or 0) + 1,
+        },
+    }
+    version = request.get("version")
+    if version:
+        patch[worker_versions.STATUS_FIELD] = str(version)
     return patch

@@ -1,6 +1,8 @@
-"""Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
+"""Talking to kontinue on a cluster: create, watch, wait for, resume, cancel, retry and fork."""
 
-from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting
+from kontinue.client._recovery import ForkRefused, RetryRefused
+from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.bulk import BulkReport, Outcome, Result, Selection
 from kontinue.client.informer import Informer
 from kontinue.client.kubeapi import (
@@ -24,12 +26,14 @@ __all__ = [
     "Conflict",
     "ExecutionHandle",
     "Forbidden",
+    "ForkRefused",
     "Informer",
     "Invalid",
     "Kube",
     "NotFound",
     "Outcome",
     "Result",
+    "RetryRefused",
     "Selection",
     "ServerError",
     "TooLarge",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from kontinue.api import adoption, conversion, labels, selectors, suspension_ends, workflow_labels
 from kontinue.api.phases import Phase, SuspensionPhase, suspension_phase
 from kontinue.client import bulk, kubeapi
+from kontinue.client._recovery import RetryRefused
 from kontinue.client.bulk import BulkReport, Outcome, Result, Selection, Skip
 
 ATTEMPTS = 6
@@ -55,6 +56,17 @@ class BulkActions:
 
         def whoami(self) -> str:
             """Defined by the Client."""
+            ...
+
+        def request_retry(
+            self,
+            name: str,
+            *,
+            namespace: str | None = None,
+            version: str | None = None,
+            request_id: str | None = None,
+        ) -> dict[str, Any]:
+            """Defined by the Client (its retry and fork part)."""
             ...
 
     # -- selecting ---------------------------------------------------------------------------
@@ -216,6 +228,32 @@ class BulkActions:
             who = self.whoami()
         resume = self._resumer(payload, step, who or "")
         return self._bulk("resume", targets, resume, bulk.unfinished, dry_run, workers)
+
+    def retry_many(
+        self,
+        targets: Targets,
+        *,
+        version: str | None = None,
+        dry_run: bool = False,
+        workers: int = bulk.DEFAULT_WORKERS,
+    ) -> BulkReport:
+        """Retry in place every Failed or Canceled execution of ``targets``.
+
+        Each is one request, as :meth:`Client.retry` writes it (``version``: move each to that
+        worker version, as ``kontinue retry --version``). An execution the retry refuses at
+        action time (it changed phase meanwhile, it is a child: its parent's retry re-runs
+        it) is skipped with the reason.
+        """
+
+        def retry(execution: Mapping[str, Any]) -> str:
+            namespace, name = _meta(execution)
+            try:
+                self.request_retry(name, namespace=namespace, version=version)
+            except RetryRefused as exc:
+                raise Skip(str(exc)) from None
+            return "retry requested" + (f" on version {version}" if version else "")
+
+        return self._bulk("retry", targets, retry, bulk.retryable, dry_run, workers)
 
     def _resumer(
         self, payload: Any, step: str | None, who: str

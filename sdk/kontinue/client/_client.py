@@ -1,4 +1,4 @@
-"""``Client``: create, read, watch, wait for, resume and cancel executions.
+"""``Client``: create, read, watch, wait for, resume, cancel, retry and fork executions.
 
 Waiting is watch-driven (never polling): :meth:`Client.wait` lists the execution once, then
 follows a watch from that resourceVersion until a terminal phase or the timeout.
@@ -31,11 +31,9 @@ from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
 from kontinue.client._bulk_actions import BulkActions
+from kontinue.client._recovery import RetryAndFork
+from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.informer import Informer
-
-
-class WaitTimeout(TimeoutError):
-    """The execution did not finish within the timeout."""
 
 
 class SuspensionNotWaiting(ValueError):
@@ -59,7 +57,7 @@ class ExecutionHandle:
         return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
 
 
-class Client(BulkActions):
+class Client(BulkActions, RetryAndFork):
     """Kubernetes-backed access to kontinue executions.
 
     Bulk actions on a selection (``select``, ``cancel_many``, ``resume_many``) come from
@@ -261,6 +259,9 @@ class Client(BulkActions):
             kind: [o for o in objects if adoption.owned_by(o, uid)]
             for kind, objects in related.items()
         }
+        steps, _ = journal_chunks.full_history(execution, compacted)
+        for kind, objects in self.borrowed_objects(execution, steps, ns).items():
+            owned[kind] += objects  # a fork's copied steps use its original's objects
         pods: dict[str, builtins.list[dict[str, Any]]] = {}
         texts: dict[str, dict[str, str]] = {}
         for job in owned["jobs"]:

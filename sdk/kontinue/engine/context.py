@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from kontinue import errors
 from kontinue.api import attempts as attempt_log
-from kontinue.api import names, policy
+from kontinue.api import names, policy, retries
 from kontinue.api.options import StepOptions
 from kontinue.api.timestamps import format_time
 from kontinue.engine.journal import Journal
@@ -109,6 +109,29 @@ class ExecutionContext:
     def child_policy(self) -> str:
         """The child policy in effect: what a retry does with failed children."""
         return str(policy.retry_of(self.execution).get("childPolicy") or "None")
+
+    def reruns(self, recorded: StepRecord) -> bool:
+        """Whether the failed or canceled object of a recorded step runs again now.
+
+        Under ``childPolicy: RetryFailed``, or after a manual retry (see
+        :func:`kontinue.api.retries.reruns`); never for an object this attempt recorded.
+        """
+        return retries.reruns(
+            self.execution.get("status"), recorded.attempt, self.attempts, self.child_policy
+        )
+
+    def reruns_unrecorded(self, created: datetime | None, *, ended_only: bool) -> bool:
+        """Whether a failed or canceled object of a step no attempt recorded runs again now.
+
+        After a manual retry, an object an earlier attempt left without recording it: with
+        ``ended_only`` (a canceled Suspension, a stopped Job: only the end of an execution
+        makes those) any such object, else one created before the retry
+        (:func:`kontinue.api.retries.predates`).
+        """
+        status = self.execution.get("status")
+        if ended_only:
+            return retries.retried(status)
+        return retries.predates(status, created)
 
     @property
     def resumptions(self) -> int:

@@ -75,6 +75,8 @@ class ChildState:
     result: Any = None
     error: Mapping[str, Any] | None = None
     message: str | None = None
+    created: datetime | None = None
+    """When the API server created it (a retry runs again what an earlier attempt left)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class JobState:
     failed: int = 0
     message: str | None = None
     """The Failed condition's message (or the Complete one's)."""
+    stopped: bool = False
+    """Suspended before it finished: a cancellation stopped its pods (see
+    :mod:`kontinue.api.retries`: a retry runs such a Job again)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,7 @@ def job_state(obj: Mapping[str, Any]) -> JobState:
         succeeded=int(status.get("succeeded") or 0),
         failed=int(status.get("failed") or 0),
         message=(end.get("message") or end.get("reason")) if end is not None else None,
+        stopped=end is None and bool((obj.get("spec") or {}).get("suspend")),
     )
 
 
@@ -173,4 +179,5 @@ def child_state(obj: Mapping[str, Any]) -> ChildState:
         result=status.get("result"),
         error=status.get("error"),
         message=status.get("message"),
+        created=parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
     )

@@ -6,7 +6,8 @@ group. A failed child fails the waiting step with a non-retryable ChildFailedErr
 one with ChildCanceledError); with the default child policy a retry of the parent reuses the
 child as it is. With ``childPolicy: RetryFailed`` a later attempt of the parent runs a failed or
 canceled child again, as a new Execution named after the step and the attempt (``-a2``), so the
-failed one stays visible; completed children are reused.
+failed one stays visible; completed children are reused. A manual retry
+(:mod:`kontinue.api.retries`) does the same whatever the policy.
 
 ``ExecuteOptions.parent_close_policy`` says what becomes of a child when an attempt of its
 parent ends (:mod:`kontinue.api.parent_close`): it is stored on the child; the ``wait`` ones are
@@ -56,11 +57,7 @@ def _spawn(
         state = ktx.journal.child(child)
         if state is None:
             raise ktx.object_deleted("Execution", child, name)
-        rerun = (
-            state.phase in (Phase.FAILED, Phase.CANCELED)
-            and ktx.child_policy == "RetryFailed"
-            and (recorded.attempt or 1) <= ktx.attempts
-        )
+        rerun = state.phase in (Phase.FAILED, Phase.CANCELED) and ktx.reruns(recorded)
         if rerun:
             child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
     if recorded is None or rerun:
@@ -68,15 +65,29 @@ def _spawn(
         # an earlier, unrecorded run created, and nothing else under that name
         scope.enter_context(ktx.observe_step(name, "execute"))
         data = conversion.to_json(arguments, f"the arguments of child step {name!r}")
-        ktx.journal.create_child(ChildSpec(
-            name=child, step=name, function=function, arguments=data,
-            retry=options.retry.to_spec() if options and options.retry else None,
-            timeout=options.timeout.to_spec() if options and options.timeout else None,
-            mutex=options.mutex.name if options and options.mutex else None,
-            display_name=options.display_name if options else None,
-            description=options.description if options else None,
-            parent_close_policy=close_policy,
-        ))  # fmt: skip
+
+        def create(child: str) -> None:
+            ktx.journal.create_child(ChildSpec(
+                name=child, step=name, function=function, arguments=data,
+                retry=options.retry.to_spec() if options and options.retry else None,
+                timeout=options.timeout.to_spec() if options and options.timeout else None,
+                mutex=options.mutex.name if options and options.mutex else None,
+                display_name=options.display_name if options else None,
+                description=options.description if options else None,
+                parent_close_policy=close_policy,
+            ))  # fmt: skip
+
+        create(child)
+        if recorded is None:  # adopted one an attempt before a manual retry left unrecorded?
+            left = ktx.journal.child(child)
+            if (
+                left is not None
+                and left.phase in (Phase.FAILED, Phase.CANCELED)
+                and ktx.reruns_unrecorded(left.created, ended_only=False)
+            ):
+                rerun = True
+                child = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                create(child)
     ktx.journal.record(ktx.record(name, index, "execute", options, child=child), replace=rerun)
     if close_policy == parent_close.spec_value("wait"):
         ktx.wait_at_close(child)  # every replay passes here again: the set is re-derived

@@ -10,7 +10,8 @@ failed Job is an outcome, not an exception (check ``succeeded()``).
 
 With ``childPolicy: RetryFailed`` a later attempt of the execution runs a Job whose recorded
 outcome failed again, as a new Job named after the step and the attempt (``-a2``); with the
-default policy the replay returns the failed outcome.
+default policy the replay returns the failed outcome. A manual retry (:mod:`kontinue.api.retries`)
+runs again, whatever the policy, a Job that failed or that a cancellation stopped.
 """
 
 from __future__ import annotations
@@ -276,23 +277,28 @@ def _run(
         rerun = False
         if recorded is not None and recorded.phase == Phase.COMPLETED:
             result = JobResult.from_json(ktx.journal.stored(name))
-            rerun = (
-                not result.succeeded()
-                and ktx.child_policy == "RetryFailed"
-                and (recorded.attempt or 1) <= ktx.attempts
-            )
+            rerun = not result.succeeded() and ktx.reruns(recorded)
             if not rerun:
                 return result
             job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+        elif recorded is not None:  # running when the last attempt ended
+            found = ktx.journal.job(job_name)
+            if found is None:
+                raise ktx.object_deleted("Job", job_name, name)
+            if found.stopped and ktx.reruns(recorded):  # a canceled attempt stopped it
+                rerun = True
+                job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
         if recorded is None or rerun:  # creates, or adopts what an unrecorded run created
             scope.enter_context(ktx.observe_step(name, step_type))
             annotations = {
                 **extra_annotations,
                 **manifests.step_annotations(options.display_name, options.description),
             }
-            ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
-        elif ktx.journal.job(job_name) is None:
-            raise ktx.object_deleted("Job", job_name, name)
+            made = ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
+            if recorded is None and made.stopped and ktx.reruns_unrecorded(None, ended_only=True):
+                rerun = True  # a canceled attempt stopped it before recording it
+                job_name = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                ktx.journal.create_job(job_name, name, spec, extra_labels, annotations)
         running = ktx.record(name, index, step_type, options, child=job_name)
         running.phase = "Running"
         ktx.journal.record(running, replace=rerun)

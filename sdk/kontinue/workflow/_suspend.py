@@ -28,6 +28,29 @@ def _suspension_name(ktx: ExecutionContext, step: str, recorded: StepRecord | No
     return names.child_name(ktx.name, step)
 
 
+def _rerun_name(
+    ktx: ExecutionContext, step: str, recorded: StepRecord | None, current: str
+) -> str | None:
+    """A new Suspension's name if the recorded one was canceled and runs again now, else None.
+
+    A manual retry of an execution canceled while it slept or waited runs the step again
+    (:mod:`kontinue.api.retries`), under a name of the step and the attempt (``-a2``).
+    """
+    if recorded is None:
+        return None
+    found = ktx.journal.suspension(current)
+    if found is None:
+        raise ktx.object_deleted("Suspension", current, step)
+    if found.phase != SuspensionPhase.CANCELED or not ktx.reruns(recorded):
+        return None
+    return names.child_name(ktx.name, f"{step}-a{ktx.attempts + 1}")
+
+
+def _left_canceled(ktx: ExecutionContext, state: SuspensionState) -> bool:
+    """Whether an adopted Suspension is one a canceled attempt left before a manual retry."""
+    return state.phase == SuspensionPhase.CANCELED and ktx.reruns_unrecorded(None, ended_only=True)
+
+
 def sleep(ktx: ExecutionContext, duration: DurationLike) -> None:
     """Pause the execution for ``duration``; replay-safe (never restarts from zero)."""
     sleep_named(ktx, SleepOptions(duration=duration))
@@ -41,7 +64,9 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
     name, index, recorded = ktx.begin_step("sleep", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the sleep starts
         suspension_name = _suspension_name(ktx, name, recorded)
-        if recorded is None:  # creates, or adopts what an unrecorded earlier run created
+        rerun = _rerun_name(ktx, name, recorded, suspension_name)
+        if recorded is None or rerun:  # creates, or adopts what an unrecorded earlier run created
+            suspension_name = rerun or suspension_name
             scope.enter_context(ktx.observe_step(name, "sleep"))
             state = ktx.journal.create_suspension(
                 suspension_name,
@@ -50,12 +75,21 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
                 options.display_name,
                 options.description,
             )
+            if recorded is None and _left_canceled(ktx, state):
+                rerun = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                suspension_name = rerun
+                state = ktx.journal.create_suspension(
+                    rerun, name, ktx.now() + duration, options.display_name, options.description
+                )
         else:
             found = ktx.journal.suspension(suspension_name)
             if found is None:
                 raise ktx.object_deleted("Suspension", suspension_name, name)
             state = found
-        ktx.journal.record(ktx.record(name, index, "sleep", options, child=suspension_name))
+        ktx.journal.record(
+            ktx.record(name, index, "sleep", options, child=suspension_name),
+            replace=rerun is not None,
+        )
         resume_at = state.resume_at
 
         def remaining() -> float | None:
@@ -85,19 +119,21 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
     name, index, recorded = ktx.begin_step("suspend", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
         suspension_name = _suspension_name(ktx, name, recorded)
-        if recorded is not None:
-            if ktx.journal.suspension(suspension_name) is None:
-                raise ktx.object_deleted("Suspension", suspension_name, name)
-        else:  # creates, or adopts what an unrecorded earlier run created
+        rerun = _rerun_name(ktx, name, recorded, suspension_name)
+        if recorded is None or rerun:  # creates, or adopts what an unrecorded earlier run created
+            suspension_name = rerun or suspension_name
             scope.enter_context(ktx.observe_step(name, "suspend"))
-            ktx.journal.create_suspension(
-                suspension_name,
-                name,
-                None,
-                options.display_name if options else None,
-                options.description if options else None,
-            )
-        ktx.journal.record(ktx.record(name, index, "suspend", options, child=suspension_name))
+            display = options.display_name if options else None
+            description = options.description if options else None
+            state = ktx.journal.create_suspension(suspension_name, name, None, display, description)
+            if recorded is None and _left_canceled(ktx, state):
+                rerun = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
+                suspension_name = rerun
+                ktx.journal.create_suspension(rerun, name, None, display, description)
+        ktx.journal.record(
+            ktx.record(name, index, "suspend", options, child=suspension_name),
+            replace=rerun is not None,
+        )
 
         def resolve() -> SuspensionState | None:
             current = ktx.journal.suspension(suspension_name)

@@ -21,6 +21,8 @@ EARLIER = format_time(NOW - timedelta(minutes=5))
 def status_in(phase: Phase) -> dict[str, Any]:
     """A plausible status of an execution in ``phase`` (a running attempt while it runs)."""
     status: dict[str, Any] = {"phase": phase, "claim": 2, "attempt": 1, "startedAt": EARLIER}
+    if phase.terminal:
+        status["finishedAt"] = EARLIER
     if phase in (Phase.EXECUTING, Phase.SUSPENDED):
         status.update(attemptStartedAt=EARLIER, workerName="w-1", workerId="w-1-ab")
         status["attempts"] = attempts.claimed({}, "w-1", EARLIER)
@@ -46,6 +48,10 @@ CALLS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "cancel": [
         lambda s: transitions.cancel(s, "canceled", NOW),
         lambda s: transitions.cancel(s, "slot skipped", NOW, skip=True),
+    ],
+    "retry": [
+        lambda s: transitions.retry(s, {"id": "r1"}, NOW),
+        lambda s: transitions.retry(s, {"id": "r2", "version": "v2"}, NOW),
     ],
 }
 
@@ -74,11 +80,18 @@ def test_the_written_phase_pairs_are_exactly_the_allowed_ones() -> None:
     assert written == transitions.ALLOWED
 
 
-def test_no_transition_leaves_a_terminal_phase() -> None:
+def test_only_a_retry_leaves_a_terminal_phase_and_only_failed_or_canceled() -> None:
     for name, transition in transitions.LIFECYCLE.items():
+        if name == "retry":
+            assert transition.sources == {Phase.FAILED, Phase.CANCELED}
+            assert transition.targets == {Phase.PENDING}
+            continue
         assert not transition.sources & TERMINAL, name
         for phase in TERMINAL:
             assert not transitions.allows(name, phase)
+    assert not transitions.allows("retry", Phase.COMPLETED)
+    assert not transitions.allows("retry", Phase.SKIPPED)
+    assert not transitions.allows("retry", Phase.EXECUTING)
 
 
 def test_every_phase_is_reachable_and_every_unfinished_phase_can_end() -> None:
@@ -174,3 +187,38 @@ def test_a_refusal_is_a_validation_error_that_is_never_retried() -> None:
 
 def test_patches_serialize_phases_as_their_plain_names() -> None:
     assert json.loads(json.dumps(transitions.note("x")))["phase"] == "Pending"
+
+
+def test_a_retry_clears_the_end_records_the_request_and_moves_the_version_on_demand() -> None:
+    failed = transitions.fail(
+        {**status_in(Phase.EXECUTING), "grants": {"mutex": "m"}, "workerVersion": "v1"},
+        errors.ValidationError("bug"),
+        {"retries": 0},
+        NOW,
+    )
+    status = {**status_in(Phase.EXECUTING), "grants": {"mutex": "m"}, "workerVersion": "v1"}
+    status.update(failed)
+    patch = transitions.retry(status, {"id": "abc"}, NOW)
+    assert patch["phase"] == Phase.PENDING
+    for cleared in ("finishedAt", "error", "nextAttemptAt", "grants", "workerName", "workerId"):
+        assert cleared in patch and patch[cleared] is None
+    assert patch["retried"] == {"id": "abc", "at": format_time(NOW), "attempt": 2, "count": 1}
+    assert "workerVersion" not in patch and "attempts" not in patch  # history kept as it is
+    again = transitions.retry({**status, **patch}, {"id": "def", "version": "v2"}, NOW)
+    assert again["retried"]["count"] == 2 and again["workerVersion"] == "v2"
+
+
+def test_a_manual_retry_grants_a_fresh_retry_budget() -> None:
+    spent = {
+        "phase": Phase.EXECUTING,
+        "attempts": [{"phase": "Failed"}, {"phase": "Failed"}, {"phase": "Executing"}],
+    }
+    policy = {"retries": 1, "backoff": "1s"}
+    assert transitions.fail(spent, RuntimeError("x"), policy, NOW)["phase"] == Phase.FAILED
+    retried = {**spent, "retried": {"id": "r", "at": EARLIER, "attempt": 3, "count": 1}}
+    assert transitions.fail(retried, RuntimeError("x"), policy, NOW)["phase"] == Phase.BACKOFF
+    after = {
+        **retried,
+        "attempts": [*spent["attempts"][:2], {"phase": "Failed"}, {"phase": "Executing"}],
+    }
+    assert transitions.fail(after, RuntimeError("x"), policy, NOW)["phase"] == Phase.FAILED

@@ -18,6 +18,7 @@ from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.function_defaults import FunctionDefaults
 from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timekeeping import Duties, Timekeeper
@@ -59,5 +60,6 @@ def assemble(
         scheduler=Scheduler(kube, timers, writes),
         takeover=Takeover(kube, timers, writes),
         parent_close=ParentClose(kube, view, timers, writes),
+        retrying=Retrying(kube, timers, writes),
     )
     return Timekeeper(view, timers, duties)

@@ -33,6 +33,7 @@ DUTIES = (
     *TIMED_DUTIES,
     "evaluate",
     "cancel",
+    "retry",
     "admit",
     "schedule-sync",
     "lease-gone",

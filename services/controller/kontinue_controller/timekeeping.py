@@ -10,6 +10,7 @@ state and takes no decision of its own: it records the event in the view
 - cancellation, timeouts, retention (TTL), schedules and admission (their own modules);
 - the parent-close policy of children whose parent's attempt ended
   (:mod:`~kontinue_controller.parent_close`);
+- manual retries (:mod:`~kontinue_controller.retrying`);
 - takeover of what a gone worker process held (:mod:`~kontinue_controller.takeover`).
 
 The duties receive the parts they use (the view, the timers, the writes, the API client) when
@@ -27,6 +28,7 @@ from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.keys import Key
 from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timeouts import Timeouts
@@ -47,6 +49,7 @@ class Duties:
     scheduler: Scheduler
     takeover: Takeover
     parent_close: ParentClose
+    retrying: Retrying
 
 
 class Timekeeper:
@@ -67,6 +70,7 @@ class Timekeeper:
             self._timers.forget(key)
             if kind == "Execution":
                 self._duties.wakeups.forget(key)
+                self._duties.retrying.forget(key)
         return key
 
     def on_execution(self, event: str | None, obj: dict[str, Any]) -> None:
@@ -83,6 +87,7 @@ class Timekeeper:
             duties.timeouts.watch(key, obj)
             duties.retention.watch(key, obj)
             duties.wakeups.on_execution(key, obj)
+            duties.retrying.watch(key, obj)
         if event != "DELETED":
             duties.parent_close.on_execution(key, obj)
         duties.wakeups.wake_waiters(key)

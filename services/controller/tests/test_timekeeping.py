@@ -9,6 +9,7 @@ from kontinue_controller.admission import Admission
 from kontinue_controller.cancellation import Cancellation
 from kontinue_controller.parent_close import ParentClose
 from kontinue_controller.retention import Retention
+from kontinue_controller.retrying import Retrying
 from kontinue_controller.schedules import Scheduler
 from kontinue_controller.takeover import Takeover
 from kontinue_controller.timekeeping import Duties, Timekeeper
@@ -30,6 +31,7 @@ def router() -> tuple[Timekeeper, Any, Any]:
         scheduler=mock.create_autospec(Scheduler, instance=True),
         takeover=mock.create_autospec(Takeover, instance=True),
         parent_close=mock.create_autospec(ParentClose, instance=True),
+        retrying=mock.create_autospec(Retrying, instance=True),
     )
     timers = mock.create_autospec(Timers, instance=True)
     return Timekeeper(ObjectView(), timers, duties), duties, timers
@@ -53,6 +55,7 @@ def test_an_unfinished_execution_goes_to_the_duties_that_follow_it() -> None:
     duties.timeouts.watch.assert_called_once_with(KEY, obj)
     duties.retention.watch.assert_called_once_with(KEY, obj)
     duties.wakeups.on_execution.assert_called_once_with(KEY, obj)
+    duties.retrying.watch.assert_called_once_with(KEY, obj)
     duties.wakeups.wake_waiters.assert_called_once_with(KEY)
     duties.parent_close.on_execution.assert_called_once_with(KEY, obj)
     duties.cancellation.request.assert_not_called()

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from kontinue_ui import access, errors, formatting, hardening, metrics
 from kontinue_ui.forwarded import TrustedForwarded, parse_networks
 from kontinue_ui.state import UiState
-from kontinue_ui.views import archives, bulk, catalog, executions, health, start
+from kontinue_ui.views import archives, bulk, catalog, executions, health, recovery, start
 
 
 def create_app(state: UiState) -> Flask:
@@ -57,6 +57,7 @@ def create_app(state: UiState) -> Flask:
     for blueprint in (
         executions.blueprint,
         bulk.blueprint,
+        recovery.blueprint,
         start.blueprint,
         catalog.blueprint,
         archives.blueprint,

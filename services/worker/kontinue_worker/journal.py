@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from kontinue import errors
 from kontinue.api import (
     adoption,
+    forks,
     journal_chunks,
     labels,
     manifests,
@@ -71,9 +72,10 @@ from kontinue.engine.records import (
     suspension_state,
 )
 from kontinue.telemetry import trace_ids
+from kontinue_worker import fork_seed
 from kontinue_worker.claims import applied, holds
 from kontinue_worker.jobpods import JobPodDefaults
-from kontinue_worker.patches import merged_status, status_operations
+from kontinue_worker.patches import PER_KEY, merged_status, status_operations
 from kontinue_worker.patience import DEFAULT_PATIENCE
 from kontinue_worker.patience import Patience as _Patience
 from kontinue_worker.waiting import WaitHub
@@ -174,7 +176,10 @@ class KubeJournal:
         self._archived_steps: dict[str, StepRecord] = {}
         self._archived_state: dict[str, Any] = {}
         self._load_chunks()
+        seeded = self._seed_fork()
         self._parse_steps()
+        self._borrowed = forks.borrowed({**(execution.get("status") or {}), **seeded}, self._steps)
+        """Objects of the steps a fork copied, read as its original's: name -> owner uid."""
         self._canceled = threading.Event()
         self._read_marks: dict[tuple[str, str, str], int] = {}  # key -> hub changes at its read
         self._lock = threading.Lock()
@@ -261,7 +266,13 @@ class KubeJournal:
             ValidationError: the API server refused the status (too large, invalid).
         """
         with self._lock:
-            patch = {**self._first_write, **status_patch}
+            patch = dict(self._first_write)
+            for key, value in status_patch.items():  # a fork's first write carries its copy
+                earlier = patch.get(key)
+                if key in PER_KEY and isinstance(value, Mapping) and isinstance(earlier, Mapping):
+                    patch[key] = {**earlier, **value}
+                else:
+                    patch[key] = value
             if self._labels is not None:  # the workflow's labels ride along
                 change = workflow_labels.diff(workflow_labels.of(self._obj), self._labels)
                 if change:
@@ -404,6 +415,25 @@ class KubeJournal:
         for step, raw in compacted.steps.items():
             self._archived_steps[step] = StepRecord.from_status(step, raw)
         self._archived_state.update(compacted.state)
+
+    def _seed_fork(self) -> dict[str, Any]:
+        """A fork's first claim: copy the original's history (see :mod:`.fork_seed`).
+
+        Returns what the first write adds (nothing when there is nothing to copy).
+        """
+        if not fork_seed.needed(self._obj):
+            return {}
+        seeded = fork_seed.seed(
+            self._kube, self._obj, self._retrying, chunk_steps=CHUNK_STEPS,
+            keep_steps=KEEP_STEPS, chunk_bytes=CHUNK_BYTES, compact_bytes=COMPACT_BYTES,
+        )  # fmt: skip
+        first = seeded.first_write
+        for step, raw in {**seeded.chunk_steps, **(first.get("steps") or {})}.items():
+            self._archived_steps[step] = StepRecord.from_status(step, raw)
+        self._archived_state.update(seeded.chunk_state)
+        self._archived_state.update(first.get("state") or {})
+        self._first_write.update(first)
+        return first
 
     def _check_existing_chunk(self, name: str, digest: str) -> None:
         """A chunk that exists already must be this execution's, with the same steps.
@@ -571,10 +601,13 @@ class KubeJournal:
     def _verify(self, kind: str, obj: Mapping[str, Any], digest: str | None) -> None:
         """Refuse an object that is not the one this execution's step created.
 
+        The object of a step a fork copied is its original's (see :mod:`kontinue.api.forks`).
+
         Raises:
             ValidationError: naming the object and saying what is wrong with it.
         """
-        problem = adoption.mismatch(kind, obj, self._parent_base.uid, digest)
+        owner = self._borrowed.get(str(obj["metadata"]["name"]), self._parent_base.uid)
+        problem = adoption.mismatch(kind, obj, owner, digest)
         if problem is not None:
             raise errors.ValidationError(
                 f"{problem} ({self.name}): its name is taken, so the step cannot use it; "

@@ -19,3 +19,12 @@ def bulk_other(ktx: kontinue.ExecutionContext, args: Any = None) -> Any:
     first = kontinue.suspend(ktx, kontinue.SuspendOptions(name="first"))
     second = kontinue.suspend(ktx, kontinue.SuspendOptions(name="second"))
     return [first, second]
+
+
+@kontinue.function("bulk-flaky", description="Fails its first attempt, completes any later one.")
+def bulk_flaky(ktx: kontinue.ExecutionContext, args: Any = None) -> Any:
+    """A store, then a failure on the first attempt only (no automatic retries: Failed)."""
+    first = kontinue.store_named(ktx, kontinue.StoreOptions(name="first"), lambda: ktx.attempts)
+    if ktx.attempts == 0:
+        raise RuntimeError("a bug fixed by the next attempt")
+    return {"stored_on_attempt": first, "finished_on_attempt": ktx.attempts}

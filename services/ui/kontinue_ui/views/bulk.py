@@ -28,7 +28,7 @@ from kontinue_ui.views.executions import visible_snapshot
 
 blueprint = Blueprint("bulk", __name__, url_prefix="/executions/bulk")
 
-ACTIONS = ("cancel", "resume")
+ACTIONS = ("cancel", "resume", "retry")
 MAX_PICKS = 10_000
 """The most executions one request may name with ``pick``."""
 
@@ -106,6 +106,8 @@ def act() -> Any:
     targets = [_target(s) for s in chosen]
     if action == "cancel":
         report = client.cancel_many(targets)
+    elif action == "retry":
+        report = client.retry_many(targets)
     else:
         report = client.resume_many(targets, payload, resumed_by=actor_name())
     report = BulkReport(report.action, [*report.outcomes, *missing], report.dry_run)

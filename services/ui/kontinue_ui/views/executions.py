@@ -125,6 +125,8 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "status": status,
         "phase": execution_phase(execution),
         "cancelable": transitions.allows("cancel", execution_phase(execution)),
+        "retryable": transitions.allows("retry", execution_phase(execution))
+        and not (execution.get("spec") or {}).get("parent"),
         "steps": steps,
         "children": parts["children"],
         "suspensions": parts["suspensions"],

@@ -27,8 +27,10 @@ STEP_FUNCTIONS = {
     "run_script",
     "patched",
     "deprecate_patch",
+    "wait_for_event",
+    "wait_first",
 }
-RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult"}
+RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult", "WaitResult", "First"}
 OPTION_TYPES = {
     "StepOptions",
     "ExecuteOptions",
@@ -36,6 +38,7 @@ OPTION_TYPES = {
     "StoreOptions",
     "SleepOptions",
     "SuspendOptions",
+    "EventOptions",
     "PollOptions",
     "JobOptions",
     "PodOptions",

@@ -1,6 +1,7 @@
-"""Talking to kontinue on a cluster: create, watch, wait for, resume and cancel executions."""
+"""Talking to kontinue on a cluster: create, watch, wait for, resume, signal, cancel executions."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting, WaitTimeout
+from kontinue.client._signals import SignalRejected, SignalSent
 from kontinue.client.informer import Informer
 from kontinue.client.kubeapi import (
     AlreadyExists,
@@ -27,6 +28,8 @@ __all__ = [
     "Kube",
     "NotFound",
     "ServerError",
+    "SignalRejected",
+    "SignalSent",
     "TooLarge",
     "Unreachable",
     "SuspensionNotWaiting",

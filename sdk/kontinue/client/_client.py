@@ -28,6 +28,7 @@ from kontinue.api import (
 from kontinue.api.options import ExecuteOptions, TTLOptions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
+from kontinue.client._signals import SignalsMixin
 from kontinue.client.informer import Informer
 
 
@@ -56,7 +57,7 @@ class ExecutionHandle:
         return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
 
 
-class Client:
+class Client(SignalsMixin):
     """Kubernetes-backed access to kontinue executions.
 
     Args:
@@ -244,9 +245,11 @@ class Client:
             )
             for pod in pods[job_name] if logs else ():
                 texts[pod["metadata"]["name"]] = self._pod_logs(ns, pod)
+        sent = self.kube.list(kubeapi.SIGNALS, ns, label_selector=f"{labels.PARENT}={name}")
         return history.build(
             execution, compacted, children=owned["children"], suspensions=owned["suspensions"],
             jobs=owned["jobs"], pods=pods, logs=texts, exported_at=datetime.now(UTC),
+            signals=[s for s in sent["items"] if adoption.owned_by(s, uid)],
         )  # fmt: skip
 
     def _archived_history(self, archived: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from kontinue.api.phases import (
     suspension_phase,
 )
 from kontinue.api.timestamps import parse_time
+from kontinue.api.versions import resource_version
 
 
 @dataclass
@@ -75,6 +76,8 @@ class ChildState:
     result: Any = None
     error: Mapping[str, Any] | None = None
     message: str | None = None
+    order: int = 0
+    """Its resourceVersion: once it is terminal, at most the order of the write that ended it."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class SuspensionState:
     phase: SuspensionPhase
     resume_at: datetime | None = None
     data: Any = None
+    timed_out: bool = False
+    """Its deadline passed before anyone resumed it (``status.timedOut``)."""
+    order: int = 0
+    """Its resourceVersion: once it ended, the order of the write that ended it."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,8 @@ def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
         phase=suspension_phase(obj),
         resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
         data=copy.deepcopy(status.get("data")),
+        timed_out=bool(status.get("timedOut")),
+        order=resource_version(obj),
     )
 
 
@@ -171,4 +180,5 @@ def child_state(obj: Mapping[str, Any]) -> ChildState:
         result=status.get("result"),
         error=status.get("error"),
         message=status.get("message"),
+        order=resource_version(obj),
     )

@@ -70,7 +70,7 @@ def check_event_name(name: str) -> str:
 
 def signal_name(execution: str, signal_id: str) -> str:
     """The Signal's object name: the execution's name and a digest of the sender's id."""
-    return names.suffixed(execution, "sig-" + json_digest(signal_id)[:16])
+    return names.suffixed(execution, "sig-" + json_digest(signal_id).removeprefix("sha256:")[:16])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from kontinue.cli._context import connection_options
 from kontinue.cli._dev import dev
 from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
 from kontinue.cli._history import export, replay
+from kontinue.cli._signal import signal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +38,7 @@ def completion(shell: str) -> None:
 
 for command in (
     execute, list_executions, show, resume, cancel, logs, functions, schedules, archives, bench,
-    completion, dev, export, replay,
+    completion, dev, export, replay, signal,
 ):  # fmt: skip
     cli.add_command(command)
 

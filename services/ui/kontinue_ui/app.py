@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from kontinue_ui import access, errors, formatting, hardening, metrics
 from kontinue_ui.forwarded import TrustedForwarded, parse_networks
 from kontinue_ui.state import UiState
-from kontinue_ui.views import archives, catalog, executions, health, start
+from kontinue_ui.views import archives, catalog, events, executions, health, start
 
 
 def create_app(state: UiState) -> Flask:
@@ -56,6 +56,7 @@ def create_app(state: UiState) -> Flask:
     formatting.register(app)
     for blueprint in (
         executions.blueprint,
+        events.blueprint,
         start.blueprint,
         catalog.blueprint,
         archives.blueprint,

@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import kontinue
 from event_child_flows import event_child  # noqa: F401 - served here too
+
+import kontinue
 
 
 def _wait_for_file(path: str, timeout: float = 120.0) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
 from typing import Any
 
-from event_child_flows import event_child  # noqa: F401 - served here too
-
 import kontinue
+
+importlib.import_module("event_child_flows")  # the select's child: served here too
 
 
 def _wait_for_file(path: str, timeout: float = 120.0) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kontinue.api import signals, timestamps
+from kontinue.api import labels, signals, timestamps
 from kontinue.api.phases import SuspensionPhase, execution_phase, job_end, suspension_phase
 
 
@@ -45,7 +45,15 @@ def signal_resolved(
         after = int(item.get("after") or 0)
     except (TypeError, ValueError):
         after = 0
-    return signals.unconsumed_after(objects, meta["name"], meta.get("uid", ""), item["name"], after)
+    # only what the workers of its group see (they follow the Signals of their group): one they
+    # cannot see must not wake the execution again and again
+    group = str((execution.get("spec") or {}).get("workerGroup") or "default")
+    seen = [
+        o
+        for o in objects
+        if ((o.get("metadata") or {}).get("labels") or {}).get(labels.WORKER_GROUP) == group
+    ]
+    return signals.unconsumed_after(seen, meta["name"], meta.get("uid", ""), item["name"], after)
 
 
 def wakes(items: Sequence[Mapping[str, Any]], resolved: Sequence[bool]) -> bool:

@@ -12,6 +12,7 @@ cannot swallow it.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ErrorKind(enum.StrEnum):
@@ -209,10 +210,17 @@ class WorkflowInterrupt(BaseException):  # noqa: N818 - control flow, not an err
 class Released(WorkflowInterrupt):
     """The execution waits for something that takes longer than the worker's hold time."""
 
-    def __init__(self, waiting_on: list[tuple[str, str]], message: str) -> None:
+    def __init__(
+        self,
+        waiting_on: list[tuple[str, str]],
+        message: str,
+        details: dict[tuple[str, str], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.waiting_on = waiting_on
         self.message = message
+        self.details = details or {}
+        """Extra fields of some waited items (``first``, a signal's ``after``)."""
 
 
 class Fenced(WorkflowInterrupt):

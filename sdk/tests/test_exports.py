@@ -28,8 +28,10 @@ STEP_FUNCTIONS = {
     "run_script",
     "patched",
     "deprecate_patch",
+    "wait_for_event",
+    "wait_first",
 }
-RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult"}
+RESULT_TYPES = {"JobResult", "PodResult", "ContainerResult", "WaitResult", "First"}
 OPTION_TYPES = {
     "StepOptions",
     "ExecuteOptions",
@@ -37,6 +39,7 @@ OPTION_TYPES = {
     "StoreOptions",
     "SleepOptions",
     "SuspendOptions",
+    "EventOptions",
     "PollOptions",
     "JobOptions",
     "PodOptions",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,3 +62,41 @@ def test_helm_show_crds_and_the_packaged_chart_carry_the_files(
     assert set(packaged) == set(expected)
     for name, text in packaged.items():
         assert text == (ROOT / "crds" / name).read_text()
+
+
+def _verbs_on(rules: list[dict[str, Any]], resource: str) -> set[str]:
+    return {
+        verb
+        for rule in rules
+        if "kontinue.cloud" in rule.get("apiGroups", []) and resource in rule.get("resources", [])
+        for verb in rule.get("verbs", [])
+    }
+
+
+def test_the_chart_grants_each_component_its_rights_on_signals(kube_cluster: TestCluster) -> None:
+    rendered = _helm(kube_cluster, "template", "kontinue", str(CHART), "--namespace", "kontinue",
+                     "--set", "ui.auth.anonymousActions=true")  # fmt: skip
+    roles = {
+        d["metadata"]["name"]: d.get("rules") or []
+        for d in yaml.safe_load_all(rendered)
+        if d and d["kind"] in ("Role", "ClusterRole")
+    }
+
+    def rules_of(suffix: str) -> list[dict[str, Any]]:
+        found = [rules for name, rules in roles.items() if name.endswith(suffix)]
+        assert found, (suffix, sorted(roles))
+        return found[0]
+
+    assert _verbs_on(rules_of("-worker"), "signals") == {"get", "list", "watch"}  # read only
+    assert _verbs_on(rules_of("-controller"), "signals") == {"get", "list", "watch"}
+    assert _verbs_on(rules_of("-ui"), "signals") == {"get", "list", "watch", "create"}
+    assert _verbs_on(rules_of(".view"), "signals") == {"get", "list", "watch"}
+    assert _verbs_on(rules_of(".edit"), "signals") == {"get", "list", "watch", "create"}
+    patched = {
+        resource
+        for rules in roles.values()
+        for rule in rules
+        if "patch" in rule.get("verbs", [])
+        for resource in rule.get("resources", [])
+    }
+    assert "signals" not in patched  # nobody changes a Signal once sent

@@ -107,3 +107,51 @@ def test_suspension_phase_and_immutable_fields(kube_cluster: TestCluster, namesp
         "-p", '{"spec": {"resumeAt": "2031-01-01T00:00:00Z"}}', check=False,
     )  # fmt: skip
     assert "spec.resumeAt is immutable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "detail"),
+    [
+        ({"event": "go", "id": "1"}, "spec.execution: Required value"),
+        ({"execution": "e", "id": "1"}, "spec.event: Required value"),
+        ({"execution": "e", "event": "go"}, "spec.id: Required value"),
+        ({"execution": "e", "event": "no spaces", "id": "1"}, "spec.event: Invalid value"),
+        ({"execution": "e", "event": "-go", "id": "1"}, "spec.event: Invalid value"),
+        ({"execution": "e", "event": "go", "id": ""}, "spec.id: Invalid value"),
+    ],
+)  # fmt: skip
+def test_invalid_signals_are_rejected(
+    kube_cluster: TestCluster, namespace: str, spec: dict[str, Any], detail: str
+) -> None:
+    assert detail in _rejected(kube_cluster, namespace, "Signal", spec)
+
+
+def test_a_signal_is_immutable_and_listed_with_its_event(
+    kube_cluster: TestCluster, namespace: str
+) -> None:
+    signal = {"execution": "e", "event": "approve.v1_ok", "id": "a-1", "data": {"count": [1, 2]}}
+    kube_cluster.create(namespace, kontinue_object("Signal", "s", signal))
+    assert kube_cluster.get(namespace, "signal", "s")["spec"] == signal
+    result = kube_cluster.kubectl("patch", "-n", namespace, "signal", "s", "--type=merge",
+                                  "-p", '{"spec": {"data": 2}}', check=False)  # fmt: skip
+    assert "a Signal is immutable" in result.stderr
+    listed = kube_cluster.kubectl("get", "-n", namespace, "sig").stdout
+    assert listed.split("\n")[0].split() == ["NAME", "EXECUTION", "EVENT", "AGE"]
+    assert "approve.v1_ok" in listed
+    assert "kontinue" in kube_cluster.kubectl("api-resources", "--categories=kontinue").stdout
+
+
+def test_a_suspension_timeout_needs_its_deadline_and_never_changes(
+    kube_cluster: TestCluster, namespace: str
+) -> None:
+    assert "a suspension with a timeout needs spec.resumeAt" in _rejected(
+        kube_cluster, namespace, "Suspension", {"timeout": True}
+    )
+    deadline = {"resumeAt": "2030-01-01T00:00:00Z", "timeout": True}
+    kube_cluster.create(namespace, kontinue_object("Suspension", "s", deadline))
+    result = kube_cluster.kubectl("patch", "-n", namespace, "suspension", "s", "--type=merge",
+                                  "-p", '{"spec": {"timeout": false}}', check=False)  # fmt: skip
+    assert "spec.timeout is immutable" in result.stderr
+    result = kube_cluster.patch_status(namespace, "suspension", "s", {"timedOut": "yes"},
+                                       check=False)  # fmt: skip
+    assert "status.timedOut" in result.stderr

@@ -86,3 +86,45 @@ def test_the_environment_records_what_the_cluster_records(
     assert child["status"]["result"] == 21
     assert [a["phase"] for a in parent["status"]["attempts"]] == ["Completed"]
     assert parent["status"]["progress"]["current"] == 1
+
+
+EVENT_STEPS = [("approve", "suspend"), ("event-1", "event")]
+EVENT_RESULT = {"approval": "timed out", "event": {"go": 1}}
+
+
+def _events_in_the_environment() -> dict[str, Any]:
+    if str(FLOWS) not in sys.path:
+        sys.path.insert(0, str(FLOWS))
+    env = WorkflowEnvironment(modules=["parity_flows"])
+    run = env.start("parity-events")
+    [approval] = run.waiting
+    assert approval.deadline is not None
+    env.advance("3s")  # nobody approves: the deadline passes
+    env.signal(run, "go", {"go": 1})
+    run.wait()
+    return run.execution
+
+
+def _events_on_the_cluster(request: pytest.FixtureRequest) -> dict[str, Any]:
+    cluster: TestCluster = request.getfixturevalue("kube_cluster")
+    namespace: str = request.getfixturevalue("namespace")
+    request.getfixturevalue("kontinue_controller")
+    request.getfixturevalue("start_worker")("parity_flows", path=FLOWS)
+    client = Client(namespace=namespace, kubeconfig=str(cluster.kubeconfig))
+    name = client.create_execution("parity-events")["metadata"]["name"]
+    client.signal(name, "go", {"go": 1})  # sent early: kept until the workflow waits for it
+    return client.wait(name, timeout=90)
+
+
+@pytest.mark.parametrize("where", ["environment", "cluster"])
+def test_a_timed_out_approval_and_an_event_record_the_same_steps(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    if where == "environment":
+        execution = _events_in_the_environment()
+    else:
+        execution = _events_on_the_cluster(request)
+
+    assert execution["status"]["phase"] == "Completed"
+    assert execution["status"]["result"] == EVENT_RESULT
+    assert _steps(execution) == EVENT_STEPS

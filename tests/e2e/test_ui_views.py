@@ -591,3 +591,83 @@ def test_retry_and_fork_are_refused_without_rights_token_or_fitting_phase(
     assert answer.headers["Location"].endswith(f"/executions/{namespace}/broken-again")
     fork = client.get("broken-again")
     assert fork["spec"]["forkOf"]["step"] == "deploy" and fork["spec"]["forkOf"]["index"] == 1
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+def _signals(client: Client) -> list[dict[str, Any]]:
+    return list(client.kube.list(kubeapi.SIGNALS, client.namespace)["items"])
+
+
+def test_send_event_is_refused_read_only_forbidden_or_without_csrf(
+    make_ui: MakeUi, client: Client, kube_cluster: TestCluster
+) -> None:
+    namespace = client.namespace
+    _execution(client, "awaiting", "alpha", {
+        "phase": "Suspended", "suspendedOn": [{"kind": "Signal", "name": "approve", "first": True}],
+    })  # fmt: skip
+    path = f"/executions/{namespace}/awaiting"
+
+    read_only = make_ui()
+    read_only.wait_cached({"awaiting": "Suspended"})
+    page = read_only.page(path)
+    assert "Waiting for event <strong>approve</strong>" in page
+    assert "Send event" not in page  # no form in a read-only UI
+    answer = read_only.http.post(f"{path}/signal", data={"event": "approve"})
+    assert answer.status_code == 403
+    assert "this UI is read-only: actions are turned off" in _refusal(answer)
+
+    resources = "executions.kontinue.cloud,suspensions.kontinue.cloud,signals.kontinue.cloud,jobs"
+    kube_cluster.kubectl("create", "role", "watcher", "-n", namespace,
+                         "--verb=get,list,watch", f"--resource={resources}")  # fmt: skip
+    kube_cluster.kubectl("create", "rolebinding", "watcher", "-n", namespace,
+                         "--role=watcher", "--user=watcher")  # fmt: skip
+    kube_cluster.wait_allowed("watcher", "list", "signals.kontinue.cloud", namespace)
+    proxied = make_ui(auth=AuthMode.PROXY, proxy_secret=PROXY_SECRET)
+    as_watcher = {"X-Kontinue-Proxy-Secret": PROXY_SECRET, "X-Forwarded-User": "watcher"}
+    token = proxied.csrf_token(path, **as_watcher)
+    refused = proxied.http.post(
+        f"{path}/signal", data={"csrf_token": token, "event": "approve"}, headers=as_watcher
+    )
+    assert refused.status_code == 403
+    assert 'User "watcher" cannot create resource "signals"' in _refusal(refused)
+
+    ui = make_ui(anonymous_actions=True)
+    ui.wait_cached({"awaiting": "Suspended"})
+    for form in ({"event": "approve"}, {"event": "approve", "csrf_token": "forged"}):
+        assert ui.http.post(f"{path}/signal", data=form).status_code == 400
+    assert _signals(client) == []
+
+    token = ui.csrf_token(path)
+    bad = ui.http.post(f"{path}/signal", data={"csrf_token": token, "event": "approve",
+                                               "data": "{not json"})  # fmt: skip
+    assert bad.status_code == 303 and _signals(client) == []
+    sent = ui.http.post(f"{path}/signal", data={
+        "csrf_token": token, "event": "approve", "data": '{"by": "ui"}', "id": "ui-1",
+    })  # fmt: skip
+    assert sent.status_code == 303
+    ui.http.post(f"{path}/signal", data={"csrf_token": token, "event": "approve",
+                                         "data": '{"by": "ui"}', "id": "ui-1"})  # fmt: skip
+    [signal] = _signals(client)
+    assert signal["spec"] == {
+        "execution": "awaiting", "event": "approve", "id": "ui-1", "data": {"by": "ui"},
+    }  # fmt: skip
+    shown = " ".join(ui.page(path).split())
+    assert "buffered" in shown and "id ui-1" in shown
+
+
+def test_send_event_to_a_finished_execution_says_so_and_creates_nothing(
+    make_ui: MakeUi, client: Client
+) -> None:
+    _execution(client, "over", "alpha", _finished("Completed", 1))
+    _execution(client, "running", "alpha", {"phase": "Executing"})
+    ui = make_ui(anonymous_actions=True)
+    ui.wait_cached({"over": "Completed", "running": "Executing"})
+    path = f"/executions/{client.namespace}/over"
+    assert "Send event" not in ui.page(path)
+    token = ui.csrf_token(f"/executions/{client.namespace}/running")  # the session's token
+    answer = ui.http.post(f"{path}/signal", data={"csrf_token": token, "event": "go"})
+    assert answer.status_code == 303
+    assert "already finished (Completed)" in ui.page(path)
+    assert _signals(client) == []

@@ -18,7 +18,7 @@ ValidatingAdmissionPolicies in admission/ enforce.
   resources: [scheduledexecutions/finalizers]
   verbs: [update]
 - apiGroups: [kontinue.cloud]
-  resources: [suspensions, scheduledexecutions, functions]
+  resources: [suspensions, scheduledexecutions, functions, signals]
   verbs: [get, list, watch]
 - apiGroups: [kontinue.cloud]
   resources: [archivedexecutions]
@@ -68,6 +68,10 @@ ValidatingAdmissionPolicies in admission/ enforce.
 - apiGroups: [kontinue.cloud]
   resources: [suspensions]
   verbs: [get, list, watch, create]
+# read only: events sent to the executions it runs
+- apiGroups: [kontinue.cloud]
+  resources: [signals]
+  verbs: [get, list, watch]
 - apiGroups: [kontinue.cloud]
   resources: [functions]
   verbs: [get, create, patch]
@@ -101,7 +105,7 @@ Without one it reads with its own rights, and acts with them only with anonymous
 {{- define "kontinue.ui.rules" -}}
 {{- if eq .Values.ui.auth.mode "none" }}
 - apiGroups: [kontinue.cloud]
-  resources: [executions, suspensions, functions, scheduledexecutions]
+  resources: [executions, suspensions, functions, scheduledexecutions, signals]
   verbs: [get, list, watch]
 - apiGroups: [kontinue.cloud]
   resources: [archivedexecutions]
@@ -115,6 +119,10 @@ Without one it reads with its own rights, and acts with them only with anonymous
 - apiGroups: [kontinue.cloud]
   resources: [suspensions/status]
   verbs: [patch]
+# send event: a Signal to an execution (as resume, an action on a running execution)
+- apiGroups: [kontinue.cloud]
+  resources: [signals]
+  verbs: [create]
 - apiGroups: [kontinue.cloud]
   resources: [scheduledexecutions]
   verbs: [patch]
@@ -148,7 +156,7 @@ Without one it reads with its own rights, and acts with them only with anonymous
 {{/* The rights of people reading kontinue (bound by the operator, or aggregated into view). */}}
 {{- define "kontinue.user.viewRules" -}}
 - apiGroups: [kontinue.cloud]
-  resources: [executions, suspensions, scheduledexecutions, functions, archivedexecutions]
+  resources: [executions, suspensions, scheduledexecutions, functions, archivedexecutions, signals]
   verbs: [get, list, watch]
 - apiGroups: [batch]
   resources: [jobs]
@@ -161,7 +169,7 @@ Without one it reads with its own rights, and acts with them only with anonymous
   verbs: [get]
 {{- end }}
 
-{{/* ... and of people running it: start, cancel, resume (as themselves), trigger, suspend. */}}
+{{/* ... and of people running it: start, cancel, resume (as themselves), signal, trigger, suspend. */}}
 {{- define "kontinue.user.editRules" -}}
 {{ include "kontinue.user.viewRules" . }}
 - apiGroups: [kontinue.cloud]
@@ -170,6 +178,9 @@ Without one it reads with its own rights, and acts with them only with anonymous
 - apiGroups: [kontinue.cloud]
   resources: [suspensions/status]
   verbs: [patch]
+- apiGroups: [kontinue.cloud]
+  resources: [signals]
+  verbs: [create]
 - apiGroups: [kontinue.cloud]
   resources: [scheduledexecutions]
   verbs: [create, patch, delete]

@@ -59,11 +59,14 @@ def _job_essence(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def _suspension_essence(obj: Mapping[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
-    return {
+    essence: dict[str, Any] = {
         "execution": spec.get("execution"),
         "step": spec.get("step"),
         "sleep": spec.get("resumeAt") is not None,
     }
+    if spec.get("timeout"):  # only when set: the digests of earlier Suspensions stay the same
+        essence["timeout"] = True
+    return essence
 
 
 _ESSENCES = {

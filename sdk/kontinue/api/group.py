@@ -1,4 +1,4 @@
-"""The kontinue API group, its version and the five resource kinds.
+"""The kontinue API group, its version and the six resource kinds.
 
 Invariant: these names match the CustomResourceDefinitions in the repository's ``crds/``
 directory exactly (a test compares them).
@@ -45,6 +45,7 @@ FUNCTION = Kind("Function", "functions", "function", ("kfn",))
 ARCHIVED_EXECUTION = Kind(
     "ArchivedExecution", "archivedexecutions", "archivedexecution", ("arch", "archex")
 )
+SIGNAL = Kind("Signal", "signals", "signal", ("sig",))
 
 ALL_KINDS: tuple[Kind, ...] = (
     EXECUTION,
@@ -52,5 +53,6 @@ ALL_KINDS: tuple[Kind, ...] = (
     SCHEDULED_EXECUTION,
     FUNCTION,
     ARCHIVED_EXECUTION,
+    SIGNAL,
 )
 """Every kontinue kind, in the order the CRD files are installed."""

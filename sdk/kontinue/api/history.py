@@ -15,11 +15,14 @@
       "suspensions": [{...}],          # its Suspensions (sleeps, suspends, poll timers)
       "jobs": [{"job": {...},          # its Jobs (metadata and status),
                 "pods": [{...}],       #   their pods (oldest first),
-                "logs": {"pod": {"container": "text"}}}]   # and what they printed
+                "logs": {"pod": {"container": "text"}}}],  # and what they printed
+      "signals": [{...}]               # events sent to it (optional; kontinue signal)
     }
 
 Everything the replay engine reads during a replay comes from here: the step records and
 stored values (the status's and the chunks'), children, suspensions, Jobs, their pods and logs.
+An event or select step (``wait_for_event``, ``wait_first``) replays from its stored value (the
+Signal it consumed and its payload, or the winner); the signals are kept to be looked at.
 :func:`parse` validates a document and refuses a bad one with a :class:`HistoryError` saying
 where and what.
 """
@@ -67,6 +70,8 @@ class History:
     """A Job's pods by Job name, oldest first."""
     logs: dict[str, dict[str, str]] = field(default_factory=dict)
     """What each pod's containers printed, by pod and container name."""
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    """The Signals (events) sent to the execution."""
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -127,6 +132,7 @@ def build(
     jobs: Sequence[Mapping[str, Any]] = (),
     pods: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     logs: Mapping[str, Mapping[str, str]] | None = None,
+    signals: Sequence[Mapping[str, Any]] = (),
     exported_at: datetime,
 ) -> dict[str, Any]:
     """The history document of an execution from the objects read on the cluster."""
@@ -154,6 +160,7 @@ def build(
         "children": [child_record(c) for c in children],
         "suspensions": [_without_managed_fields(s) for s in suspensions],
         "jobs": job_entries,
+        "signals": [_without_managed_fields(s) for s in signals],
     }
 
 
@@ -274,10 +281,14 @@ def parse(document: Any, source: str = "the history") -> History:
             if not all(isinstance(t, str) for t in texts.values()):
                 raise _fail(source, f"jobs[{i}].logs.{pod}", "a log is text")
             logs[pod] = dict(texts)
+    sent = [
+        _named(raw, source, f"signals[{i}]")[1]
+        for i, raw in enumerate(_list(doc.get("signals") or [], source, "signals"))
+    ]
     return History(
         execution=execution, steps=steps, state=state, exported_at=exported_at,
         children=children, suspensions=suspensions, jobs=jobs, pods=pods, logs=logs,
-        document=doc,
+        signals=sent, document=doc,
     )  # fmt: skip
 
 

@@ -29,6 +29,9 @@ CLUSTER_SCOPE = "cluster"
 JOURNAL = f"{PREFIX}/journal"
 """Label: the Execution whose compacted journal chunk a ConfigMap holds."""
 
+EVENT = f"{PREFIX}/event"
+"""Label: the event a Signal carries (see :mod:`kontinue.api.signals`)."""
+
 STEP = f"{PREFIX}/step"
 """Label: the step name that created a child resource."""
 

@@ -119,11 +119,18 @@ def suspension_manifest(
     resume_at: str | None,
     display_name: str | None,
     description: str | None,
+    timeout: bool = False,
 ) -> dict[str, Any]:
-    """A Suspension owned by ``parent`` (a sleep when ``resume_at`` is set)."""
+    """A Suspension owned by ``parent`` (a sleep when ``resume_at`` is set).
+
+    ``timeout``: ``resume_at`` is a deadline (an approval with a timeout, the timer of an event
+    wait or a select), not a sleep: reaching it marks the end ``timedOut``.
+    """
     spec: dict[str, Any] = {"execution": parent.name, "step": parent.step}
     if resume_at:
         spec["resumeAt"] = resume_at
+    if timeout:
+        spec["timeout"] = True
     if display_name:
         spec["displayName"] = display_name
     if description:

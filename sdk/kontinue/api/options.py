@@ -175,6 +175,21 @@ class SleepOptions(StepOptions):
 class SuspendOptions(StepOptions):
     """Options of :func:`suspend`."""
 
+    timeout: DurationLike | None = None
+    """A deadline, counted from when the suspend step first runs: if nobody resumes it by
+    then, the step returns a :class:`~kontinue.api.waited.WaitResult` with ``timed_out``.
+    Default: none (wait until resumed; the step returns the payload itself)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventOptions(StepOptions):
+    """Options of :func:`wait_for_event`."""
+
+    timeout: DurationLike | None = None
+    """A deadline, counted from when the step first waits: if no event came by then, the step
+    returns a :class:`~kontinue.api.waited.WaitResult` with ``timed_out``. Default: none (wait
+    until the event comes; the step returns its payload itself)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class PollOptions(StepOptions):

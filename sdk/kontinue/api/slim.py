@@ -17,7 +17,10 @@ _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of an object a cache keeps (no arguments, results, step logs or payloads)."""
+    """The part of an object a cache keeps (no arguments, results, step logs or payloads).
+
+    A Signal's payload (``spec.data``) goes as well.
+    """
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     if _LAST_APPLIED in (metadata.get("annotations") or {}):
         annotations = dict(metadata["annotations"])
@@ -25,8 +28,8 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
         metadata["annotations"] = annotations
     kept = {**obj, "metadata": metadata}
     spec = obj.get("spec")
-    if isinstance(spec, Mapping) and "arguments" in spec:
-        kept["spec"] = {k: v for k, v in spec.items() if k != "arguments"}
+    if isinstance(spec, Mapping) and ("arguments" in spec or "data" in spec):
+        kept["spec"] = {k: v for k, v in spec.items() if k not in ("arguments", "data")}
     status = obj.get("status")
     if isinstance(status, Mapping):
         small = {k: v for k, v in status.items() if k not in _BULKY_STATUS}

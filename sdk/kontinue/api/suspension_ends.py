@@ -39,6 +39,19 @@ def completed(
     return status
 
 
+def timer_ended(suspension: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Suspended -> Completed at ``spec.resumeAt`` (``resumedBy: timer``).
+
+    A sleep ends; a deadline (``spec.timeout``: an approval or event wait with a timeout)
+    passes, which the status says with ``timedOut``: the write that ends the Suspension first
+    (this one, or a resume) decides the outcome, and it is conditional on the version read.
+    """
+    status = completed(suspension, "timer", now)
+    if (suspension.get("spec") or {}).get("timeout"):
+        status["timedOut"] = True
+    return status
+
+
 def canceled(
     suspension: Mapping[str, Any], now: datetime, message: str | None = None
 ) -> dict[str, Any]:

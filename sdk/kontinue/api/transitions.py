@@ -169,12 +169,23 @@ def complete(status: Status | None, result: Any, now: datetime) -> Patch:
     }
 
 
-def suspend(waiting_on: Sequence[tuple[str, str]], message: str) -> Patch:
-    """Executing -> Suspended: the attempt waits on these (kind, name) objects, off any worker."""
+def suspend(
+    waiting_on: Sequence[tuple[str, str]],
+    message: str,
+    details: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> Patch:
+    """Executing -> Suspended: the attempt waits on these (kind, name) objects, off any worker.
+
+    ``details`` adds fields to some items (see :mod:`kontinue.api.waits`): ``first`` (this item
+    alone wakes the execution) and, for a ``Signal`` item, ``after``.
+    """
+    extra = details or {}
     return {
         "phase": Phase.SUSPENDED,
         "message": truncate_message(message),
-        "suspendedOn": [{"kind": kind, "name": name} for kind, name in waiting_on],
+        "suspendedOn": [
+            {"kind": kind, "name": name, **extra.get((kind, name), {})} for kind, name in waiting_on
+        ],
     }
 
 

@@ -12,6 +12,7 @@ from kontinue.cli._dev import dev
 from kontinue.cli._executions import cancel, execute, list_executions, logs, resume, show
 from kontinue.cli._history import export, replay
 from kontinue.cli._retry import fork, retry
+from kontinue.cli._signal import signal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +39,7 @@ def completion(shell: str) -> None:
 
 for command in (
     execute, list_executions, show, resume, cancel, logs, functions, schedules, archives, bench,
-    completion, dev, export, replay, retry, fork,
+    completion, dev, export, replay, retry, fork, signal,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -19,6 +19,7 @@ from kontinue.api.phases import execution_phase
 from kontinue.cli import _bulk, _render
 from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
 from kontinue.cli._follow import follow_execution
+from kontinue.cli._signal import waiting_summary
 from kontinue.cli._steps import outcome_exit, print_outcome, progress_text, related, step_tree
 from kontinue.client import SuspensionNotWaiting, WaitTimeout, bulk, kubeapi
 from kontinue.workflow import (
@@ -351,10 +352,13 @@ def show(name: str, output: str) -> None:
     """Show an execution: steps, attempts, children, suspensions, jobs, result or error."""
     execution = client().get(name)
     parts = related(name)
+    sent = client().signals(name)
     if output in ("json", "yaml"):
-        _render.dump({"execution": execution, **parts}, output)
+        _render.dump({"execution": execution, **parts, "signals": sent}, output)
         return
     _render.console().print(step_tree(execution, parts))
+    for line in waiting_summary(execution, sent, parts["suspensions"]):
+        click.echo(line)
 
 
 @click.command()

@@ -1,7 +1,8 @@
-"""Talking to kontinue on a cluster: create, watch, wait for, resume, cancel, retry and fork."""
+"""Talking to kontinue on a cluster: create, watch, wait for, resume, signal, cancel, retry."""
 
 from kontinue.client._client import Client, ExecutionHandle, SuspensionNotWaiting
 from kontinue.client._recovery import ForkRefused, RetryRefused
+from kontinue.client._signals import SignalRejected, SignalSent
 from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.bulk import BulkReport, Outcome, Result, Selection
 from kontinue.client.informer import Informer
@@ -36,6 +37,8 @@ __all__ = [
     "RetryRefused",
     "Selection",
     "ServerError",
+    "SignalRejected",
+    "SignalSent",
     "TooLarge",
     "Unreachable",
     "SuspensionNotWaiting",

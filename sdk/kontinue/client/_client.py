@@ -32,6 +32,7 @@ from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspens
 from kontinue.client import kubeapi
 from kontinue.client._bulk_actions import BulkActions
 from kontinue.client._recovery import RetryAndFork
+from kontinue.client._signals import SignalsMixin
 from kontinue.client._timeouts import WaitTimeout
 from kontinue.client.informer import Informer
 
@@ -57,7 +58,7 @@ class ExecutionHandle:
         return self.client.wait(self.name, timeout=timeout, namespace=self.namespace)
 
 
-class Client(BulkActions, RetryAndFork):
+class Client(BulkActions, RetryAndFork, SignalsMixin):
     """Kubernetes-backed access to kontinue executions.
 
     Bulk actions on a selection (``select``, ``cancel_many``, ``resume_many``) come from
@@ -274,9 +275,11 @@ class Client(BulkActions, RetryAndFork):
             )
             for pod in pods[job_name] if logs else ():
                 texts[pod["metadata"]["name"]] = self._pod_logs(ns, pod)
+        sent = self.kube.list(kubeapi.SIGNALS, ns, label_selector=f"{labels.PARENT}={name}")
         return history.build(
             execution, compacted, children=owned["children"], suspensions=owned["suspensions"],
             jobs=owned["jobs"], pods=pods, logs=texts, exported_at=datetime.now(UTC),
+            signals=[s for s in sent["items"] if adoption.owned_by(s, uid)],
         )  # fmt: skip
 
     def _archived_history(self, archived: Mapping[str, Any]) -> dict[str, Any]:

@@ -178,6 +178,7 @@ def _kontinue(plural: str) -> Resource:
 
 EXECUTIONS = _kontinue(group.EXECUTION.plural)
 SUSPENSIONS = _kontinue(group.SUSPENSION.plural)
+SIGNALS = _kontinue(group.SIGNAL.plural)
 SCHEDULED_EXECUTIONS = _kontinue(group.SCHEDULED_EXECUTION.plural)
 FUNCTIONS = _kontinue(group.FUNCTION.plural)
 ARCHIVED_EXECUTIONS = _kontinue(group.ARCHIVED_EXECUTION.plural)

@@ -316,6 +316,7 @@ class ExecutionContext:
         describe: str,
         remaining: Callable[[], float | None] | None = None,
         hold_until: float | None = None,
+        details: Callable[[], dict[tuple[str, str], dict[str, Any]]] | None = None,
     ) -> T:
         """Wait until ``resolve()`` returns a value, for at most the hold time.
 
@@ -327,6 +328,8 @@ class ExecutionContext:
                 hold releases at once.
             hold_until: when the hold ends (``time.monotonic()``), for a step that already
                 spent part of it (default: the hold time from now).
+            details: extra fields of some keys in ``status.suspendedOn`` when the execution
+                is released (``first``, a signal's ``after``), asked for at the release.
 
         Raises:
             Released: the wait outlasts the hold time; the execution is released.
@@ -341,5 +344,7 @@ class ExecutionContext:
             left = hold_until - time.monotonic()
             known = remaining() if remaining is not None else None
             if left <= 0 or (known is not None and known > left):
-                raise errors.Released(keys, f"waiting for {describe}")
+                raise errors.Released(
+                    keys, f"waiting for {describe}", details() if details is not None else None
+                )
             self._journal.wait(keys, min(left, known) if known is not None else left)

@@ -8,6 +8,8 @@ suspensions, wait for one of them to change (the records it exchanges are in
 journal (:class:`kontinue.testing.MemoryJournal`) drives the very same engine in tests without a
 cluster.
 
+Signals (named events) sent to the execution are read with :meth:`Journal.signals`.
+
 Persisted per execution: ``status.state[name]`` (the JSON value of a store step; absent for
 None), ``status.steps[name]`` (:class:`StepRecord`: type, index, phase, times, child, value
 type), ``status.labels`` (the search labels the workflow set). Children and suspensions are
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from kontinue.api.signals import SignalState
 from kontinue.engine.records import (
     ChildSpec,
     ChildState,
@@ -87,8 +90,21 @@ class Journal(Protocol):
         resume_at: datetime | None,
         display_name: str | None,
         description: str | None,
+        timeout: bool = False,
     ) -> SuspensionState:
-        """Create a suspension, or return the one a previous run created (its resumeAt kept)."""
+        """Create a suspension, or return the one a previous run created (its resumeAt kept).
+
+        ``timeout``: ``resume_at`` is the deadline of an approval (reaching it times it out).
+        """
+        ...
+
+    def signals(self) -> list[SignalState]:
+        """The Signals (events) sent to this execution, in the order they were accepted.
+
+        Only this execution's own (owner, labels; see :mod:`kontinue.api.signals`); consumed
+        ones included (the journal's records say which were consumed). A wait on the key
+        ``("Signal", event)`` ends when a new one comes.
+        """
         ...
 
     def suspension(self, name: str) -> SuspensionState | None:

@@ -23,6 +23,8 @@ class Outcome:
     error: BaseException | None = None
     waiting_on: list[tuple[str, str]] = field(default_factory=list)
     message: str = ""
+    waiting_details: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """Extra fields of some waited items (see :func:`kontinue.api.transitions.suspend`)."""
 
 
 def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def finish_status(outcome: Outcome, execution: dict[str, Any], now: datetime) ->
     if outcome.kind == "completed":
         return transitions.complete(status, outcome.result, now)
     if outcome.kind == "released":
-        return transitions.suspend(outcome.waiting_on, outcome.message)
+        return transitions.suspend(outcome.waiting_on, outcome.message, outcome.waiting_details)
     if outcome.kind == "interrupted":
         return transitions.release(f"resuming after an interruption: {outcome.message}")
     if outcome.kind == "canceled":

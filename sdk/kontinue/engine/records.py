@@ -23,6 +23,7 @@ from kontinue.api.phases import (
     suspension_phase,
 )
 from kontinue.api.timestamps import parse_time
+from kontinue.api.versions import resource_version
 
 
 @dataclass
@@ -77,6 +78,8 @@ class ChildState:
     message: str | None = None
     created: datetime | None = None
     """When the API server created it (a retry runs again what an earlier attempt left)."""
+    order: int = 0
+    """Its resourceVersion: once it is terminal, at most the order of the write that ended it."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ class SuspensionState:
     phase: SuspensionPhase
     resume_at: datetime | None = None
     data: Any = None
+    timed_out: bool = False
+    """Its deadline passed before anyone resumed it (``status.timedOut``)."""
+    order: int = 0
+    """Its resourceVersion: once it ended, the order of the write that ended it."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,8 @@ def suspension_state(obj: Mapping[str, Any]) -> SuspensionState:
         phase=suspension_phase(obj),
         resume_at=parse_time((obj.get("spec") or {}).get("resumeAt")),
         data=copy.deepcopy(status.get("data")),
+        timed_out=bool(status.get("timedOut")),
+        order=resource_version(obj),
     )
 
 
@@ -180,4 +189,5 @@ def child_state(obj: Mapping[str, Any]) -> ChildState:
         error=status.get("error"),
         message=status.get("message"),
         created=parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
+        order=resource_version(obj),
     )

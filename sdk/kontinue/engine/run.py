@@ -84,7 +84,12 @@ def run_in_context(definition: FunctionDef, ktx: ExecutionContext) -> Outcome:
         await_close_waits(ktx)
         return Outcome("completed", result=data)
     except errors.Released as released:
-        return Outcome("released", waiting_on=released.waiting_on, message=released.message)
+        return Outcome(
+            "released",
+            waiting_on=released.waiting_on,
+            message=released.message,
+            waiting_details=released.details,
+        )
     except errors.Fenced:
         return Outcome("fenced")
     except errors.Interrupted as interrupted:

@@ -1,9 +1,10 @@
 """What the environment holds in place of a cluster: its objects, and the fake clock's reading.
 
-:class:`Cluster` keeps the Executions, Suspensions and Jobs as the dicts an API server would
-store, in creation order, and the fake clock's current time; every other part of the
-environment (the controller's transitions, the timers, the claim journal, the runner) reads and
-changes them there.
+:class:`Cluster` keeps the Executions, Suspensions, Signals and Jobs as the dicts an API server
+would store (each write gives the object the next resourceVersion, which orders signals and
+the ends of what a select waits for), in creation order, and the fake clock's current time;
+every other part of the environment (the controller's transitions, the timers, the claim
+journal, the runner) reads and changes them there.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Cluster:
         self.job_handler = job_handler
         self.executions: dict[str, ExecutionRecord] = {}
         self.suspensions: dict[str, dict[str, Any]] = {}
+        self.signals: dict[str, dict[str, Any]] = {}
+        """The Signals (events) sent, by name, in the order they were accepted."""
+        self.revisions = itertools.count(1)
         self.jobs: dict[str, JobRun] = {}
         self.ids = itertools.count(1)
         self.running: ExecutionRecord | None = None
@@ -92,6 +96,7 @@ class Cluster:
         )
         meta.setdefault("annotations", {})[labels.CREATED] = format_micro_time(self.now)
         manifest["status"] = {}
+        self.stamp(manifest)
         definition = self.registry.get(manifest["spec"]["function"])
         record = ExecutionRecord(manifest, definition, set(crash_after), seq=len(self.executions))
         self.executions[meta["name"]] = record
@@ -111,6 +116,8 @@ class Cluster:
             return found.obj if found is not None else None
         if kind == "Suspension":
             return self.suspensions.get(name)
+        if kind == "Signal":
+            return self.signals.get(name)
         if kind == "Job":
             job = self.jobs.get(name)
             return job.manifest if job is not None else None
@@ -119,6 +126,11 @@ class Cluster:
     def apply(self, record: ExecutionRecord, patch: Mapping[str, Any]) -> None:
         """Merge-patch the status of ``record``."""
         merge_patch(record.obj.setdefault("status", {}), patch)
+        self.stamp(record.obj)
+
+    def stamp(self, obj: dict[str, Any]) -> None:
+        """Give ``obj`` the next resourceVersion (it was just written), as the API server does."""
+        obj.setdefault("metadata", {})["resourceVersion"] = str(next(self.revisions))
 
     def defaults(self, record: ExecutionRecord) -> dict[str, Any] | None:
         """The policy defaults of the function ``record`` runs (None: not registered)."""

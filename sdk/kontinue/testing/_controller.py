@@ -18,6 +18,7 @@ from kontinue.api import (
     fan_out,
     parent_close,
     policy,
+    signals,
     suspension_ends,
     transitions,
     waits,
@@ -32,7 +33,8 @@ def end_sleep(cluster: Cluster, obj: dict[str, Any]) -> None:
     """A timed suspension (a sleep) reached its ``resumeAt``."""
     if suspension_phase(obj) != SuspensionPhase.SUSPENDED:
         return
-    obj["status"] = suspension_ends.completed(obj, "timer", cluster.now)
+    obj["status"] = suspension_ends.timer_ended(obj, cluster.now)
+    cluster.stamp(obj)
 
 
 def end_backoff(cluster: Cluster, record: ExecutionRecord) -> None:
@@ -67,6 +69,7 @@ def cancel_suspensions(cluster: Cluster, owner: str) -> None:
     for obj in cluster.suspensions.values():
         if obj["spec"]["execution"] == owner and suspension_phase(obj) == SuspensionPhase.SUSPENDED:
             obj["status"] = suspension_ends.canceled(obj, cluster.now)
+            cluster.stamp(obj)
 
 
 def cancel_tree(cluster: Cluster, record: ExecutionRecord, message: str) -> None:
@@ -107,10 +110,13 @@ def wake_ready(cluster: Cluster) -> bool:
         items = (obj.get("status") or {}).get("suspendedOn") or []
         resolved = []
         for item in items:
+            if item["kind"] == "Signal":
+                resolved.append(waits.signal_resolved(item, obj, cluster.signals.values()))
+                continue
             found = cluster.object(item["kind"], item["name"])
             resolved.append(found is None or waits.resolved(item["kind"], found, cluster.now))
         progress = fan_out.progress_update(obj, sum(resolved))
-        if all(resolved):
+        if waits.wakes(items, resolved):
             waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
             cluster.apply(record, transitions.wake(
                 obj.get("status"), f"resuming: {waited or 'nothing'} done",
@@ -166,3 +172,38 @@ def resume(cluster: Cluster, owner: str, suspension: str | None, data: Any) -> N
     conversion.check_depth(data, "the resume payload")
     payload = conversion.to_json(data, "the resume payload") if data is not None else None
     obj["status"] = suspension_ends.completed(obj, "test", cluster.now, payload)
+    cluster.stamp(obj)
+
+
+def signal(cluster: Cluster, owner: str, event: str, data: Any, signal_id: str | None) -> str:
+    """Send ``event`` to execution ``owner`` as ``kontinue signal`` does; the Signal's name.
+
+    A second signal with the same id (and content) is the first one: delivered once.
+
+    Raises:
+        WorkflowEnvironmentError: no such execution, it finished, a bad event name, or the
+            id was used for another event or payload.
+    """
+    record = cluster.executions.get(owner)
+    if record is None:
+        raise WorkflowEnvironmentError(f"no execution named {owner}")
+    if execution_phase(record.obj).terminal:
+        raise WorkflowEnvironmentError(f"execution {owner} already finished: nothing to signal")
+    try:
+        signals.check_event_name(event)
+    except ValueError as exc:
+        raise WorkflowEnvironmentError(str(exc)) from None
+    conversion.check_depth(data, "the signal's payload")
+    payload = conversion.to_json(data, "the signal's payload") if data is not None else None
+    sent_id = signal_id or f"test-{next(cluster.ids)}"
+    manifest = signals.signal_manifest(record.obj, event, payload, sent_id)
+    name = str(manifest["metadata"]["name"])
+    existing = cluster.signals.get(name)
+    if existing is not None:
+        if not signals.same_signal(existing, manifest):
+            raise WorkflowEnvironmentError(f"signal id {sent_id!r} was used for another event")
+        return name
+    manifest["metadata"].update(namespace=cluster.namespace)
+    cluster.stamp(manifest)
+    cluster.signals[name] = manifest
+    return name

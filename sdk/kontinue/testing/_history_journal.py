@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import attempts, workflow_labels
+from kontinue.api import attempts, signals, workflow_labels
 from kontinue.api.history import History
+from kontinue.api.signals import SignalState
 from kontinue.engine.records import (
     ChildSpec,
     ChildState,
@@ -147,12 +148,17 @@ class HistoryJournal:
         resume_at: datetime | None,
         display_name: str | None,
         description: str | None,
+        timeout: bool = False,
     ) -> SuspensionState:
         raise self._stop(step, None)
 
     def suspension(self, name: str) -> SuspensionState | None:
         found = self._history.suspensions.get(name)
         return None if found is None else suspension_state(found)
+
+    def signals(self) -> list[SignalState]:
+        uid = str(self._object["metadata"].get("uid") or "")
+        return signals.of_execution(self._history.signals, self.name, uid)
 
     def create_job(
         self,

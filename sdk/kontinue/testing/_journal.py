@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from kontinue import errors
-from kontinue.api import manifests, workflow_labels
+from kontinue.api import manifests, signals, workflow_labels
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
 from kontinue.api.phases import SuspensionPhase, execution_phase
+from kontinue.api.signals import SignalState
 from kontinue.api.timestamps import format_time, format_time_ceil
 from kontinue.engine.records import (
     ChildSpec,
@@ -55,6 +56,7 @@ class ClaimJournal(StatusJournal):
                 (self._record.obj.get("spec") or {}).get("arguments")
             )
         merge_patch(status, patch)
+        self._cluster.stamp(self._record.obj)
 
     def commit_store(self, record: StepRecord, value: Any) -> None:
         self.write({"state": {record.name: copy.deepcopy(value)}} if value is not None else {})
@@ -116,6 +118,7 @@ class ClaimJournal(StatusJournal):
         resume_at: datetime | None,
         display_name: str | None,
         description: str | None,
+        timeout: bool = False,
     ) -> SuspensionState:
         if name not in self._cluster.suspensions:
             manifest = manifests.suspension_manifest(
@@ -124,11 +127,13 @@ class ClaimJournal(StatusJournal):
                 resume_at=format_time_ceil(resume_at) if resume_at else None,
                 display_name=display_name,
                 description=description,
+                timeout=timeout,
             )
             manifest["metadata"].update(
                 namespace=self.namespace, creationTimestamp=format_time(self._cluster.now)
             )
             manifest["status"] = {"phase": SuspensionPhase.SUSPENDED}
+            self._cluster.stamp(manifest)
             self._cluster.suspensions[name] = manifest
         return suspension_state(self._cluster.suspensions[name])
 
@@ -143,6 +148,10 @@ class ClaimJournal(StatusJournal):
         if done and state.phase != SuspensionPhase.CANCELED:
             self._record.maybe_crash(obj["spec"]["step"], "sleep", "suspend")
         return state
+
+    def signals(self) -> list[SignalState]:
+        uid = self._record.obj["metadata"]["uid"]
+        return signals.of_execution(self._cluster.signals.values(), self.name, uid)
 
     def create_job(
         self,

@@ -19,6 +19,7 @@ from kontinue import errors
 from kontinue.api import history, workflow_labels
 from kontinue.api.journal_chunks import CompactedHistory
 from kontinue.api.phases import Phase, SuspensionPhase
+from kontinue.api.signals import SignalState
 from kontinue.api.timestamps import format_time
 from kontinue.engine.records import (
     ChildSpec,
@@ -61,6 +62,9 @@ class MemoryJournal(StatusJournal):
         self.logs: dict[str, str] = {}
         self.writes = 0
         self.clock: datetime | None = None
+        self.sent: list[SignalState] = []
+        self.timeouts: dict[str, bool] = {}
+        self._order = 0
 
     # -- Journal (name, steps, stored values and records: StatusJournal) ----------------------
 
@@ -87,14 +91,19 @@ class MemoryJournal(StatusJournal):
         resume_at: datetime | None,
         display_name: str | None,
         description: str | None,
+        timeout: bool = False,
     ) -> SuspensionState:
         if name not in self.suspensions:
             self.suspensions[name] = SuspensionState(name, SuspensionPhase.SUSPENDED, resume_at)
+            self.timeouts[name] = timeout
             self.writes += 1
         return self.suspensions[name]
 
     def suspension(self, name: str) -> SuspensionState | None:
         return self.suspensions.get(name)
+
+    def signals(self) -> list[SignalState]:
+        return list(self.sent)
 
     def create_job(
         self,
@@ -237,9 +246,33 @@ class MemoryJournal(StatusJournal):
         """Resume a suspension with an optional payload."""
         current = self.suspensions[name]
         self.suspensions[name] = SuspensionState(
-            name, SuspensionPhase.COMPLETED, current.resume_at, data
+            name, SuspensionPhase.COMPLETED, current.resume_at, data, order=self._next()
         )
         self._notify()
+
+    def time_out(self, name: str) -> None:
+        """End a suspension at its deadline (``timedOut`` when it is an approval's)."""
+        current = self.suspensions[name]
+        self.suspensions[name] = SuspensionState(
+            name, SuspensionPhase.COMPLETED, current.resume_at,
+            timed_out=self.timeouts.get(name, False), order=self._next(),
+        )  # fmt: skip
+        self._notify()
+
+    def signal(self, event: str, data: Any = None, signal_id: str | None = None) -> SignalState:
+        """Send an event to the execution (accepted after every earlier one)."""
+        order = self._next()
+        sent = SignalState(
+            name=f"{self.name}-sig-{order}", event=event, data=copy.deepcopy(data),
+            id=signal_id or str(order), order=order,
+        )  # fmt: skip
+        self.sent.append(sent)
+        self._notify()
+        return sent
+
+    def _next(self) -> int:
+        self._order += 1
+        return self._order
 
     def _notify(self) -> None:
         with self._changed:

@@ -1,16 +1,18 @@
 """Suspensions in the environment: the manual ones a test resumes, and what the engine reads.
 
-:class:`WaitingSuspension` is public (``kontinue.testing``): a manual suspension (an approval)
-that waits for the test to resume it.
+:class:`WaitingSuspension` is public (``kontinue.testing``): a manual suspension (an approval,
+with or without a deadline) that waits for the test to resume it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kontinue.api.phases import SuspensionPhase, suspension_phase
+from kontinue.api.timestamps import parse_time
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class WaitingSuspension:
     execution: str
     display_name: str | None
     description: str | None
+    deadline: datetime | None = None
+    """When it times out (an approval with a timeout), else None."""
 
 
 def waiting_suspensions(
@@ -33,7 +37,9 @@ def waiting_suspensions(
     found = []
     for obj in suspensions:
         spec = obj["spec"]
-        if spec.get("resumeAt") or suspension_phase(obj) != SuspensionPhase.SUSPENDED:
+        if (spec.get("resumeAt") and not spec.get("timeout")) or suspension_phase(
+            obj
+        ) != SuspensionPhase.SUSPENDED:
             continue
         if owner is not None and spec["execution"] != owner:
             continue
@@ -44,6 +50,7 @@ def waiting_suspensions(
                 execution=spec["execution"],
                 display_name=spec.get("displayName"),
                 description=spec.get("description"),
+                deadline=parse_time(spec.get("resumeAt")),
             )  # fmt: skip
         )
     return found

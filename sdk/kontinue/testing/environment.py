@@ -22,7 +22,10 @@ How it runs:
   :meth:`~WorkflowEnvironment.sleep_until` move the clock explicitly, firing every timer due on
   the way in order.
 - Manual suspensions (approvals) wait until the test resumes them
-  (:meth:`WorkflowEnvironment.resume`); :meth:`WorkflowEnvironment.waiting` lists them.
+  (:meth:`WorkflowEnvironment.resume`); :meth:`WorkflowEnvironment.waiting` lists them. One
+  with a deadline times out when the clock passes it (skipping time gets there).
+- Events (``kontinue.wait_for_event``, ``wait_first``) are sent with
+  :meth:`WorkflowEnvironment.signal`, before or while the workflow waits.
 - Job, pod and script steps are answered by the ``job_handler`` the test gives (exit codes,
   logs, how long the Job takes); without one every Job succeeds at once.
 - ``crash_after="step"`` kills the "worker" right after that step became durable (its value
@@ -272,6 +275,33 @@ class WorkflowEnvironment:
         owner = execution.name if isinstance(execution, ExecutionHandle) else execution
         _controller.resume(self._cluster, owner, suspension, data)
         settle(self._cluster)
+
+    def signal(
+        self,
+        execution: ExecutionHandle | str,
+        event: str,
+        data: Any = None,
+        *,
+        id: str | None = None,  # noqa: A002 - as kontinue signal --id
+    ) -> str:
+        """Send ``event`` with ``data`` to an execution (``kontinue signal``); run what can run.
+
+        The workflow receives it with ``kontinue.wait_for_event`` (or ``wait_first``), also
+        when it is sent before the workflow waits. ``id`` makes it idempotent: a second signal
+        with the same id is the first one. Returns the Signal's name.
+
+        Raises:
+            WorkflowEnvironmentError: no such execution, it finished, or a bad event name.
+        """
+        owner = execution.name if isinstance(execution, ExecutionHandle) else execution
+        name = _controller.signal(self._cluster, owner, event, data, id)
+        settle(self._cluster)
+        return name
+
+    def signals(self, execution: ExecutionHandle | str) -> list[dict[str, Any]]:
+        """The Signals sent to an execution, in the order they were accepted."""
+        owner = execution.name if isinstance(execution, ExecutionHandle) else execution
+        return [s for s in self._cluster.signals.values() if s["spec"]["execution"] == owner]
 
     def cancel(self, execution: ExecutionHandle | str) -> None:
         """Cancel an execution and its whole tree, as ``kontinue cancel`` does."""

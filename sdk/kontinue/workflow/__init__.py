@@ -8,6 +8,7 @@ This is the surface a workflow author writes against (all of it is also exported
 from kontinue.api.options import (
     ChildExecution,
     ChildExecutionOptions,
+    EventOptions,
     ExecuteOptions,
     ExecutionMutex,
     JobOptions,
@@ -23,6 +24,7 @@ from kontinue.api.options import (
     TimeoutOptions,
     TTLOptions,
 )
+from kontinue.api.waited import First, WaitResult
 from kontinue.engine.context import ExecutionContext
 from kontinue.workflow._children import (
     execute,
@@ -31,6 +33,7 @@ from kontinue.workflow._children import (
     spawn_execution,
     wait_execution,
 )
+from kontinue.workflow._events import wait_first, wait_for_event
 from kontinue.workflow._function import function
 from kontinue.workflow._jobs import (
     ContainerResult,
@@ -50,9 +53,11 @@ __all__ = [
     "ChildExecution",
     "ChildExecutionOptions",
     "ContainerResult",
+    "EventOptions",
     "ExecuteOptions",
     "ExecutionContext",
     "ExecutionMutex",
+    "First",
     "JobOptions",
     "JobResult",
     "LogOptions",
@@ -67,6 +72,7 @@ __all__ = [
     "SuspendOptions",
     "TTLOptions",
     "TimeoutOptions",
+    "WaitResult",
     "clear_progress",
     "deprecate_patch",
     "execute",
@@ -89,4 +95,6 @@ __all__ = [
     "store_named",
     "suspend",
     "wait_execution",
+    "wait_first",
+    "wait_for_event",
 ]

@@ -2,7 +2,7 @@
 
 A sleep's Suspension records ``resumeAt`` when it is first created, so a replay after a crash
 waits only for what is left; a manual suspend waits until someone resumes it, and returns the
-JSON payload given on resume.
+JSON payload given on resume (with a deadline, see :func:`suspend`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from kontinue import errors
 from kontinue.api import conversion, names
 from kontinue.api.options import DurationLike, SleepOptions, SuspendOptions, to_timedelta
 from kontinue.api.phases import SuspensionPhase
+from kontinue.api.waited import WaitResult
 from kontinue.engine.context import ExecutionContext
 from kontinue.engine.records import StepRecord, SuspensionState
 
@@ -114,8 +115,26 @@ def sleep_named(ktx: ExecutionContext, options: SleepOptions) -> None:
         )
 
 
-def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any:
-    """Pause until resumed through the API, CLI or UI; returns the resume payload (or None)."""
+def suspend(
+    ktx: ExecutionContext,
+    options: SuspendOptions | None = None,
+    *,
+    timeout: DurationLike | None = None,
+) -> Any:
+    """Pause until resumed through the API, CLI or UI; returns the resume payload (or None).
+
+    With a deadline (``timeout``, or ``SuspendOptions(timeout=...)``), counted from when the
+    step first runs, it returns a :class:`~kontinue.api.waited.WaitResult` instead:
+    ``timed_out`` when nobody resumed it in time, else the payload in ``data``. The deadline
+    lives in the Suspension (``spec.resumeAt``, ``spec.timeout``), so it survives worker and
+    controller restarts; the controller ends it when it passes. A resume racing the deadline:
+    both write the Suspension's status conditionally on the version they read, so exactly
+    one wins, and every replay reads that winner from the Suspension.
+    """
+    limit = timeout if timeout is not None else (options.timeout if options else None)
+    deadline = to_timedelta(limit) if limit is not None else None
+    if deadline is not None and deadline < timedelta(0):
+        raise errors.ValidationError(f"suspend timeout must not be negative: {limit}")
     name, index, recorded = ktx.begin_step("suspend", options)
     with ExitStack() as scope:  # the step's observed scope, opened when the suspension starts
         suspension_name = _suspension_name(ktx, name, recorded)
@@ -125,11 +144,17 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
             scope.enter_context(ktx.observe_step(name, "suspend"))
             display = options.display_name if options else None
             description = options.description if options else None
-            state = ktx.journal.create_suspension(suspension_name, name, None, display, description)
+            resume_at = ktx.now() + deadline if deadline is not None else None
+            timed = deadline is not None
+            state = ktx.journal.create_suspension(
+                suspension_name, name, resume_at, display, description, timeout=timed
+            )
             if recorded is None and _left_canceled(ktx, state):
                 rerun = names.child_name(ktx.name, f"{name}-a{ktx.attempts + 1}")
                 suspension_name = rerun
-                ktx.journal.create_suspension(rerun, name, None, display, description)
+                ktx.journal.create_suspension(
+                    rerun, name, resume_at, display, description, timeout=timed
+                )
         ktx.journal.record(
             ktx.record(name, index, "suspend", options, child=suspension_name),
             replace=rerun is not None,
@@ -144,8 +169,11 @@ def suspend(ktx: ExecutionContext, options: SuspendOptions | None = None) -> Any
             return current if current.phase == SuspensionPhase.COMPLETED else None
 
         label = options.display_name if options and options.display_name else name
-        data = ktx.await_resolution(
+        ended = ktx.await_resolution(
             [("Suspension", suspension_name)], resolve, f"suspension {label!r} to be resumed"
-        ).data
+        )
+        if deadline is not None and ended.timed_out:
+            return WaitResult(timed_out=True)
+        data = ended.data
         conversion.check_depth(data, f"the resume payload of suspension {label!r}")
-        return data
+        return WaitResult(timed_out=False, data=data) if deadline is not None else data

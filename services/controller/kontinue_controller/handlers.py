@@ -79,6 +79,10 @@ def build_registry(timekeeper: Timekeeper) -> kopf.OperatorRegistry:
     def suspension_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         timekeeper.on_suspension(type, dict(body))
 
+    @kopf.on.event(group.GROUP, group.VERSION, group.SIGNAL.plural, registry=registry)
+    def signal_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        timekeeper.on_signal(type, dict(body))
+
     @kopf.on.event(group.GROUP, group.VERSION, group.SCHEDULED_EXECUTION.plural, registry=registry)
     def schedule_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         timekeeper.on_schedule(type, dict(body))

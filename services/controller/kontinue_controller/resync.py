@@ -52,6 +52,7 @@ class Resync(threading.Thread):
         self._kinds: list[tuple[str, kubeapi.Resource, str | None, Handler]] = [
             ("Execution", kubeapi.EXECUTIONS, None, tk.on_execution),
             ("Suspension", kubeapi.SUSPENSIONS, None, tk.on_suspension),
+            ("Signal", kubeapi.SIGNALS, labels.PARENT, tk.on_signal),
             ("Job", kubeapi.JOBS, labels.PARENT, tk.on_job),
             ("Lease", kubeapi.LEASES, labels.WORKER_GROUP, tk.on_worker_lease),
         ]

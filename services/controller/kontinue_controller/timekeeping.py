@@ -6,7 +6,8 @@ state and takes no decision of its own: it records the event in the view
 (:mod:`~kontinue_controller.view`), drops the timers of an object that is gone
 (:mod:`~kontinue_controller.timers`), and hands the object to the duties that follow it:
 
-- wake-ups (:mod:`~kontinue_controller.wakeups`): sleeps, backoffs, Suspended executions;
+- wake-ups (:mod:`~kontinue_controller.wakeups`): sleeps, backoffs, Suspended executions
+  (also those waiting for an event, which a new Signal wakes);
 - cancellation, timeouts, retention (TTL), schedules and admission (their own modules);
 - the parent-close policy of children whose parent's attempt ended
   (:mod:`~kontinue_controller.parent_close`);
@@ -103,6 +104,12 @@ class Timekeeper:
         if event != "DELETED":
             self._duties.wakeups.on_suspension(key, obj)
         self._duties.wakeups.wake_waiters(key)
+
+    def on_signal(self, event: str | None, obj: dict[str, Any]) -> None:
+        """A Signal (an event sent to an execution) was listed, created or deleted."""
+        key = self._remember("Signal", event, obj)
+        if event != "DELETED":
+            self._duties.wakeups.on_signal(key, obj)
 
     def on_job(self, event: str | None, obj: dict[str, Any]) -> None:
         """A Job of a job step changed (or was listed): wake whoever waits on it."""

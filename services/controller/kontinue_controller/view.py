@@ -38,7 +38,7 @@ class ObjectView:
                     if not self._owned.get((kind, key[1], parent), True):
                         del self._owned[(kind, key[1], parent)]
                 if kind == "Execution":
-                    for owned_kind in ("Execution", "Suspension", "Job"):
+                    for owned_kind in ("Execution", "Suspension", "Job", "Signal"):
                         self._owned.pop((owned_kind, key[1], key[2]), None)
             else:
                 self._objects[key] = slim(obj)
@@ -57,7 +57,7 @@ class ObjectView:
             return [obj for (k, _, _), obj in self._objects.items() if k == kind]
 
     def owned(self, kind: str, namespace: str, parent: str) -> list[dict[str, Any]]:
-        """The view's children (``Execution``), suspensions or Jobs of execution ``parent``."""
+        """The view's children (``Execution``), suspensions, Jobs or Signals of ``parent``."""
         with self._lock:
             names = list(self._owned.get((kind, namespace, parent), ()))
             found = [self._objects.get((kind, namespace, n)) for n in names]

@@ -2,8 +2,9 @@
 
 - a sleep's Suspension completes at its ``resumeAt`` (``resumedBy: timer``);
 - a Backoff execution goes back to Pending at ``nextAttemptAt``;
-- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved; each
-  event of something it waits on makes it look again. A released fan-out's automatic progress
+- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved (or
+  one item marked ``first``); each event of something it waits on makes it look again, and so
+  does a new Signal sent to it (an event it may wait for). A released fan-out's automatic progress
   follows its children meanwhile.
 
 When each is due is decided by :mod:`kontinue_controller.logic.wakeups`.
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kontinue.api import suspension_ends, waits
+from kontinue.api import labels, suspension_ends, waits
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 from kontinue.client import kubeapi
 from kontinue_controller.keys import Key
@@ -70,6 +71,15 @@ class Wakeups:
         if due is not None:
             self._timers.at("sleep", key, due, lambda: self.end_sleep(key[1], key[2]))
 
+    def on_signal(self, key: Key, obj: dict[str, Any]) -> None:
+        """A Signal came: the execution it is sent to looks again (if it waits for events)."""
+        execution = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PARENT)
+        if execution:
+            target = (key[1], execution)
+            self._timers.soon(
+                "evaluate", ("Execution", *target), functools.partial(self.evaluate, target)
+            )
+
     def forget(self, key: Key) -> None:
         """An execution is gone: forget who waited on it."""
         with self._lock:
@@ -111,7 +121,7 @@ class Wakeups:
                 return
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
-            status = suspension_ends.completed(current, "timer", datetime.now(UTC))
+            status = suspension_ends.timer_ended(current, datetime.now(UTC))
             try:
                 self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,
@@ -128,8 +138,18 @@ class Wakeups:
                 continue
             return  # no Event: the Suspension's status says it, the execution's Resumed Event too
 
-    def _resolved(self, namespace: str, item: Mapping[str, Any], *, look: bool = False) -> bool:
+    def _resolved(
+        self,
+        namespace: str,
+        item: Mapping[str, Any],
+        execution: Mapping[str, Any],
+        *,
+        look: bool = False,
+    ) -> bool:
         kind, name = item["kind"], item["name"]
+        if kind == "Signal":  # an event: a Signal of it accepted after the ones consumed
+            owned = self._view.owned("Signal", namespace, execution["metadata"]["name"])
+            return waits.signal_resolved(item, execution, owned)
         obj = self._view.cached(kind, namespace, name)
         if obj is None:
             if not look:
@@ -153,14 +173,19 @@ class Wakeups:
         if obj is None or execution_phase(obj) != Phase.SUSPENDED:
             return
         items = (obj.get("status") or {}).get("suspendedOn") or []
-        unseen = [i for i in items if self._view.cached(i["kind"], execution[0], i["name"]) is None]
+        objects = [i for i in items if i["kind"] != "Signal"]  # a Signal item names an event
+        unseen = [
+            i for i in objects if self._view.cached(i["kind"], execution[0], i["name"]) is None
+        ]
         if unseen and not look:
             key = ("Execution", *execution)
             self._timers.at(
                 "look", key, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5),
                 lambda: self.evaluate(execution, look=True),
             )  # fmt: skip
-        wake = wakeups.wake_up(obj, [self._resolved(execution[0], i, look=look) for i in items])
+        wake = wakeups.wake_up(
+            obj, [self._resolved(execution[0], i, obj, look=look) for i in items]
+        )
         progress = {"progress": wake.progress} if wake.progress else {}
         if wake.resume:
             self._writes.to_pending(obj, "Resumed", wake.message, suspendedOn=None, **progress)

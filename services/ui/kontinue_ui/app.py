@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from kontinue_ui import access, errors, formatting, hardening, metrics
 from kontinue_ui.forwarded import TrustedForwarded, parse_networks
 from kontinue_ui.state import UiState
-from kontinue_ui.views import archives, bulk, catalog, executions, health, recovery, start
+from kontinue_ui.views import archives, bulk, catalog, events, executions, health, recovery, start
 
 
 def create_app(state: UiState) -> Flask:
@@ -58,6 +58,7 @@ def create_app(state: UiState) -> Flask:
         executions.blueprint,
         bulk.blueprint,
         recovery.blueprint,
+        events.blueprint,
         start.blueprint,
         catalog.blueprint,
         archives.blueprint,

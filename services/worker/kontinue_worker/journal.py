@@ -51,11 +51,13 @@ from kontinue.api import (
     manifests,
     names,
     nesting,
+    signals,
     worker_versions,
     workflow_labels,
 )
 from kontinue.api.digests import json_digest
 from kontinue.api.messages import truncate_message
+from kontinue.api.signals import SignalState
 from kontinue.api.timestamps import format_time_ceil
 from kontinue.api.versions import resource_version
 from kontinue.client import kubeapi
@@ -653,6 +655,7 @@ class KubeJournal:
         resume_at: datetime | None,
         display_name: str | None,
         description: str | None,
+        timeout: bool = False,
     ) -> SuspensionState:
         manifest = manifests.suspension_manifest(
             name,
@@ -660,6 +663,7 @@ class KubeJournal:
             resume_at=format_time_ceil(resume_at) if resume_at else None,
             display_name=display_name,
             description=description,
+            timeout=timeout,
         )
         created = self._create_owned(kubeapi.SUSPENSIONS, manifest)
         self._hub.observe("Suspension", created)
@@ -668,6 +672,28 @@ class KubeJournal:
     def suspension(self, name: str) -> SuspensionState | None:
         obj = self._lookup("Suspension", kubeapi.SUSPENSIONS, name)
         return None if obj is None else suspension_state(obj)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def signals(self) -> list[SignalState]:
+        # the watch-fed copies (the wait below is woken by their changes); until the watch
+        # listed once, one LIST. Only this execution's own Signals count (owner uid, labels).
+        key = ("Signal", self.namespace, self.name)
+        self._read_marks[key] = self._hub.changes(key)
+        objects = self._hub.signals(self.namespace, self.name)
+        if objects is None:
+            objects = (
+                self._retrying(
+                    f"listing the signals of {self.name}",
+                    lambda: self._kube.list(
+                        kubeapi.SIGNALS,
+                        self.namespace,
+                        label_selector=f"{labels.PARENT}={self.name}",
+                    ),
+                ).get("items")
+                or []
+            )
+        return signals.of_execution(objects, self.name, self._parent_base.uid)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -728,7 +754,9 @@ class KubeJournal:
     def wait(self, keys: list[tuple[str, str]], timeout: float) -> None:
         # counted from when each object was last read, not from now: a child that finished
         # between the engine's check and this wait wakes it at once instead of being missed
-        full = [(kind, self.namespace, name) for kind, name in keys]
+        full = [
+            (kind, self.namespace, self.name if kind == "Signal" else name) for kind, name in keys
+        ]
         since = [self._read_marks.get(k, self._hub.changes(k)) for k in full]
         self._hub.wait(full, timeout, self._canceled, since)
 

@@ -1,9 +1,12 @@
-r"""WaitHub: watch-fed caches of child Executions and Suspensions, and waiting on them.
+r"""WaitHub: watch-fed caches of child Executions, Suspensions, Jobs and Signals; waiting on them.
 
-Steps that wait (a child, a sleep, a suspension) block in :meth:`WaitHub.wait` until the watch
-reports a change of one of the objects they wait on, the hold time passes, or the execution is
-canceled: no polling. The caches are fed by :class:`~kontinue.client.Informer`\ s, so an object
-deleted while a watch was down leaves the cache at the next listing (and wakes its waiters).
+Signals (events sent to an execution) are filed under the execution their label names: a wait
+for an event waits on the key ``("Signal", namespace, execution)``, which every new Signal of
+that execution changes. Steps that wait (a child, a sleep, a suspension, an event) block in
+:meth:`WaitHub.wait` until the watch reports a change of one of the objects they wait on, the
+hold time passes, or the execution is canceled: no polling. The caches are fed by
+:class:`~kontinue.client.Informer`\ s, so an object deleted while a watch was down leaves the
+cache at the next listing (and wakes its waiters).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class WaitHub:
         self._changes: dict[Key, int] = {}
         self._cond = threading.Condition()
         self.informers: list[Informer[dict[str, Any]]] = []
+        self._signals: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        """(namespace, execution) -> the Signals labelled for it, by name."""
+        self._signal_informers: dict[str | None, Informer[dict[str, Any]]] = {}
 
     def start(self) -> None:
         """Start the watches (children of the group's executions, its suspensions and Jobs)."""
@@ -48,6 +54,7 @@ class WaitHub:
         watched = [
             ("Execution", kubeapi.EXECUTIONS, f"{group},{labels.PARENT}"),
             ("Suspension", kubeapi.SUSPENSIONS, group),
+            ("Signal", kubeapi.SIGNALS, group),
         ]
         if self._jobs:
             watched.append(("Job", kubeapi.JOBS, group))
@@ -63,6 +70,8 @@ class WaitHub:
                     name=f"hub-{kind.lower()}-{namespace or '*'}",
                 )
                 self.informers.append(informer.start())
+                if kind == "Signal":
+                    self._signal_informers[namespace] = informer
 
     @property
     def jobs(self) -> bool:
@@ -70,6 +79,9 @@ class WaitHub:
         return self._jobs
 
     def _event(self, kind: str, event: str, obj: dict[str, Any]) -> None:
+        if kind == "Signal":
+            self._signal_event(event, obj)
+            return
         key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
         with self._cond:
             if event == "DELETED":
@@ -81,6 +93,32 @@ class WaitHub:
                 self._cache[key] = obj
             self._changes[key] = self._changes.get(key, 0) + 1
             self._cond.notify_all()
+
+    def _signal_event(self, event: str, obj: dict[str, Any]) -> None:
+        """A Signal changed: file it under its execution; wake that execution's event waits."""
+        meta = obj["metadata"]
+        execution = (meta.get("labels") or {}).get(labels.PARENT)
+        if not execution:
+            return
+        key = ("Signal", meta["namespace"], execution)
+        with self._cond:
+            held = self._signals.setdefault((meta["namespace"], execution), {})
+            if event == "DELETED":
+                held.pop(meta["name"], None)
+                if not held:
+                    del self._signals[(meta["namespace"], execution)]
+            else:
+                held[meta["name"]] = obj
+            self._changes[key] = self._changes.get(key, 0) + 1
+            self._cond.notify_all()
+
+    def signals(self, namespace: str, execution: str) -> list[dict[str, Any]] | None:
+        """The Signals labelled for ``execution``; None until the watch listed them once."""
+        informer = self._signal_informers.get(namespace) or self._signal_informers.get(None)
+        if informer is None or not informer.synced.is_set():
+            return None
+        with self._cond:
+            return list(self._signals.get((namespace, execution), {}).values())
 
     def observe(self, kind: str, obj: dict[str, Any]) -> None:
         """Feed an object this worker read or wrote itself (newer versions win)."""

@@ -29,3 +29,14 @@ def parity_order(ktx: kontinue.ExecutionContext, args: dict[str, Any]) -> dict[s
     total = kontinue.store(ktx, lambda: price + 1)
     kontinue.set_progress(ktx, 1, 1)
     return {"order": order_id, "total": total, "approval": approval}
+
+
+@kontinue.function("parity-events")
+def parity_events(ktx: kontinue.ExecutionContext) -> dict[str, Any]:
+    """An approval with a 3 s deadline nobody gives, then an event (with a deadline)."""
+    answer = kontinue.suspend(ktx, kontinue.SuspendOptions(name="approve", timeout="3s"))
+    got = kontinue.wait_for_event(ktx, "go", timeout="1h")
+    return {
+        "approval": "timed out" if answer.timed_out else answer.data,
+        "event": "timed out" if got.timed_out else got.data,
+    }

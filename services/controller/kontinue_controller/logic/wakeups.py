@@ -2,8 +2,9 @@
 
 - a Backoff execution goes back to Pending at ``nextAttemptAt`` (at once without one);
 - a sleep's Suspension completes at its ``resumeAt`` while it still waits;
-- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved (the
-  rule is :func:`kontinue.api.waits.resolved`, shared with the in-process test environment).
+- a Suspended execution goes back to Pending once everything in ``suspendedOn`` resolved, or
+  one item marked ``first`` did (the rules are :mod:`kontinue.api.waits`'s, shared with the
+  in-process test environment).
 
 Every answer comes from the objects and the time given, so a restarted controller derives the
 same wake-ups.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kontinue.api import deadlines, fan_out, timestamps
+from kontinue.api import deadlines, fan_out, timestamps, waits
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, suspension_phase
 
 
@@ -54,7 +55,7 @@ def wake_up(execution: Mapping[str, Any], resolved: Sequence[bool]) -> WakeUp:
     items = (execution.get("status") or {}).get("suspendedOn") or []
     waited = ", ".join(f"{i['kind'].lower()} {i['name']}" for i in items)
     return WakeUp(
-        resume=all(resolved),
+        resume=waits.wakes(items, resolved),
         message=f"resuming: {waited or 'nothing'} done",
         progress=fan_out.progress_update(execution, sum(resolved)),
     )

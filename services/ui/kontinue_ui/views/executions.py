@@ -1,5 +1,7 @@
 """The executions list, an execution's page, and its actions (cancel, resume, job logs).
 
+The page's Events panel (awaited events, signals, "Send event") is :mod:`.events`'.
+
 Live updates: a page's live region asks again every ``refresh_seconds`` with the token of what
 it shows; the answer comes from the watch-fed cache, and is 204 (nothing to swap) unless
 something it shows changed, so an idle page costs the API server nothing.
@@ -23,6 +25,7 @@ from kontinue_ui import access, formatting, listing, selectors, timeline
 from kontinue_ui.access import acting_client, actor_name, viewer_client
 from kontinue_ui.cache import Summary
 from kontinue_ui.state import ui_state
+from kontinue_ui.views import events
 
 blueprint = Blueprint("executions", __name__, url_prefix="/executions")
 
@@ -141,6 +144,7 @@ def _detail_context(namespace: str, name: str) -> dict[str, Any]:
         "progress": _progress(status),
         "attempt_number": status.get("attempt") or attempts.previous(status) + 1,
         "attempt_limit": int(policy.retry_of(execution).get("retries") or 0) + 1,
+        **events.events_context(namespace, execution),
     }
 
 

@@ -6,6 +6,7 @@ The connection flags are accepted before or after the verb, as kubectl accepts t
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -97,6 +98,18 @@ def client() -> Client:
 def fail(message: str) -> NoReturn:
     """Stop with one clear line and exit code 1."""
     raise UserError(message)
+
+
+def json_value(text: str | None, what: str, *, plural: bool = False) -> Any:
+    """``text`` read as JSON (None stays None); ``what`` names it in the error (``--data``)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} {'are' if plural else 'is'} not JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        fail(f"{what} {'nest' if plural else 'nests'} too deeply (at most 100 levels)")
 
 
 def _api_message(exc: kubeapi.ApiError, what: str) -> str:

@@ -17,7 +17,14 @@ import yaml
 from kontinue.api import attempts, labels, policy, schemas, selectors, transitions
 from kontinue.api.phases import execution_phase
 from kontinue.cli import _bulk, _render
-from kontinue.cli._context import DURATION, client, connection_options, fail, handles_errors
+from kontinue.cli._context import (
+    DURATION,
+    client,
+    connection_options,
+    fail,
+    handles_errors,
+    json_value,
+)
 from kontinue.cli._follow import follow_execution
 from kontinue.cli._signal import waiting_summary
 from kontinue.cli._steps import outcome_exit, print_outcome, progress_text, related, step_tree
@@ -44,14 +51,7 @@ def _parse_arguments(text: str | None, source: Any) -> Any:
             fail(f"{source.name} is not YAML or JSON: {exc}")
         except RecursionError:
             fail(f"{source.name} nests too deeply (at most 100 levels)")
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"the arguments are not JSON: {exc.msg} at column {exc.colno}")
-    except RecursionError:
-        fail("the arguments nest too deeply (at most 100 levels)")
+    return json_value(text, "the arguments", plural=True)
 
 
 def function_object(function: str, group: str) -> dict[str, Any]:
@@ -380,14 +380,7 @@ def resume(
     With a selection (-l, --function, --phase, -A, --all, several NAMEs or --step), every
     waiting suspension of each selected execution, reported execution by execution.
     """
-    payload = None
-    if data is not None:
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
-        except RecursionError:
-            fail("--data nests too deeply (at most 100 levels)")
+    payload = json_value(data, "--data")
     flags = _bulk.Flags(selector, functions, phases, all_namespaces, every, dry_run, yes)
     if len(names) != 1 or flags.selecting or dry_run or step is not None:
         if recursive:

@@ -6,7 +6,6 @@ a released execution waits for, and the events sent to it that no step consumed 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ import click
 
 from kontinue.api.phases import SuspensionPhase, suspension_phase
 from kontinue.cli import _render
-from kontinue.cli._context import client, connection_options, fail, handles_errors
+from kontinue.cli._context import client, connection_options, fail, handles_errors, json_value
 from kontinue.client import SignalRejected
 
 _EVENT_STEPS = ("event", "first")
@@ -38,14 +37,7 @@ def signal(name: str, event: str, data: str | None, signal_id: str | None, outpu
     Events are delivered once each, in the order they were accepted; one sent before the
     workflow waits for it is kept until it does.
     """
-    payload = None
-    if data is not None:
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            fail(f"--data is not JSON: {exc.msg} at column {exc.colno}")
-        except RecursionError:
-            fail("--data nests too deeply (at most 100 levels)")
+    payload = json_value(data, "--data")
     try:
         sent = client().signal(name, event, payload, id=signal_id)
     except SignalRejected as exc:

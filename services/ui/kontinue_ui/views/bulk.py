@@ -13,17 +13,16 @@ skipped. The answer is a page with one row per execution.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import nesting
 from kontinue.client import BulkReport, Outcome, Result
 from kontinue_ui import listing, selectors
 from kontinue_ui.access import acting_client, actor_name
 from kontinue_ui.cache import Summary
+from kontinue_ui.payloads import form_payload
 from kontinue_ui.views.executions import visible_snapshot
 
 blueprint = Blueprint("bulk", __name__, url_prefix="/executions/bulk")
@@ -51,23 +50,6 @@ def _back(query: listing.Query) -> Response:
     return redirect(url_for("executions.index", **params), code=303)
 
 
-def _payload(query: listing.Query) -> tuple[bool, Any]:
-    """The resume payload of the form (False and a flash when it is not JSON)."""
-    text = request.form.get("data", "").strip()
-    if not text:
-        return True, None
-    try:
-        payload = json.loads(text)
-        nesting.check_depth(payload, "The payload")
-    except json.JSONDecodeError as exc:
-        flash(f"The payload is not JSON: {exc.msg} (column {exc.colno}).", "error")
-        return False, None
-    except (RecursionError, nesting.TooDeep):
-        flash(f"The payload nests too deeply (at most {nesting.MAX_VALUE_DEPTH} levels).", "error")
-        return False, None
-    return True, payload
-
-
 @blueprint.post("")
 def act() -> Any:
     """Cancel or resume the selection; answers with the report page."""
@@ -76,7 +58,7 @@ def act() -> Any:
         abort(400, f"unknown bulk action {action!r}: one of {', '.join(ACTIONS)}")
     client = acting_client()
     query = listing.Query.from_args(request.form)
-    ok, payload = _payload(query)
+    ok, payload = form_payload()
     if not ok:
         return _back(query)
     snapshot = visible_snapshot(query)

@@ -7,7 +7,6 @@ carries a CSRF token, and the Signal is created with the visitor's own rights
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +14,10 @@ from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from kontinue import errors
-from kontinue.api import labels, nesting, signals
+from kontinue.api import labels, signals
 from kontinue.client import SignalRejected, kubeapi
 from kontinue_ui.access import acting_client, viewer_client
+from kontinue_ui.payloads import form_payload
 from kontinue_ui.state import ui_state
 
 blueprint = Blueprint("events", __name__, url_prefix="/executions")
@@ -67,20 +67,9 @@ def send(namespace: str, name: str) -> Response:
     ui_state().check_scope(namespace)
     client = acting_client()
     event = request.form.get("event", "").strip()
-    text = request.form.get("data", "").strip()
-    payload = None
-    if text:
-        try:
-            payload = json.loads(text)
-            nesting.check_depth(payload, "The payload")
-        except json.JSONDecodeError as exc:
-            flash(f"The payload is not JSON: {exc.msg} (column {exc.colno}).", "error")
-            return _back(namespace, name)
-        except (RecursionError, nesting.TooDeep):
-            flash(
-                f"The payload nests too deeply (at most {nesting.MAX_VALUE_DEPTH} levels).", "error"
-            )
-            return _back(namespace, name)
+    ok, payload = form_payload()
+    if not ok:
+        return _back(namespace, name)
     signal_id = request.form.get("id", "").strip() or None
     try:
         sent = client.signal(name, event, payload, id=signal_id, namespace=namespace)

@@ -10,7 +10,6 @@ something it shows changed, so an idle page costs the API server nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,12 +17,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kontinue.api import attempts, group, labels, nesting, policy, transitions
+from kontinue.api import attempts, group, labels, policy, transitions
 from kontinue.api.phases import Phase, SuspensionPhase, execution_phase, job_end, suspension_phase
 from kontinue.client import SuspensionNotWaiting, kubeapi
 from kontinue_ui import access, formatting, listing, selectors, timeline
 from kontinue_ui.access import acting_client, actor_name, viewer_client
 from kontinue_ui.cache import Summary
+from kontinue_ui.payloads import form_payload
 from kontinue_ui.state import ui_state
 from kontinue_ui.views import events
 
@@ -197,20 +197,9 @@ def resume(namespace: str, name: str) -> Response:
     """Resume one suspension (``suspension`` field) or every waiting one, with a payload."""
     ui_state().check_scope(namespace)
     client = acting_client()
-    text = request.form.get("data", "").strip()
-    payload = None
-    if text:
-        try:
-            payload = json.loads(text)
-            nesting.check_depth(payload, "The payload")
-        except json.JSONDecodeError as exc:
-            flash(f"The payload is not JSON: {exc.msg} (column {exc.colno}).", "error")
-            return _back(namespace, name)
-        except (RecursionError, nesting.TooDeep):
-            flash(
-                f"The payload nests too deeply (at most {nesting.MAX_VALUE_DEPTH} levels).", "error"
-            )
-            return _back(namespace, name)
+    ok, payload = form_payload()
+    if not ok:
+        return _back(namespace, name)
     suspension = request.form.get("suspension", "").strip()
     if suspension:
         found = client.kube.get(kubeapi.SUSPENSIONS, namespace, suspension)

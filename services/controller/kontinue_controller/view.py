@@ -46,6 +46,23 @@ class ObjectView:
                     self._owned.setdefault((kind, key[1], parent), set()).add(key[2])
         return key
 
+    def advance(self, kind: str, base_version: str, obj: dict[str, Any]) -> bool:
+        """Take in the answer to the controller's own write of an object; True if taken.
+
+        The copy is replaced only if it is still the one the write was based on (its
+        ``resourceVersion`` is ``base_version``): if a watch event brought a newer state
+        meanwhile, that state stays, and the write's own event comes later anyway. So a duty
+        that acts on its write at once cannot move the view back in time.
+        """
+        meta = obj["metadata"]
+        key = (kind, meta["namespace"], meta["name"])
+        with self._lock:
+            current = self._objects.get(key)
+            if current is None or current["metadata"].get("resourceVersion") != base_version:
+                return False
+            self._objects[key] = slim(obj)
+        return True
+
     def cached(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The view's copy of an object (slim), if it has one."""
         with self._lock:

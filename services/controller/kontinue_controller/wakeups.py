@@ -122,21 +122,27 @@ class Wakeups:
             if suspension_phase(current) != SuspensionPhase.SUSPENDED:
                 return
             status = suspension_ends.timer_ended(current, datetime.now(UTC))
+            base = current["metadata"]["resourceVersion"]
             try:
-                self._kube.merge_patch(
+                ended = self._kube.merge_patch(
                     kubeapi.SUSPENSIONS,
                     namespace,
                     name,
                     {"status": status},
                     subresource="status",
-                    resource_version=current["metadata"]["resourceVersion"],
+                    resource_version=base,
                 )
             except kubeapi.NotFound:
                 return
             except kubeapi.Conflict:
                 current = None
                 continue
-            return  # no Event: the Suspension's status says it, the execution's Resumed Event too
+            # no Event: the Suspension's status says it, the execution's Resumed Event too.
+            # Its waiter wakes now, not when the watch brings the write back: under load, that
+            # event waits behind every other one the controller has to handle
+            if self._view.advance("Suspension", base, ended):
+                self.wake_waiters(("Suspension", namespace, name))
+            return
 
     def _resolved(
         self,
@@ -188,6 +194,10 @@ class Wakeups:
         )
         progress = {"progress": wake.progress} if wake.progress else {}
         if wake.resume:
-            self._writes.to_pending(obj, "Resumed", wake.message, suspendedOn=None, **progress)
+            woken = self._writes.to_pending(
+                obj, "Resumed", wake.message, suspendedOn=None, **progress
+            )
+            if woken is not None:  # the view says so at once: a second look does not write
+                self._view.advance("Execution", obj["metadata"]["resourceVersion"], woken)
         elif wake.progress is not None:  # a released fan-out: its progress follows its children
             self._writes.transition(obj, "Progress", progress, event=False)

@@ -90,11 +90,14 @@ class Writes:
             execution_metrics.record_finished(updated)
         return updated
 
-    def to_pending(self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any) -> bool:
-        """Put an execution back to Pending if it did not change since ``obj``; True if so.
+    def to_pending(
+        self, obj: Mapping[str, Any], reason: str, message: str, **extra: Any
+    ) -> dict[str, Any] | None:
+        """Put an execution back to Pending if it did not change since ``obj``.
 
         The wake transition (:func:`kontinue.api.transitions.wake`): a woken execution that held
-        a function slot while it waited asks for one again.
+        a function slot while it waited asks for one again. Returns the updated execution, or
+        None when it changed or is gone.
         """
         status = transitions.wake(obj.get("status"), message, **extra)
-        return self.transition(obj, reason, status) is not None
+        return self.transition(obj, reason, status)

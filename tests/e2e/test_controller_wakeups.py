@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 
@@ -67,20 +68,39 @@ def asleep(client: Client) -> tuple[str, str]:
     return name, sleep
 
 
-def test_the_timer_that_ends_a_sleep_wakes_its_execution(
-    client: Client, alone: threading.Event
-) -> None:
+class Sleeping(NamedTuple):
+    """An execution asleep, and a wake-up duty following it."""
+
+    name: str
+    sleep: str
+    view: ObjectView
+    wakeups: Wakeups
+
+
+@pytest.fixture
+def sleeping(client: Client, alone: threading.Event) -> Sleeping:
+    """An execution asleep, and a wake-up duty whose view is as the watches left it.
+
+    The sleep is seen and the execution Suspended on it and waiting (nothing resolved yet);
+    the duty's timers run, no watch feeds its view.
+    """
     kube, namespace = client.kube, client.namespace
     name, sleep = asleep(client)
     view = ObjectView()
     timers = Timers(alone, leading=lambda: True)
     timers.start()
     wakeups = Wakeups(kube, view, timers, Writes(kube, identity="wakeups-test"))
-    # the view as the watches left it: the sleep seen, the execution Suspended on it
     view.remember("Suspension", "ADDED", kube.get(SUSPENSIONS, namespace, sleep))
     suspended = kube.get(EXECUTIONS, namespace, name)
-    key = view.remember("Execution", "MODIFIED", suspended)
-    wakeups.on_execution(key, suspended)  # waits on the sleep; nothing resolved yet
+    wakeups.on_execution(view.remember("Execution", "MODIFIED", suspended), suspended)
+    return Sleeping(name, sleep, view, wakeups)
+
+
+def test_the_timer_that_ends_a_sleep_wakes_its_execution(
+    client: Client, sleeping: Sleeping
+) -> None:
+    kube, namespace = client.kube, client.namespace
+    name, sleep, view, wakeups = sleeping
 
     wakeups.end_sleep(namespace, sleep)  # its timer fired; no watch event follows
 
@@ -104,18 +124,10 @@ def test_the_timer_that_ends_a_sleep_wakes_its_execution(
 
 
 def test_a_sleep_the_view_has_newer_news_of_is_left_to_its_watch_event(
-    client: Client, alone: threading.Event
+    client: Client, sleeping: Sleeping
 ) -> None:
     kube, namespace = client.kube, client.namespace
-    name, sleep = asleep(client)
-    view = ObjectView()
-    timers = Timers(alone, leading=lambda: True)
-    timers.start()
-    wakeups = Wakeups(kube, view, timers, Writes(kube, identity="wakeups-test"))
-    view.remember("Suspension", "ADDED", kube.get(SUSPENSIONS, namespace, sleep))
-    suspended = kube.get(EXECUTIONS, namespace, name)
-    key = view.remember("Execution", "MODIFIED", suspended)
-    wakeups.on_execution(key, suspended)
+    name, sleep, view, wakeups = sleeping
     # somebody changed the sleep since the view saw it: the timer's conditional write is
     # refused, the timer reads the sleep again and ends it, but the view (older than what
     # it read) is left for the watch to bring up to date, and nothing wakes early from it

@@ -90,6 +90,19 @@ class TestCluster:
             and (e.get("objectRef") or {}).get("namespace") == namespace
         ]
 
+    def execution_writes(self, namespace: str, name: str) -> list[str]:
+        """The writes to one Execution, oldest first, as verb and subresource (``patch status``).
+
+        From the API server's audit log (:meth:`audit_events`).
+        """
+        return [
+            f"{event['verb']} {event['objectRef'].get('subresource') or ''}".strip()
+            for event in self.audit_events(namespace)
+            if event["objectRef"].get("name") == name
+            and event["objectRef"].get("resource") == "executions"
+            and event.get("verb") in ("create", "update", "patch", "delete")
+        ]
+
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:

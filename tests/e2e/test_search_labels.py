@@ -24,17 +24,6 @@ FLOWS = Path(__file__).parent / "workflows"
 _ROW = re.compile(r'<tr data-name="([^"]+)" data-phase="([^"]+)">')
 
 
-def _writes(kube_cluster: TestCluster, namespace: str, name: str) -> list[str]:
-    """The writes to one execution (verb and subresource), from the API server's audit log."""
-    return [
-        f"{event['verb']} {event['objectRef'].get('subresource') or ''}".strip()
-        for event in kube_cluster.audit_events(namespace)
-        if event["objectRef"].get("name") == name
-        and event["objectRef"].get("resource") == "executions"
-        and event.get("verb") in ("create", "update", "patch", "delete")
-    ]
-
-
 def _list(kube_cluster: TestCluster, namespace: str, selector: str) -> set[str]:
     """The names ``kontinue list -l selector`` prints (as JSON)."""
     env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}
@@ -58,8 +47,8 @@ def test_labels_ride_along_and_are_found_by_the_cli_and_the_ui(
         assert execution_phase(client.wait(name, timeout=60)) == Phase.COMPLETED
 
     # set three times, around two stores: the same writes as without them
-    plain = wait_for("the audit log", lambda: _writes(kube_cluster, namespace, "plain"))
-    labelled = _writes(kube_cluster, namespace, "acme-order")
+    plain = wait_for("the audit log", lambda: kube_cluster.execution_writes(namespace, "plain"))
+    labelled = kube_cluster.execution_writes(namespace, "acme-order")
     assert plain == ["create", "patch status", "patch status", "patch status", "patch status"]
     assert labelled == plain  # create, claim, two stores, finish
     status = client.get("acme-order")["status"]

@@ -55,17 +55,6 @@ def _cli(
     return result
 
 
-def _status_patches(kube_cluster: TestCluster, namespace: str, name: str) -> list[str]:
-    """The writes to one execution (verb and subresource), from the API server's audit log."""
-    return [
-        f"{event['verb']} {event['objectRef'].get('subresource') or ''}".strip()
-        for event in kube_cluster.audit_events(namespace)
-        if event["objectRef"].get("name") == name
-        and event["objectRef"].get("resource") == "executions"
-        and event.get("verb") in ("create", "update", "patch", "delete")
-    ]
-
-
 # -- function defaults --------------------------------------------------------------------------
 
 
@@ -105,7 +94,7 @@ def test_function_defaults_apply_to_executions_however_they_are_created(
     assert done["policy"]["retry"]["retries"] == 3
     writes = wait_for(
         "the audit events of the trivial execution",
-        lambda: w if len(w := _status_patches(kube_cluster, namespace, trivial)) >= 3 else None,
+        lambda: w if len(w := kube_cluster.execution_writes(namespace, trivial)) >= 3 else None,
         timeout=20,
     )
     assert writes == ["create", "patch status", "patch status"]
@@ -261,7 +250,7 @@ def test_a_long_poll_frees_the_worker_slot_between_checks(
         return all(t["status"]["phase"] == "Completed" for t in found)
 
     wait_for("every timer to end", all_ended, timeout=20)
-    writes = _status_patches(kube_cluster, namespace, poller)
+    writes = kube_cluster.execution_writes(namespace, poller)
     print(f"poll: {len(timers)} timers, {len(writes)} writes to the execution: {writes}")
 
 
